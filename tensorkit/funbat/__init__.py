@@ -1,0 +1,12 @@
+"""FunBaT: functional Bayesian Tucker decomposition with state-space GP factor priors.
+
+``FunBaT(rank, ...).fit(coords, values)`` learns posterior GP factor functions (one Kalman chain
+per mode), a Gaussian Tucker core (or the CP super-diagonal) and the noise precision by conditional
+expectation propagation; ``predict(coords, return_std=True)`` gives the predictive mean and standard
+deviation; ``to_functional_tucker()`` returns a :class:`tensorkit.core.FunctionalTucker`.
+"""
+
+from tensorkit.funbat.basis import GPBasis
+from tensorkit.funbat.estimator import CorePosterior, FunBaT
+
+__all__ = ["CorePosterior", "FunBaT", "GPBasis"]

@@ -1,0 +1,358 @@
+"""The FunBaT estimator: functional Bayesian Tucker (or CP) decomposition of scattered tensor data."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from tensorkit._validation import as_tensor, check_choice, check_positive_float, check_positive_int, check_probability
+from tensorkit.funbat.basis import GPBasis, OffsetBasis
+from tensorkit.funbat.chains import ModeChain
+from tensorkit.funbat.hyper import initial_lengthscale, select_lengthscales
+from tensorkit.funbat.inference import ConditionalEP, EPSettings
+from tensorkit.gp import KERNELS, Matern
+from tensorkit.runtime import GracefulInterrupt, progress
+
+__all__ = ["CorePosterior", "FunBaT"]
+
+
+@dataclass(frozen=True)
+class CorePosterior:
+    """Gaussian posterior of the core in data units: ``mean`` (r_1, …, r_K), ``covariance`` (R, R), C-order vec."""
+
+    mean: torch.Tensor
+    covariance: torch.Tensor
+
+
+class FunBaT:
+    """Functional Bayesian Tucker decomposition with state-space GP factor priors (Fang et al., ICLR 2024).
+
+    ``f(x_1, …, x_K) = Σ W[i_1…i_K] Π_k u^k_{i_k}(x_k)``, each ``u^k_i ~ GP(0, Matérn)``, a Gaussian core
+    ``vec W ~ N(0, I)`` (``decomposition="cp"``: the super-diagonal core of ones), Gaussian noise with a
+    Gamma prior on its precision. Inference is conditional EP with Kalman/RTS smoothing per mode.
+
+    **Units.** With ``standardize=True`` (default) every mode is rescaled to ``[0, 1]`` by its training
+    min and max, and the values are z-scored; ``lengthscale`` and ``variance`` are in those units
+    (so the defaults work whatever the raw units: months, degrees, pascals). All outputs
+    (predictions, core, factor functions' coordinates, noise precision) are in the user's units.
+
+    Parameters
+    ----------
+    rank : int or sequence of int
+        Rank per mode (CP: one rank).
+    kernel : {"matern12", "matern32", "matern52"}
+    lengthscale : "auto", float or sequence of float
+        Per-mode ℓ in rescaled units. ``"auto"``: chosen per mode by maximising the Kalman evidence of
+        that mode's merged pseudo-observations over a log grid, re-selected while EP runs.
+    variance : float or sequence of float
+        Per-mode prior variance σ² of the functions.
+    decomposition : {"tucker", "cp"}
+    n_epochs : int
+        Maximum number of EP epochs (per phase, see ``init``).
+    damping, damping_core, damping_noise : float in [0, 1)
+        Message damping (weight of the old message sums) for factors, core, noise precision.
+    tol : float
+        Stop when the relative change of the training predictions falls below ``tol``.
+    init : {"cp", "random"}
+        Tucker only: warm start from a converged FunBaT-CP of rank ``min(rank)`` (default), or a cold
+        uniform(0, 1) start (collapse-prone, kept for comparison).
+    warm_start_epochs : int, optional
+        Maximum CP epochs of the warm start (default ``n_epochs``).
+    schedule : {"inner", "jacobi"}
+        Update modes one after the other with fresh posteriors, or all from the same state.
+    noise_prior : (float, float)
+        Gamma(a0, b0) prior of the noise precision (standardised units).
+    standardize : bool
+    parity_mode : bool
+        Reproduce the reference code's model choices (see :class:`EPSettings`).
+    seed : int
+    device : str or torch.device, optional
+        Default: the device of the inputs.
+    verbose : bool, optional
+        Progress bar (default: only on a terminal).
+    """
+
+    def __init__(
+        self,
+        rank: int | Sequence[int] = 3,
+        kernel: str = "matern32",
+        lengthscale: str | float | Sequence[float] = "auto",
+        variance: float | Sequence[float] = 1.0,
+        decomposition: str = "tucker",
+        n_epochs: int = 200,
+        damping: float = 0.3,
+        damping_core: float = 0.5,
+        damping_noise: float = 0.5,
+        tol: float = 1e-4,
+        init: str = "cp",
+        warm_start_epochs: int | None = None,
+        schedule: str = "inner",
+        noise_prior: tuple[float, float] = (1.0, 1.0),
+        standardize: bool = True,
+        parity_mode: bool = False,
+        seed: int = 0,
+        device: str | torch.device | None = None,
+        verbose: bool | None = None,
+    ) -> None:
+        if isinstance(rank, int):
+            check_positive_int(rank, "rank")
+        else:
+            for k, r in enumerate(rank):
+                check_positive_int(r, f"rank[{k}]")
+        self.rank = rank
+        self.kernel = check_choice(kernel, "kernel", tuple(KERNELS))
+        if isinstance(lengthscale, str):
+            check_choice(lengthscale, "lengthscale", ("auto",))
+        else:
+            _per_mode_floats(lengthscale, "lengthscale")
+        self.lengthscale = lengthscale
+        _per_mode_floats(variance, "variance")
+        self.variance = variance
+        self.decomposition = check_choice(decomposition, "decomposition", ("tucker", "cp"))
+        if decomposition == "cp" and not isinstance(rank, int) and len(set(rank)) > 1:
+            raise ValueError(f"rank must be one number for decomposition='cp', got {tuple(rank)}")
+        self.n_epochs = check_positive_int(n_epochs, "n_epochs")
+        for name, value in [("damping", damping), ("damping_core", damping_core), ("damping_noise", damping_noise)]:
+            if check_probability(value, name) >= 1:
+                raise ValueError(f"{name} must be < 1, got {value}")
+        self.damping, self.damping_core, self.damping_noise = damping, damping_core, damping_noise
+        self.tol = check_positive_float(tol, "tol", allow_zero=True)
+        self.init = check_choice(init, "init", ("cp", "random"))
+        self.warm_start_epochs = None if warm_start_epochs is None else check_positive_int(warm_start_epochs, "warm_start_epochs")
+        self.schedule = check_choice(schedule, "schedule", ("inner", "jacobi"))
+        if len(noise_prior) != 2:
+            raise ValueError(f"noise_prior must be (a0, b0), got {noise_prior!r}")
+        self.noise_prior = (check_positive_float(noise_prior[0], "noise_prior[0]"), check_positive_float(noise_prior[1], "noise_prior[1]"))
+        self.standardize = bool(standardize)
+        self.parity_mode = bool(parity_mode)
+        self.seed = int(seed)
+        self.device = device
+        self.verbose = verbose
+
+    # ------------------------------------------------------------------ fitting
+    def fit(self, coords: Any, values: Any = None) -> FunBaT:
+        """Fit to values at ``N×K`` real coordinates (rows with NaN values are ignored), or to a DataArray.
+
+        Parameters
+        ----------
+        coords : (N, K) tensor or array, or xarray.DataArray
+            Raw coordinates of the observations; a DataArray carries its own coordinates and values
+            (NaN = not observed), and ``values`` must then be None.
+        values : (N,) tensor or array
+
+        Returns
+        -------
+        self
+        """
+        X, y = self._parse(coords, values)
+        K = X.shape[1]
+        ranks = self._ranks(K)
+        self.n_modes_ = K
+        self.coordinate_shift_ = X.amin(0)
+        span = X.amax(0) - self.coordinate_shift_
+        self.coordinate_scale_ = torch.where(span > 0, span, torch.ones_like(span)) if self.standardize else torch.ones_like(span)
+        if not self.standardize:
+            self.coordinate_shift_ = torch.zeros_like(span)
+        self.value_offset_ = float(y.mean()) if self.standardize else 0.0
+        self.value_scale_ = float(y.std()) if self.standardize and y.numel() > 1 and float(y.std()) > 0 else 1.0
+        Xs = (X - self.coordinate_shift_) / self.coordinate_scale_
+        ys = (y - self.value_offset_) / self.value_scale_
+        grids, indices = zip(*(torch.unique(Xs[:, k], return_inverse=True) for k in range(K)))
+        self._auto = isinstance(self.lengthscale, str)
+        lengthscales = [initial_lengthscale(g) for g in grids] if self._auto else _per_mode_floats(self.lengthscale, "lengthscale", K)
+        variances = _per_mode_floats(self.variance, "variance", K)
+        self._generator = torch.Generator().manual_seed(self.seed)
+        settings = EPSettings(self.damping, self.damping_core, self.damping_noise, self.noise_prior, 1.0, self.schedule, self.parity_mode)
+        warm = self.decomposition == "tucker" and self.init == "cp"
+        first_ranks = [min(ranks)] * K if warm else ranks
+        chains = [
+            self._initial_chain(g, Matern.from_name(self.kernel, ell, var), r)
+            for g, ell, var, r in zip(grids, lengthscales, variances, first_ranks)
+        ]
+        ep = ConditionalEP(chains, list(indices), ys, settings)
+        self.history_: list[float] = []
+        self.n_epochs_run_ = 0
+        self.interrupted_ = False
+        with GracefulInterrupt() as stop:
+            if self.decomposition == "tucker" and not warm:
+                core = torch.rand(ranks, generator=self._generator, dtype=ys.dtype).to(ys.device)
+                ep.use_tucker_core(core)
+            n_first = (self.warm_start_epochs or self.n_epochs) if warm else self.n_epochs
+            self.converged_ = self._run(ep, n_first, stop, "FunBaT-CP" if ep.core_mean is None else "FunBaT")
+            if warm and not stop.requested:
+                self._expand_to_tucker(ep, ranks)
+                self.converged_ = self._run(ep, self.n_epochs, stop, "FunBaT")
+            self.interrupted_ = stop.requested
+        self._ep = ep
+        self.lengthscales_ = [float(c.kernel.lengthscale) for c in ep.chains]
+        extra = ep.extra_precision
+        self.bases_ = [GPBasis(c, float(self.coordinate_shift_[k]), float(self.coordinate_scale_[k]), extra) for k, c in enumerate(ep.chains)]
+        fitted = ep.train_mean()
+        self.collapsed_ = bool((fitted**2).sum() < 0.01 * (ys**2).sum())
+        if self.collapsed_:
+            warnings.warn("FunBaT collapsed to the zero predictor (train predictions ≈ 0); use init='cp' or a larger variance",
+                          RuntimeWarning, stacklevel=2)
+        return self
+
+    def _parse(self, coords: Any, values: Any) -> tuple[torch.Tensor, torch.Tensor]:
+        try:
+            import xarray as xr
+        except ImportError:  # pragma: no cover
+            xr = None
+        if xr is not None and isinstance(coords, xr.DataArray):
+            if values is not None:
+                raise ValueError("values must be None when coords is an xarray.DataArray")
+            from tensorkit.data import Observations
+
+            obs = Observations.from_dataarray(coords)
+            self.dims_ = obs.dims
+            X, y = obs.points(), obs.values
+        else:
+            if values is None:
+                raise ValueError("values is required when coords is not an xarray.DataArray")
+            X = as_tensor(coords, "coords", dtype=torch.float64 if not torch.is_tensor(coords) else None, ndim=2)
+            if not X.is_floating_point():
+                X = X.to(torch.float64)
+            y = as_tensor(values, "values", dtype=X.dtype, device=X.device, ndim=1, allow_nan=True)
+            if y.shape[0] != X.shape[0]:
+                raise ValueError(f"coords has {X.shape[0]} rows but values has {y.shape[0]} entries")
+            keep = ~torch.isnan(y)
+            X, y = X[keep], y[keep]
+            self.dims_ = tuple(f"dim_{k}" for k in range(X.shape[1]))
+        if self.device is not None:
+            X, y = X.to(self.device), y.to(self.device)
+        if y.numel() < 2:
+            raise ValueError("values must hold at least 2 observed entries")
+        return X, y
+
+    def _ranks(self, K: int) -> list[int]:
+        ranks = [self.rank] * K if isinstance(self.rank, int) else list(self.rank)
+        if len(ranks) != K:
+            raise ValueError(f"rank must have one entry per mode ({K}), got {len(ranks)}")
+        return ranks
+
+    def _initial_chain(self, grid: torch.Tensor, kernel: Matern, rank: int) -> ModeChain:
+        chain = ModeChain(grid, kernel, rank)
+        chain.mean = torch.rand(grid.numel(), rank, generator=self._generator, dtype=grid.dtype).to(grid.device)
+        return chain
+
+    def _run(self, ep: ConditionalEP, n_epochs: int, stop: GracefulInterrupt, desc: str) -> bool:
+        """EP epochs until the relative change of the training predictions is below ``tol``."""
+        previous = ep.train_mean()
+        selections: list[list[float]] = []
+        next_selection = 3
+        for epoch in progress(range(n_epochs), total=n_epochs, desc=desc, verbose=self.verbose):
+            ep.epoch()
+            self.n_epochs_run_ += 1
+            if self._auto and epoch + 1 == next_selection and (len(selections) < 2 or selections[-1] != selections[-2]):
+                selections.append(select_lengthscales(ep.chains, ep.extra_precision))
+                next_selection *= 2
+            current = ep.train_mean()
+            change = float((current - previous).norm() / current.norm().clamp_min(1e-12))
+            self.history_.append(change)
+            previous = current
+            if stop.requested:
+                return False
+            if change < self.tol and epoch >= 2 and (not self._auto or epoch + 1 > next_selection // 2):
+                return True
+        return False
+
+    def _expand_to_tucker(self, ep: ConditionalEP, ranks: list[int]) -> None:
+        """Warm start: CP factors and messages fill the leading columns, the core starts super-diagonal."""
+        R0 = ep.chains[0].rank
+        for k, r in enumerate(ranks):
+            old = ep.chains[k]
+            if r == R0:
+                continue
+            new = self._initial_chain(old.grid, old.kernel, r)
+            new.mean = torch.cat([old.mean, 0.1 * new.mean[:, R0:]], 1)
+            new.cov[:, :R0, :R0] = old.cov
+            new.info_matrix[:, :R0, :R0] = old.info_matrix
+            new.info_vector[:, :R0] = old.info_vector
+            ep.chains[k] = new
+        ep._refresh_moments()
+        core = ep.y.new_zeros(ranks)
+        core[tuple(torch.arange(R0) for _ in ranks)] = 1.0
+        ep.use_tucker_core(core)
+
+    # ------------------------------------------------------------------ results
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "bases_"):
+            raise RuntimeError("this FunBaT instance is not fitted yet; call fit first")
+
+    def predict(self, coords: Any, return_std: bool = False, include_noise: bool = True) -> Any:
+        """Predictive mean (and standard deviation) at ``N×K`` raw coordinates.
+
+        The standard deviation includes the factor posteriors, the core's posterior covariance and,
+        with ``include_noise``, the expected noise variance ``E[1/τ] = b / (a - 1)``.
+        """
+        self._check_fitted()
+        X = as_tensor(coords, "coords", dtype=self._ep.y.dtype, device=self._ep.y.device, ndim=2)
+        if X.shape[1] != self.n_modes_:
+            raise ValueError(f"coords must have {self.n_modes_} columns, got {X.shape[1]}")
+        means, seconds = [], []
+        for k, basis in enumerate(self.bases_):
+            unique, inverse = torch.unique(X[:, k], return_inverse=True)
+            m, V = basis.moments(unique)
+            m, V = m[inverse], V[inverse]
+            means.append(m)
+            seconds.append(V + m[:, :, None] * m[:, None, :])
+        contraction = self._ep.contraction()
+        mean = contraction.predict_mean(means)
+        out = self.value_offset_ + self.value_scale_ * mean
+        if not return_std:
+            return out
+        var = (contraction.predict_second(seconds) - mean**2).clamp_min(0)
+        if include_noise:
+            var = var + float(self._ep.noise_rate) / (self._ep.noise_shape - 1.0)
+        return out, self.value_scale_ * var.sqrt()
+
+    @property
+    def noise_precision_(self) -> float:
+        """``E[τ]`` in the units of the values."""
+        self._check_fitted()
+        return self._ep.expected_precision / self.value_scale_**2
+
+    @property
+    def core_(self) -> CorePosterior:
+        """Core posterior in the units of the values (CP: the super-diagonal of ones, zero covariance)."""
+        self._check_fitted()
+        ep = self._ep
+        if ep.core_mean is None:
+            R, K = ep.chains[0].rank, len(ep.chains)
+            mean = ep.y.new_zeros([R] * K)
+            mean[tuple(torch.arange(R) for _ in range(K))] = 1.0
+            cov = ep.y.new_zeros(mean.numel(), mean.numel())
+        else:
+            mean, cov = ep.core_mean, ep.core_cov
+        return CorePosterior(self.value_scale_ * mean, self.value_scale_**2 * cov)
+
+    def to_functional_tucker(self) -> Any:
+        """The posterior-mean model as a :class:`tensorkit.core.FunctionalTucker` with GP-posterior bases.
+
+        Its values equal ``predict``'s mean. A non-zero value offset (from standardisation) is carried
+        by one extra constant basis column per mode, so each rank then grows by one.
+        """
+        from tensorkit.core import FunctionalTucker
+
+        core = self.core_.mean
+        if self.value_offset_ == 0.0:
+            return FunctionalTucker(core, list(self.bases_))
+        padded = core.new_zeros([r + 1 for r in core.shape])
+        padded[tuple(slice(0, r) for r in core.shape)] = core
+        padded[tuple(r for r in core.shape)] = self.value_offset_
+        return FunctionalTucker(padded, [OffsetBasis(b) for b in self.bases_])
+
+
+def _per_mode_floats(value: Any, name: str, n_modes: int | None = None) -> list[float]:
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        values = [check_positive_float(value, name)]
+        return values * (n_modes or 1)
+    values = [check_positive_float(v, f"{name}[{k}]") for k, v in enumerate(value)]
+    if n_modes is not None and len(values) != n_modes:
+        raise ValueError(f"{name} must have one entry per mode ({n_modes}), got {len(values)}")
+    return values
