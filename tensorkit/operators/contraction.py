@@ -1,0 +1,63 @@
+"""Contraction of Fourier coefficients with a (possibly factorized) spectral weight.
+
+The weight has modes ``(block, in, out, k_1, …, k_d)`` (or ``(block, channel, k_1, …, k_d)`` when
+separable) and the input ``(batch, block, in, k_1, …, k_d)``. The *reconstructed* path forms the
+dense weight and performs one einsum; the *factorized* path hands the input and every factor to a
+single einsum, whose contraction order torch plans with opt_einsum, so the weight is never formed.
+"""
+
+from __future__ import annotations
+
+import string
+
+import torch
+
+from tensorkit.core.cp import CPTensor
+from tensorkit.core.tt import TTTensor
+from tensorkit.core.tucker import TuckerTensor
+from tensorkit.operators.weights import SpectralTensor, dense_of
+
+IMPLEMENTATIONS = ("factorized", "reconstructed")
+_SPATIAL = "xyz"
+_RANK_LABELS = string.ascii_uppercase
+
+
+def weight_labels(n_spatial: int, separable: bool) -> tuple[str, str, str]:
+    """Einsum labels ``(input, weight, output)`` for ``n_spatial`` frequency axes."""
+    if not 1 <= n_spatial <= len(_SPATIAL):
+        raise ValueError(f"only 1-D, 2-D and 3-D spectra are supported, got {n_spatial} axes")
+    k = _SPATIAL[:n_spatial]
+    if separable:
+        return f"bni{k}", f"ni{k}", f"bni{k}"
+    return f"bni{k}", f"nio{k}", f"bno{k}"
+
+
+def format_operands(tensor: SpectralTensor, labels: str) -> tuple[list[str], list[torch.Tensor]]:
+    """Einsum subscripts and operands whose contraction over rank labels is ``tensor`` with ``labels``."""
+    if isinstance(tensor, torch.Tensor):
+        return [labels], [tensor]
+    if isinstance(tensor, TuckerTensor):
+        ranks = _RANK_LABELS[: len(labels)]
+        return [ranks, *(m + r for m, r in zip(labels, ranks))], [tensor.core, *tensor.factors]
+    if isinstance(tensor, CPTensor):
+        return ["R", *(m + "R" for m in labels)], [tensor.weights, *tensor.factors]
+    if isinstance(tensor, TTTensor):
+        ranks = _RANK_LABELS[: len(labels) + 1]
+        subs = [ranks[k] + m + ranks[k + 1] for k, m in enumerate(labels)]
+        return subs, list(tensor.cores)
+    raise TypeError(f"weight must be a torch.Tensor or a tensorkit.core format, got {type(tensor).__name__}")
+
+
+def contract(x: torch.Tensor, weight: SpectralTensor, separable: bool = False, implementation: str = "factorized") -> torch.Tensor:
+    """Contract ``x`` (batch, block, in, k…) with ``weight`` (block, in, out, k…) over ``in``.
+
+    For a separable weight (block, channel, k…) the product is elementwise in the channel.
+    Returns (batch, block, out, k…).
+    """
+    x_labels, w_labels, out_labels = weight_labels(x.ndim - 3, separable)
+    if implementation == "reconstructed":
+        return torch.einsum(f"{x_labels},{w_labels}->{out_labels}", x, dense_of(weight))
+    if implementation != "factorized":
+        raise ValueError(f"implementation must be one of {IMPLEMENTATIONS}, got {implementation!r}")
+    subs, operands = format_operands(weight, w_labels)
+    return torch.einsum(",".join([x_labels, *subs]) + f"->{out_labels}", x, *operands)

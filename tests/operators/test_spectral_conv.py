@@ -1,0 +1,187 @@
+"""Factorized spectral convolution: contraction paths, joint tensor, oracles, rank budgets."""
+
+import itertools
+import math
+
+import pytest
+import tensorly as tl
+import torch
+
+from tensorkit.core import tucker as _tucker  # noqa: F401  (formats are imported by the module under test)
+from tensorkit.operators import TFNO, FactorizedSpectralConv
+from tensorkit.operators.rank import n_parameters, resolve_rank
+
+FORMATS = ["dense", "tucker", "cp", "tt"]
+
+
+def _conv(fmt, n_modes, separable=False, n_layers=2, implementation="factorized", joint=True, seed=0):
+    return FactorizedSpectralConv(
+        4, 4, n_modes, n_layers=n_layers, factorization=fmt, rank=0.5, joint=joint,
+        implementation=implementation, separable=separable, generator=torch.Generator().manual_seed(seed),
+    )
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize("n_modes", [(4,), (4, 6), (4, 4, 2)])
+@pytest.mark.parametrize("separable", [False, True])
+def test_factorized_equals_reconstructed(fmt, n_modes, separable):
+    fac = _conv(fmt, n_modes, separable)
+    rec = _conv(fmt, n_modes, separable, implementation="reconstructed")
+    rec.load_state_dict(fac.state_dict())
+    assert list(fac.state_dict()) == list(rec.state_dict())
+    x = torch.randn(3, 4, *(8,) * len(n_modes))
+    for layer in range(2):
+        torch.testing.assert_close(fac(x, layer), rec(x, layer), rtol=1e-5, atol=1e-6)
+
+
+def _full_multiplier(conv, layer, spatial):
+    """Dense complex multiplier M(k) on the rfft grid, built from the reconstructed weight."""
+    w = conv.layer_weight(layer)
+    w = w if isinstance(w, torch.Tensor) else w.to_dense()
+    if conv.separable:
+        w = torch.diag_embed(w.movedim(1, -1)).movedim(-2, 1).movedim(-1, 2)  # (blocks, C, C, m…)
+    d = len(spatial)
+    m = torch.zeros(w.shape[1], w.shape[2], *spatial[:-1], spatial[-1] // 2 + 1, dtype=w.dtype)
+    for j, combo in enumerate(itertools.product(*[("lo", "hi")] * (d - 1))):
+        index = [slice(None), slice(None)]
+        for side, h in zip(combo, conv.half_modes[:-1]):
+            index.append(slice(0, h) if side == "lo" else slice(-h, None))
+        index.append(slice(0, conv.half_modes[-1]))
+        m[tuple(index)] = w[j]
+    return m
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize("n_modes", [(4,), (4, 4), (2, 2, 2)])
+@pytest.mark.parametrize("separable", [False, True])
+def test_equals_circular_convolution_with_dense_kernel(fmt, n_modes, separable):
+    """Oracle: y = Σ_s x(s) K(t - s) (periodic), with K the inverse FFT of the dense multiplier."""
+    conv = _conv(fmt, n_modes, separable)
+    spatial = (6,) * len(n_modes)
+    x = torch.randn(2, 4, *spatial, dtype=torch.float32)
+    layer = 1
+    kernel = torch.fft.irfftn(_full_multiplier(conv, layer, spatial), s=spatial, dim=tuple(range(2, 2 + len(spatial))))
+    expected = torch.zeros(2, 4, *spatial)
+    for shift in itertools.product(*(range(n) for n in spatial)):
+        rolled = torch.roll(x, shifts=shift, dims=tuple(range(2, 2 + len(spatial))))  # x(t - s)
+        expected += torch.einsum("bi...,io->bo...", rolled, kernel[(slice(None), slice(None), *shift)])
+    expected += conv.bias[layer].reshape(1, -1, *(1,) * len(spatial))
+    torch.testing.assert_close(conv(x, layer), expected, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_joint_tensor_shape_and_layer_blocks(fmt):
+    conv = FactorizedSpectralConv(6, 5, (8, 6), n_layers=3, factorization=fmt, rank=0.3)
+    assert conv.weight.shape == (2 * 3, 6, 5, 4, 3)
+    full = conv.weight.to_dense()
+    for layer in range(3):
+        w = conv.layer_weight(layer)
+        w = w if isinstance(w, torch.Tensor) else w.to_dense()
+        torch.testing.assert_close(w, full[2 * layer: 2 * layer + 2])  # layer ℓ uses blocks 2ℓ, 2ℓ+1
+    conv3d = FactorizedSpectralConv(2, 2, (4, 4, 4), n_layers=2, factorization=fmt, rank=0.3)
+    assert conv3d.weight.shape == (4 * 2, 2, 2, 2, 2, 2)
+
+
+def test_layers_do_not_share_weights():
+    """Regression for the 0.1.0 indexing bug (ℓ+i): changing block 2 must change layer 1 only."""
+    conv = FactorizedSpectralConv(3, 3, (4, 4), n_layers=3, factorization="dense")
+    x = torch.randn(1, 3, 8, 8)
+    before = [conv(x, layer).detach().clone() for layer in range(3)]
+    with torch.no_grad():
+        conv.weight.weight[2].mul_(3.0)
+    after = [conv(x, layer) for layer in range(3)]
+    torch.testing.assert_close(after[0], before[0])
+    torch.testing.assert_close(after[2], before[2])
+    assert not torch.allclose(after[1], before[1])
+
+
+def test_per_layer_factorization():
+    conv = FactorizedSpectralConv(4, 4, (4, 4), n_layers=3, factorization="tucker", rank=0.5, joint=False)
+    assert len(conv.weight) == 3 and conv.weight[0].shape == (2, 4, 4, 2, 2)
+    rec = FactorizedSpectralConv(4, 4, (4, 4), n_layers=3, factorization="tucker", rank=0.5, joint=False,
+                                 implementation="reconstructed")
+    rec.load_state_dict(conv.state_dict())
+    x = torch.randn(2, 4, 8, 8)
+    torch.testing.assert_close(conv(x, 2), rec(x, 2), rtol=1e-5, atol=1e-6)
+
+
+def test_tucker_weight_matches_tensorly_reconstruction():
+    conv = FactorizedSpectralConv(3, 3, (4, 4), n_layers=2, factorization="tucker", rank=(2, 2, 2, 2, 2))
+    t = conv.weight.tensor()
+    tl.set_backend("pytorch")
+    try:
+        ref = tl.tucker_to_tensor((t.core, t.factors))
+    finally:
+        tl.set_backend("numpy")
+    torch.testing.assert_close(conv.weight.to_dense(), ref)
+
+
+def test_params_are_real_and_train_with_adam():
+    conv = FactorizedSpectralConv(2, 2, (4,), n_layers=1, factorization="cp", rank=3)
+    assert all(not p.is_complex() for p in conv.parameters())
+    opt = torch.optim.Adam(conv.parameters(), lr=1e-2)
+    x, y = torch.randn(4, 2, 16), torch.randn(4, 2, 16)
+    loss0 = ((conv(x) - y) ** 2).mean()
+    for _ in range(20):
+        opt.zero_grad()
+        loss = ((conv(x) - y) ** 2).mean()
+        loss.backward()
+        opt.step()
+    assert loss.item() < loss0.item()
+
+
+@pytest.mark.parametrize("fmt", ["tucker", "cp", "tt"])
+@pytest.mark.parametrize("fraction", [0.5, 0.1, 0.02])
+def test_rank_fraction_hits_budget(fmt, fraction):
+    shape = (8, 32, 32, 8, 8)
+    rank = resolve_rank(fmt, shape, fraction)
+    got = n_parameters(fmt, shape, rank) / math.prod(shape)
+    assert abs(got / fraction - 1) <= 0.15, (rank, got)
+
+
+# method note's table (paper-scale joint shape, measured with tltorch): compression ratios
+PAPER_CR = {
+    "tucker": {0.1: 10.5, 0.05: 21.1, 0.02: 44.1, 0.01: 104.6, 0.005: 187.2},
+    "cp": {0.1: 10.0, 0.05: 19.9, 0.02: 49.8, 0.01: 99.5, 0.005: 199.0},
+    "tt": {0.1: 10.0, 0.05: 20.1, 0.02: 49.5, 0.01: 100.4, 0.005: 201.0},
+}
+
+
+@pytest.mark.parametrize("fmt", ["tucker", "cp", "tt"])
+def test_paper_scale_compression_ratios(fmt):
+    # 4 layers, width 64, 64×64 modes: instantiate the model (no forward, no training)
+    model = TFNO((64, 64), 3, 1, 64, n_layers=4, factorization=fmt, rank=0.1)
+    assert model.spectral.weight.shape == (8, 64, 64, 32, 32)
+    assert math.prod(model.spectral.weight.shape) * 2 == 67_108_864  # real numbers of the dense FNO
+    assert model.compression_ratio == pytest.approx(PAPER_CR[fmt][0.1], rel=0.15)
+    for fraction, ratio in PAPER_CR[fmt].items():
+        rank = resolve_rank(fmt, (8, 64, 64, 32, 32), fraction)
+        got = math.prod((8, 64, 64, 32, 32)) / n_parameters(fmt, (8, 64, 64, 32, 32), rank)
+        assert got == pytest.approx(ratio, rel=0.15)
+    if fmt == "tucker":
+        assert model.spectral.weight.rank == (5, 40, 40, 20, 20)
+
+
+def test_tucker_per_layer_rank_matches_tltorch_rule():
+    # neuraloperator's per-layer Tucker weight (32, 32, 16, 9) at rank 0.1 has ranks (18, 18, 9, 5)
+    assert resolve_rank("tucker", (32, 32, 16, 9), 0.1) == (18, 18, 9, 5)
+
+
+def test_fixed_rank_modes_keep_full_rank():
+    conv = FactorizedSpectralConv(4, 4, (4, 4), n_layers=4, factorization="tucker", rank=0.05, fixed_rank_modes=(0,))
+    assert conv.weight.rank[0] == 8
+
+
+def test_bad_arguments_name_the_argument():
+    with pytest.raises(ValueError, match="factorization"):
+        FactorizedSpectralConv(2, 2, (4, 4), factorization="svd")
+    with pytest.raises(ValueError, match="implementation"):
+        FactorizedSpectralConv(2, 2, (4, 4), implementation="fast")
+    with pytest.raises(ValueError, match="n_modes"):
+        FactorizedSpectralConv(2, 2, (5, 4))
+    with pytest.raises(ValueError, match="rank"):
+        FactorizedSpectralConv(2, 2, (4, 4), factorization="tucker", rank=(1, 2))
+    with pytest.raises(ValueError, match="too small"):
+        FactorizedSpectralConv(2, 2, (8, 8))(torch.randn(1, 2, 4, 4))
+    with pytest.raises(TypeError):
+        TFNO((4, 4), 1, 1, 4, compression=0.42)  # stale keys are rejected, never swallowed
