@@ -1,0 +1,22 @@
+# Fresh-machine entry points: `make demo` and `make test` (see README.md).
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: install demo test benchmarks
+
+$(VENV)/.installed: pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[test]"
+	touch $@
+
+install: $(VENV)/.installed
+
+demo: install
+	$(BIN)/tensorkit demo --out tensorkit_demo.nc
+
+test: install
+	$(BIN)/python -m pytest
+
+benchmarks: install
+	$(BIN)/python -m benchmarks

@@ -1,0 +1,149 @@
+"""Argument validation shared by every public entry point.
+
+Each check raises ``ValueError`` or ``TypeError`` with a message that names the offending argument,
+so users never see a traceback from deep inside torch. Nothing is silently coerced.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import numpy as np
+import torch
+
+__all__ = [
+    "as_tensor",
+    "check_choice",
+    "check_positive_int",
+    "check_positive_float",
+    "check_probability",
+    "check_rank",
+    "check_same_length",
+]
+
+
+def check_positive_int(value: Any, name: str) -> int:
+    """Return ``value`` if it is an integer ≥ 1, else raise naming ``name``."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be a positive integer, got {value!r} ({type(value).__name__})")
+    if value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value}")
+    return int(value)
+
+
+def check_positive_float(value: Any, name: str, allow_zero: bool = False) -> float:
+    """Return ``value`` as float if it is a finite number > 0 (≥ 0 with ``allow_zero``)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{name} must be a number, got {value!r} ({type(value).__name__})")
+    value = float(value)
+    if not np.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
+        bound = "≥ 0" if allow_zero else "> 0"
+        raise ValueError(f"{name} must be finite and {bound}, got {value}")
+    return value
+
+
+def check_probability(value: Any, name: str) -> float:
+    """Return ``value`` if it is a number in [0, 1]."""
+    value = check_positive_float(value, name, allow_zero=True)
+    if value > 1:
+        raise ValueError(f"{name} must lie in [0, 1], got {value}")
+    return value
+
+
+def check_choice(value: Any, name: str, choices: Iterable[Any]) -> Any:
+    """Return ``value`` if it is one of ``choices``."""
+    choices = tuple(choices)
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {choices}, got {value!r}")
+    return value
+
+
+def check_rank(rank: Any, shape: Sequence[int], name: str = "rank") -> tuple[int, ...]:
+    """Expand an int or per-mode sequence to a tuple of ranks, each in ``[1, shape[k]]``."""
+    if isinstance(rank, (int, np.integer)) and not isinstance(rank, bool):
+        ranks = (int(rank),) * len(shape)
+    elif isinstance(rank, Sequence) and not isinstance(rank, str):
+        ranks = tuple(rank)
+        if len(ranks) != len(shape):
+            raise ValueError(f"{name} must have one entry per mode ({len(shape)}), got {len(ranks)}")
+    else:
+        raise TypeError(f"{name} must be an int or a sequence of ints, got {rank!r}")
+    for k, (r, n) in enumerate(zip(ranks, shape)):
+        check_positive_int(r, f"{name}[{k}]")
+        if r > n:
+            raise ValueError(f"{name}[{k}] = {r} exceeds the size of mode {k} ({n})")
+    return tuple(int(r) for r in ranks)
+
+
+def as_tensor(
+    x: Any,
+    name: str,
+    *,
+    dtype: torch.dtype | None = None,
+    device: torch.device | str | None = None,
+    ndim: int | None = None,
+    allow_nan: bool = False,
+    allow_empty: bool = False,
+) -> torch.Tensor:
+    """Convert array-like ``x`` to a tensor after checking it.
+
+    Parameters
+    ----------
+    x : array-like
+        Tensor, NumPy array or nested sequence of numbers.
+    name : str
+        Argument name used in error messages.
+    dtype : torch.dtype, optional
+        Target dtype. Floating targets accept integer input (exact); integer targets reject floats.
+    device : torch.device or str, optional
+        Target device; default keeps the input's device (CPU for non-tensors).
+    ndim : int, optional
+        Required number of dimensions.
+    allow_nan : bool
+        Whether NaN is allowed (±inf never is).
+    allow_empty : bool
+        Whether a tensor with no elements is allowed.
+    """
+    if isinstance(x, torch.Tensor):
+        t = x
+    else:
+        arr = np.asarray(x)
+        if arr.dtype == object or arr.dtype.kind not in "biuf":
+            raise TypeError(f"{name} must be numeric, got dtype {arr.dtype}")
+        t = torch.from_numpy(np.array(arr, copy=True))
+    if t.dtype == torch.bool or t.is_complex() or not (t.is_floating_point() or _is_integer(t)):
+        raise TypeError(f"{name} must be a real numeric tensor, got dtype {t.dtype}")
+    if ndim is not None and t.ndim != ndim:
+        raise ValueError(f"{name} must have {ndim} dimension(s), got shape {tuple(t.shape)}")
+    if t.numel() == 0 and not allow_empty:
+        raise ValueError(f"{name} is empty (shape {tuple(t.shape)})")
+    if dtype is not None and dtype != t.dtype:
+        if _is_integer_dtype(dtype) and t.is_floating_point():
+            raise TypeError(f"{name} must hold integers, got dtype {t.dtype}")
+        t = t.to(dtype)
+    if device is not None:
+        t = t.to(device)
+    if t.is_floating_point():
+        if torch.isinf(t).any():
+            raise ValueError(f"{name} contains infinite values")
+        if not allow_nan and torch.isnan(t).any():
+            raise ValueError(f"{name} contains NaN values")
+    return t
+
+
+def check_same_length(**arrays: Any) -> int:
+    """Check that every keyword argument has the same first-axis length; return it."""
+    lengths = {name: len(a) for name, a in arrays.items()}
+    if len(set(lengths.values())) > 1:
+        detail = ", ".join(f"{name}={n}" for name, n in lengths.items())
+        raise ValueError(f"mismatched lengths: {detail}")
+    return next(iter(lengths.values()))
+
+
+def _is_integer_dtype(dtype: torch.dtype) -> bool:
+    return not dtype.is_floating_point and not dtype.is_complex and dtype != torch.bool
+
+
+def _is_integer(t: torch.Tensor) -> bool:
+    return _is_integer_dtype(t.dtype)

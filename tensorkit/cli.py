@@ -1,0 +1,106 @@
+"""The ``tensorkit`` command.
+
+Each subcommand lives in its own module, named in :data:`COMMANDS` and imported only when used. A
+module defines ``add_arguments(parser)`` and ``run(args) -> int``. Every subcommand also gets the
+common options ``--config`` (YAML whose keys are option names; flags given on the command line win),
+``--seed``, ``--device``, ``--out`` and ``--quiet``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+COMMANDS: dict[str, str] = {
+    "demo": "tensorkit.demo",
+}
+
+
+def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
+    """The argument parser and its subcommand parsers by name."""
+    parser = argparse.ArgumentParser(prog="tensorkit", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    commands = {}
+    for name, module_name in COMMANDS.items():
+        module = importlib.import_module(module_name)
+        summary = (module.__doc__ or "").strip().splitlines()
+        cmd = sub.add_parser(name, help=summary[0] if summary else None, description=module.__doc__,
+                             formatter_class=argparse.RawDescriptionHelpFormatter)
+        module.add_arguments(cmd)
+        _add_common_arguments(cmd)
+        cmd.set_defaults(_run=module.run)
+        commands[name] = cmd
+    return parser, commands
+
+
+def _add_common_arguments(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("common options")
+    group.add_argument("--config", metavar="YAML", help="YAML file of option values (command-line flags override it)")
+    group.add_argument("--seed", type=int, default=0, help="seed of every random choice (default: 0)")
+    group.add_argument("--device", default="auto", help="'auto' (CUDA when available), 'cpu', 'cuda' or 'cuda:N'")
+    group.add_argument("--out", metavar="PATH", help="output path (written atomically)")
+    group.add_argument("--quiet", action="store_true", help="no progress bars or summaries")
+
+
+def read_config(path: str, parser: argparse.ArgumentParser) -> dict[str, Any]:
+    """Option values from a YAML file, checked against ``parser``'s options (names and types)."""
+    import yaml
+
+    try:
+        with open(path) as fh:
+            config = yaml.safe_load(fh) or {}
+    except OSError as err:
+        parser.error(f"--config: cannot read {path!r}: {err}")
+    except yaml.YAMLError as err:
+        parser.error(f"--config: {path!r} is not valid YAML: {err}")
+    if not isinstance(config, dict):
+        parser.error(f"--config: {path!r} must hold a mapping of option names to values")
+    actions = {a.dest: a for a in parser._actions if a.option_strings and a.dest not in ("help", "config")}
+    values = {}
+    for key, value in config.items():
+        dest = str(key).replace("-", "_")
+        if dest not in actions:
+            parser.error(f"--config: unknown option {key!r}; known: {sorted(actions)}")
+        values[dest] = _check_config_value(parser, key, value, actions[dest])
+    return values
+
+
+def _check_config_value(parser: argparse.ArgumentParser, key: str, value: Any, action: argparse.Action) -> Any:
+    if isinstance(action, argparse._StoreTrueAction):
+        expected: type = bool
+    elif action.type in (int, float, str):
+        expected = action.type
+    else:
+        expected = type(action.default) if action.default is not None else str
+    ok = isinstance(value, expected) and not (expected is int and isinstance(value, bool))
+    if expected is float and isinstance(value, int) and not isinstance(value, bool):
+        value, ok = float(value), True
+    if action.nargs in ("+", "*") and isinstance(value, list):
+        ok = True
+    if not ok:
+        parser.error(f"--config: option {key!r} must be {expected.__name__}, got {value!r}")
+    if action.choices is not None and value not in action.choices:
+        parser.error(f"--config: option {key!r} must be one of {list(action.choices)}, got {value!r}")
+    return value
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``tensorkit`` console script."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser, commands = build_parser()
+    args = parser.parse_args(argv)
+    if args.config:
+        commands[args.command].set_defaults(**read_config(args.config, commands[args.command]))
+        args = parser.parse_args(argv)
+    try:
+        return int(args._run(args) or 0)
+    except (ValueError, TypeError, KeyError, IndexError, FileNotFoundError) as err:
+        print(f"tensorkit {args.command}: error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,90 @@
+"""CP (canonical polyadic) format: ``sum_r w_r a_r^(1) ∘ … ∘ a_r^(K)``."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+
+from tensorkit.core.format import TensorFormat, check_components
+from tensorkit.core.tenalg import khatri_rao
+
+
+class CPTensor(TensorFormat):
+    """A tensor in CP format.
+
+    Parameters
+    ----------
+    weights : torch.Tensor
+        Component weights, shape ``(R,)``.
+    factors : sequence of torch.Tensor
+        Factor matrices; ``factors[k]`` has shape ``(n_k, R)``.
+    """
+
+    def __init__(self, weights: torch.Tensor, factors: Sequence[torch.Tensor]) -> None:
+        factors = list(factors)
+        check_components([weights, *factors], "[weights, *factors]")
+        if weights.ndim != 1:
+            raise ValueError(f"weights must be 1-D, got shape {tuple(weights.shape)}")
+        if not factors:
+            raise ValueError("factors must not be empty")
+        for k, u in enumerate(factors):
+            if u.ndim != 2 or u.shape[1] != weights.shape[0]:
+                raise ValueError(f"factors[{k}] must have shape (n, {weights.shape[0]}), got {tuple(u.shape)}")
+        self.weights = weights
+        self.factors = factors
+
+    def components(self) -> list[torch.Tensor]:
+        return [self.weights, *self.factors]
+
+    def _from_components(self, tensors: list[torch.Tensor]) -> CPTensor:
+        return CPTensor(tensors[0], tensors[1:])
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return tuple(u.shape[0] for u in self.factors)
+
+    @property
+    def rank(self) -> int:
+        return int(self.weights.shape[0])
+
+    def to_dense(self) -> torch.Tensor:
+        return (khatri_rao(self.factors) @ self.weights).reshape(self.shape)
+
+    def at(self, indices: torch.Tensor) -> torch.Tensor:
+        idx = self._check_indices(indices)
+        prod = self.weights.expand(idx.shape[0], -1)
+        for k, u in enumerate(self.factors):
+            prod = prod * u[idx[:, k]]
+        return prod.sum(1)
+
+    def mode_product(self, matrix: torch.Tensor, mode: int) -> CPTensor:
+        self._check_mode(matrix, mode)
+        factors = list(self.factors)
+        factors[mode] = matrix.to(self.dtype) @ factors[mode]
+        return CPTensor(self.weights, factors)
+
+    def _inner_same(self, other: CPTensor) -> torch.Tensor:
+        gram = torch.outer(self.weights, other.weights)
+        for u, v in zip(self.factors, other.factors):
+            gram = gram * (u.mT @ v)
+        return gram.sum()
+
+    def _inner_dense(self, dense: torch.Tensor) -> torch.Tensor:
+        return dense.reshape(-1) @ khatri_rao(self.factors) @ self.weights
+
+    def to_tensorly(self) -> Any:
+        """A ``tensorly.cp_tensor.CPTensor`` sharing these tensors."""
+        from tensorly.cp_tensor import CPTensor as TlCP
+
+        return TlCP((self.weights, list(self.factors)))
+
+    @classmethod
+    def from_tensorly(cls, obj: Any) -> CPTensor:
+        """Build from a tensorly ``CPTensor`` or a ``(weights, factors)`` pair (NumPy or torch)."""
+        weights, factors = obj
+        factors = [torch.as_tensor(u) for u in factors]
+        if weights is None:
+            weights = torch.ones(factors[0].shape[1], dtype=factors[0].dtype)
+        return cls(torch.as_tensor(weights, device=factors[0].device), factors)

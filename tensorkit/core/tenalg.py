@@ -1,0 +1,59 @@
+"""Tensor algebra primitives (unfolding convention identical to tensorly's)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+
+
+def unfold(x: torch.Tensor, mode: int) -> torch.Tensor:
+    """Mode-``mode`` unfolding: an ``(n_mode, prod(other sizes))`` matrix (row-major in the rest)."""
+    return torch.movedim(x, mode, 0).reshape(x.shape[mode], -1)
+
+
+def fold(matrix: torch.Tensor, mode: int, shape: Sequence[int]) -> torch.Tensor:
+    """Inverse of :func:`unfold` for a tensor of ``shape``."""
+    moved = [shape[mode], *(s for k, s in enumerate(shape) if k != mode)]
+    return torch.movedim(matrix.reshape(moved), 0, mode)
+
+
+def mode_dot(x: torch.Tensor, matrix: torch.Tensor, mode: int) -> torch.Tensor:
+    """Mode-``mode`` product ``x ×_mode matrix`` with ``matrix`` of shape ``(m, n_mode)``."""
+    if matrix.ndim != 2 or matrix.shape[1] != x.shape[mode]:
+        raise ValueError(
+            f"matrix must have shape (m, {x.shape[mode]}) for mode {mode}, got {tuple(matrix.shape)}"
+        )
+    return torch.movedim(torch.tensordot(matrix, x, dims=([1], [mode])), 0, mode)
+
+
+def multi_mode_dot(
+    x: torch.Tensor,
+    matrices: Sequence[torch.Tensor],
+    modes: Sequence[int] | None = None,
+    transpose: bool = False,
+) -> torch.Tensor:
+    """Apply :func:`mode_dot` for several modes (default: all, in order); ``transpose`` uses ``Mᵀ``."""
+    modes = range(len(matrices)) if modes is None else modes
+    for matrix, mode in zip(matrices, modes):
+        x = mode_dot(x, matrix.mT if transpose else matrix, mode)
+    return x
+
+
+def khatri_rao(matrices: Sequence[torch.Tensor]) -> torch.Tensor:
+    """Column-wise Kronecker product; row index runs over the first matrix slowest."""
+    out = matrices[0]
+    for m in matrices[1:]:
+        out = (out[:, None, :] * m[None, :, :]).reshape(-1, out.shape[1])
+    return out
+
+
+def contract_rows(core: torch.Tensor, rows: Sequence[torch.Tensor]) -> torch.Tensor:
+    """Evaluate a Tucker core at N points: ``sum_{r} core[r_1..r_K] prod_k rows[k][n, r_k]``.
+
+    ``rows[k]`` has shape ``(N, r_k)``. Memory is ``O(N · prod(r_2..r_K))``; no grid is formed.
+    """
+    out = rows[0] @ core.reshape(core.shape[0], -1)  # (N, r_2 ... r_K)
+    for row in rows[1:]:
+        out = (out.reshape(out.shape[0], row.shape[1], -1) * row[:, :, None]).sum(1)
+    return out.reshape(-1)

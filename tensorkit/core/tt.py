@@ -1,0 +1,91 @@
+"""Tensor-train format: ``x[i_1..i_K] = G_1[:, i_1, :] G_2[:, i_2, :] … G_K[:, i_K, :]``."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+
+from tensorkit.core.format import TensorFormat, check_components
+
+
+class TTTensor(TensorFormat):
+    """A tensor in tensor-train (matrix product state) format.
+
+    Parameters
+    ----------
+    cores : sequence of torch.Tensor
+        ``cores[k]`` has shape ``(r_{k-1}, n_k, r_k)`` with ``r_0 = r_K = 1``.
+    """
+
+    def __init__(self, cores: Sequence[torch.Tensor]) -> None:
+        cores = list(cores)
+        if not cores:
+            raise ValueError("cores must not be empty")
+        check_components(cores, "cores")
+        for k, g in enumerate(cores):
+            if g.ndim != 3:
+                raise ValueError(f"cores[{k}] must be 3-D (r_prev, n, r_next), got shape {tuple(g.shape)}")
+            if k and g.shape[0] != cores[k - 1].shape[2]:
+                raise ValueError(f"cores[{k}] has left rank {g.shape[0]}, expected {cores[k - 1].shape[2]}")
+        if cores[0].shape[0] != 1 or cores[-1].shape[2] != 1:
+            raise ValueError("the first core's left rank and the last core's right rank must be 1")
+        self.cores = cores
+
+    def components(self) -> list[torch.Tensor]:
+        return list(self.cores)
+
+    def _from_components(self, tensors: list[torch.Tensor]) -> TTTensor:
+        return TTTensor(tensors)
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return tuple(g.shape[1] for g in self.cores)
+
+    @property
+    def rank(self) -> tuple[int, ...]:
+        return (1, *(g.shape[2] for g in self.cores))
+
+    def to_dense(self) -> torch.Tensor:
+        out = self.cores[0].reshape(-1, self.cores[0].shape[2])
+        for g in self.cores[1:]:
+            out = (out @ g.reshape(g.shape[0], -1)).reshape(-1, g.shape[2])
+        return out.reshape(self.shape)
+
+    def at(self, indices: torch.Tensor) -> torch.Tensor:
+        idx = self._check_indices(indices)
+        out = self.cores[0][0, idx[:, 0], :]  # (N, r_1)
+        for k, g in enumerate(self.cores[1:], start=1):
+            out = torch.einsum("na,anb->nb", out, g[:, idx[:, k], :])
+        return out[:, 0]
+
+    def mode_product(self, matrix: torch.Tensor, mode: int) -> TTTensor:
+        self._check_mode(matrix, mode)
+        cores = list(self.cores)
+        cores[mode] = torch.einsum("anb,mn->amb", cores[mode], matrix.to(self.dtype))
+        return TTTensor(cores)
+
+    def _inner_same(self, other: TTTensor) -> torch.Tensor:
+        env = torch.ones(1, 1, dtype=self.dtype, device=self.device)
+        for g, h in zip(self.cores, other.cores):
+            env = torch.einsum("ab,anc,bnd->cd", env, g, h)
+        return env.reshape(())
+
+    def _inner_dense(self, dense: torch.Tensor) -> torch.Tensor:
+        rest = dense.reshape(1, -1)  # (r_{k-1}, n_k … n_K) contracted left to right
+        for g in self.cores:
+            rest = rest.reshape(g.shape[0], g.shape[1], -1)
+            rest = torch.einsum("anr,anb->br", rest, g).reshape(g.shape[2], -1)
+        return rest.reshape(())
+
+    def to_tensorly(self) -> Any:
+        """A ``tensorly.tt_tensor.TTTensor`` sharing these cores."""
+        from tensorly.tt_tensor import TTTensor as TlTT
+
+        return TlTT(list(self.cores))
+
+    @classmethod
+    def from_tensorly(cls, obj: Any) -> TTTensor:
+        """Build from a tensorly ``TTTensor`` or a list of cores (NumPy or torch)."""
+        return cls([torch.as_tensor(g) for g in obj])

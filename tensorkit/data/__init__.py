@@ -1,0 +1,15 @@
+"""Data layer: the observation container, netCDF I/O, reference datasets and the xarray accessor."""
+
+from tensorkit.data.io import open_dataarray, write_netcdf
+from tensorkit.data.observations import Observations
+from tensorkit.data.reference import load_air_temperature, load_funbat_folds, shared_data_dir, shared_file
+
+__all__ = [
+    "Observations",
+    "load_air_temperature",
+    "load_funbat_folds",
+    "open_dataarray",
+    "shared_data_dir",
+    "shared_file",
+    "write_netcdf",
+]

@@ -1,0 +1,61 @@
+"""netCDF input and output through xarray; writes are atomic."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from tensorkit.runtime.atomic import atomic_path
+
+ENGINES = ("netcdf4", "h5netcdf")
+
+
+def open_dataarray(path: str | os.PathLike, var: str | None = None, engine: str | None = None, chunks: Any = None) -> Any:
+    """Open one variable of a netCDF file as a DataArray.
+
+    Parameters
+    ----------
+    path : path-like
+        netCDF file.
+    var : str, optional
+        Variable name; may be omitted when the file holds exactly one data variable.
+    engine : {"netcdf4", "h5netcdf"}, optional
+        xarray backend; default lets xarray choose.
+    chunks : optional
+        Dask chunks for lazy reading of large files (e.g. ``{"time": 100}``).
+
+    Raises
+    ------
+    FileNotFoundError, KeyError, ValueError
+        Missing file, missing variable (the message lists the available ones), unreadable file.
+    """
+    import xarray as xr
+
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"input file {str(path)!r} does not exist")
+    if engine is not None and engine not in ENGINES:
+        raise ValueError(f"engine must be one of {ENGINES}, got {engine!r}")
+    try:
+        ds = xr.open_dataset(path, engine=engine, chunks=chunks)
+    except (OSError, ValueError, RuntimeError) as err:
+        raise ValueError(f"cannot read {str(path)!r} as netCDF: {err}") from err
+    names = list(ds.data_vars)
+    if var is None:
+        if len(names) != 1:
+            raise ValueError(f"{str(path)!r} holds variables {names}: choose one with var=")
+        var = names[0]
+    if var not in ds.data_vars:
+        raise KeyError(f"variable {var!r} not found in {str(path)!r}; available: {names}")
+    return ds[var]
+
+
+def write_netcdf(obj: Any, path: str | os.PathLike, engine: str = "netcdf4") -> None:
+    """Write an xarray Dataset or DataArray to ``path`` atomically (temp file + rename)."""
+    import xarray as xr
+
+    if not isinstance(obj, (xr.Dataset, xr.DataArray)):
+        raise TypeError(f"obj must be an xarray Dataset or DataArray, got {type(obj).__name__}")
+    if engine not in ENGINES:
+        raise ValueError(f"engine must be one of {ENGINES}, got {engine!r}")
+    with atomic_path(path) as tmp:
+        obj.to_netcdf(tmp, engine=engine)

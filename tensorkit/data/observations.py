@@ -1,0 +1,216 @@
+"""The observation container: scattered values of a tensor with per-mode coordinates."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+
+from tensorkit._validation import as_tensor, check_same_length
+
+
+@dataclass(frozen=True)
+class Observations:
+    """Values observed at points of a K-way tensor whose modes carry coordinates.
+
+    Attributes
+    ----------
+    coords : tuple of torch.Tensor
+        Per mode, the sorted unique coordinate values (float64), e.g. latitudes in degrees.
+    indices : torch.Tensor
+        ``N×K`` long tensor: ``indices[n, k]`` is the position of point ``n``'s coordinate in ``coords[k]``.
+    values : torch.Tensor
+        The ``N`` observed values.
+    dims : tuple of str
+        Mode names.
+    attrs : dict
+        Attributes of the observed variable (name, units, …).
+    coord_attrs : dict
+        Per-dimension attributes of the coordinates (units, …).
+    """
+
+    coords: tuple[torch.Tensor, ...]
+    indices: torch.Tensor
+    values: torch.Tensor
+    dims: tuple[str, ...]
+    attrs: dict[str, Any] = field(default_factory=dict)
+    coord_attrs: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if len(self.coords) != len(self.dims) or self.indices.shape[1] != len(self.dims):
+            raise ValueError(
+                f"coords ({len(self.coords)}), dims ({len(self.dims)}) and indices columns "
+                f"({self.indices.shape[1]}) must agree"
+            )
+        check_same_length(indices=self.indices, values=self.values)
+
+    @classmethod
+    def from_indices(
+        cls,
+        indices: Any,
+        values: Any,
+        *,
+        coords: Sequence[Any] | None = None,
+        shape: Sequence[int] | None = None,
+        dims: Sequence[str] | None = None,
+        attrs: Mapping[str, Any] | None = None,
+    ) -> Observations:
+        """Build from integer positions. ``coords`` (sorted, unique) or ``shape`` (coords ``0..n-1``)."""
+        idx = as_tensor(indices, "indices", dtype=torch.long, ndim=2)
+        vals = as_tensor(values, "values", ndim=1, device=idx.device)
+        check_same_length(indices=idx, values=vals)
+        if coords is None:
+            if shape is None:
+                shape = (idx.max(0).values + 1).tolist()
+            coords = [torch.arange(n, dtype=torch.float64) for n in shape]
+        coords = tuple(_check_coordinate(c, f"coords[{k}]") for k, c in enumerate(coords))
+        if len(coords) != idx.shape[1]:
+            raise ValueError(f"coords has {len(coords)} modes but indices has {idx.shape[1]} columns")
+        for k, c in enumerate(coords):
+            lo, hi = int(idx[:, k].min()), int(idx[:, k].max())
+            if lo < 0 or hi >= len(c):
+                raise IndexError(f"indices[:, {k}] must lie in [0, {len(c) - 1}], got range [{lo}, {hi}]")
+        return cls(coords, idx, vals, _dims(dims, len(coords)), dict(attrs or {}))
+
+    @classmethod
+    def from_points(
+        cls, points: Any, values: Any, *, dims: Sequence[str] | None = None, attrs: Mapping[str, Any] | None = None
+    ) -> Observations:
+        """Build from ``N×K`` real coordinates. Repeated points are merged by averaging their values."""
+        pts = as_tensor(points, "points", dtype=torch.float64, ndim=2)
+        vals = as_tensor(values, "values", dtype=torch.float64, ndim=1, device=pts.device)
+        check_same_length(points=pts, values=vals)
+        uniques, inverses = zip(*(torch.unique(pts[:, k], return_inverse=True) for k in range(pts.shape[1])))
+        idx = torch.stack(inverses, 1)
+        cells, cell_of = torch.unique(idx, dim=0, return_inverse=True)
+        if len(cells) < len(idx):
+            sums = torch.zeros(len(cells), dtype=vals.dtype, device=vals.device).index_add_(0, cell_of, vals)
+            counts = torch.bincount(cell_of, minlength=len(cells)).to(vals.dtype)
+            idx, vals = cells, sums / counts
+        return cls(tuple(uniques), idx, vals, _dims(dims, pts.shape[1]), dict(attrs or {}))
+
+    @classmethod
+    def from_dataarray(cls, da: Any) -> Observations:
+        """Build from an ``xarray.DataArray``; NaN cells are not observed; coordinates must be strictly monotonic.
+
+        Descending coordinates (e.g. latitude from north to south) are flipped to ascending order.
+        Datetime coordinates become float "days since" their first value (recorded in ``coord_attrs``
+        and converted back by :meth:`to_dataarray`); other non-numeric coordinates are rejected.
+        """
+        import xarray as xr
+
+        if not isinstance(da, xr.DataArray):
+            raise TypeError(f"da must be an xarray.DataArray, got {type(da).__name__}")
+        if da.size == 0:
+            raise ValueError("da is empty")
+        if not np.issubdtype(da.dtype, np.number):
+            raise TypeError(f"da must be numeric, got dtype {da.dtype}")
+        coords, coord_attrs = [], {}
+        for dim in da.dims:
+            c = np.asarray(da[dim].values) if dim in da.coords else np.arange(da.sizes[dim], dtype=np.float64)
+            attrs_k = dict(da[dim].attrs) if dim in da.coords else {}
+            if np.issubdtype(c.dtype, np.datetime64):
+                c, attrs_k[_DATETIME_ORIGIN] = _days_since_first(c), str(c.min())
+                attrs_k["units"] = f"days since {attrs_k[_DATETIME_ORIGIN]}"
+            if not np.issubdtype(c.dtype, np.number):
+                raise TypeError(f"coordinate {dim!r} must be numeric, got dtype {c.dtype}; convert it first")
+            if len(c) > 1 and np.all(np.diff(c) < 0):
+                da, c = da.isel({dim: slice(None, None, -1)}), c[::-1]
+            coords.append(_check_coordinate(np.ascontiguousarray(c), f"coordinate {dim!r}"))
+            coord_attrs[str(dim)] = attrs_k
+        values = torch.from_numpy(np.ascontiguousarray(da.values, dtype=np.float64))
+        if torch.isinf(values).any():
+            raise ValueError("da contains infinite values")
+        observed = ~torch.isnan(values)
+        if not observed.any():
+            raise ValueError("da has no observed (non-NaN) values")
+        attrs = {**da.attrs, **({"name": da.name} if da.name is not None else {})}
+        return cls(tuple(coords), observed.nonzero(), values[observed], tuple(map(str, da.dims)), attrs, coord_attrs)
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """Size of the full grid spanned by the coordinates."""
+        return tuple(len(c) for c in self.coords)
+
+    @property
+    def ndim(self) -> int:
+        return len(self.coords)
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+    def points(self) -> torch.Tensor:
+        """The ``N×K`` real coordinates of the observations."""
+        return torch.stack([c.to(self.indices.device)[self.indices[:, k]] for k, c in enumerate(self.coords)], 1)
+
+    def to_dense(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Dense values (NaN where unobserved) and the boolean observed mask."""
+        dense = torch.full(self.shape, float("nan"), dtype=self.values.dtype, device=self.values.device)
+        dense[tuple(self.indices.T)] = self.values
+        return dense, ~torch.isnan(dense)
+
+    def to_dataarray(self) -> Any:
+        """A dense ``xarray.DataArray`` with NaN where unobserved, keeping dims, coords and attrs."""
+        import xarray as xr
+
+        dense = self.to_dense()[0].cpu().numpy()
+        attrs = {k: v for k, v in self.attrs.items() if k != "name"}
+        coords = {d: _coordinate_variable(d, c.cpu().numpy(), self.coord_attrs.get(d, {}))
+                  for d, c in zip(self.dims, self.coords)}
+        return xr.DataArray(dense, coords=coords, dims=self.dims, name=self.attrs.get("name"), attrs=attrs)
+
+    def subset(self, rows: torch.Tensor) -> Observations:
+        """The observations at ``rows`` (a long or boolean tensor), on the same coordinates."""
+        return Observations(self.coords, self.indices[rows], self.values[rows], self.dims, self.attrs, self.coord_attrs)
+
+    def split(self, fractions: Sequence[float] = (0.8, 0.2), seed: int = 0) -> tuple[Observations, ...]:
+        """Random disjoint subsets with the given fractions (summing to 1), drawn from ``seed``."""
+        fr = np.asarray(fractions, dtype=np.float64)
+        if fr.ndim != 1 or len(fr) < 2 or np.any(fr <= 0) or not np.isclose(fr.sum(), 1.0):
+            raise ValueError(f"fractions must be ≥ 2 positive numbers summing to 1, got {tuple(fractions)}")
+        perm = torch.randperm(len(self), generator=torch.Generator().manual_seed(seed)).to(self.indices.device)
+        bounds = np.round(np.cumsum(fr) * len(self)).astype(int)
+        starts = np.concatenate([[0], bounds[:-1]])
+        return tuple(self.subset(perm[a:b]) for a, b in zip(starts, bounds))
+
+    def to(self, device: torch.device | str) -> Observations:
+        """A copy with indices and values on ``device`` (coordinates follow)."""
+        return Observations(
+            tuple(c.to(device) for c in self.coords), self.indices.to(device), self.values.to(device),
+            self.dims, self.attrs, self.coord_attrs,
+        )
+
+
+_DATETIME_ORIGIN = "tensorkit_datetime_origin"
+
+
+def _days_since_first(c: np.ndarray) -> np.ndarray:
+    return (c - c.min()).astype("timedelta64[ns]").astype(np.float64) / 86_400e9
+
+
+def _coordinate_variable(dim: str, values: np.ndarray, attrs: dict[str, Any]) -> tuple[str, np.ndarray, dict]:
+    """Coordinate for xarray; float days go back to datetimes when they came from datetimes."""
+    if _DATETIME_ORIGIN not in attrs:
+        return dim, values, attrs
+    origin = np.datetime64(attrs[_DATETIME_ORIGIN], "ns")
+    plain = {k: v for k, v in attrs.items() if k not in (_DATETIME_ORIGIN, "units")}
+    return dim, origin + np.round(values * 86_400e9).astype("timedelta64[ns]"), plain
+
+
+def _check_coordinate(c: Any, name: str) -> torch.Tensor:
+    t = as_tensor(c, name, dtype=torch.float64, ndim=1)
+    if len(t) > 1 and not bool((t[1:] > t[:-1]).all()):
+        dup = bool((t[1:] == t[:-1]).any())
+        raise ValueError(f"{name} must be strictly increasing; it is {'duplicated' if dup else 'unsorted'}")
+    return t
+
+
+def _dims(dims: Sequence[str] | None, ndim: int) -> tuple[str, ...]:
+    if dims is None:
+        return tuple(f"dim_{k}" for k in range(ndim))
+    if len(dims) != ndim:
+        raise ValueError(f"dims must name {ndim} modes, got {len(dims)}")
+    return tuple(map(str, dims))

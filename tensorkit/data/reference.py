@@ -1,0 +1,51 @@
+"""Reference datasets: the shared folder beside the repo, and the small dataset shipped in the package."""
+
+from __future__ import annotations
+
+import os
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ENV_VAR = "TENSORKIT_SHARED_DATA"
+
+
+def shared_data_dir() -> Path:
+    """The reference-data folder: ``$TENSORKIT_SHARED_DATA``, else ``../shared/data`` beside the repo.
+
+    The default is looked up relative to the current directory and to the source checkout.
+    """
+    if ENV_VAR in os.environ:
+        return Path(os.environ[ENV_VAR])
+    candidates = [Path.cwd() / ".." / "shared" / "data", Path(__file__).resolve().parents[3] / "shared" / "data"]
+    return next((p.resolve() for p in candidates if p.is_dir()), candidates[0])
+
+
+def shared_file(*parts: str) -> Path:
+    """Path of a file in the reference-data folder; raises a clear error when it is absent."""
+    path = shared_data_dir().joinpath(*parts)
+    if not path.exists():
+        raise FileNotFoundError(
+            f"reference data {str(path)!r} not found; set {ENV_VAR} to the folder holding the shared data"
+        )
+    return path
+
+
+def load_funbat_folds(relpath: str) -> dict[str, np.ndarray]:
+    """Arrays of a FunBaT ``.npz`` file under ``funbat/`` (plain arrays; no pickle is loaded)."""
+    with np.load(shared_file("funbat", relpath), allow_pickle=False) as npz:
+        return {key: npz[key] for key in npz.files}
+
+
+def load_air_temperature() -> Any:
+    """The built-in default dataset: NCEP reanalysis air temperature, 20 × 25 × 53 (time, lat, lon), K.
+
+    See ``tensorkit/data/datasets/air_temperature_small.md`` for provenance and licence.
+    """
+    import xarray as xr
+
+    with resources.as_file(resources.files("tensorkit.data") / "datasets" / "air_temperature_small.nc") as path:
+        with xr.open_dataset(path) as ds:
+            return ds["air"].load()

@@ -1,0 +1,89 @@
+"""Checkpoints that carry every random-number generator's state, for bit-for-bit resumes."""
+
+from __future__ import annotations
+
+import os
+import pickle
+import random
+import zipfile
+from typing import Any
+
+import numpy as np
+import torch
+
+from tensorkit.runtime.atomic import atomic_save
+
+_RNG_KEY = "rng_state"
+
+
+def rng_state() -> dict[str, Any]:
+    """Capture the torch (CPU and CUDA), NumPy and Python RNG states as plain tensors and lists."""
+    kind, keys, pos, has_gauss, cached = np.random.get_state()
+    state: dict[str, Any] = {
+        "torch": torch.get_rng_state(),
+        "numpy": [kind, torch.from_numpy(keys.astype(np.int64)), int(pos), int(has_gauss), float(cached)],
+        "python": _python_state_to_plain(random.getstate()),
+    }
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    """Restore the RNG states captured by :func:`rng_state`."""
+    torch.set_rng_state(state["torch"])
+    kind, keys, pos, has_gauss, cached = state["numpy"]
+    np.random.set_state((kind, keys.numpy().astype(np.uint32), pos, has_gauss, cached))
+    version, internal, gauss = state["python"]
+    random.setstate((version, tuple(internal), gauss))
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def save_checkpoint(path: str | os.PathLike, state: dict[str, Any]) -> None:
+    """Write ``state`` plus the current RNG states to ``path`` atomically.
+
+    ``state`` may hold tensors, state dicts, numbers, strings, lists and dicts (whatever
+    ``torch.load(weights_only=True)`` can read back).
+    """
+    if _RNG_KEY in state:
+        raise ValueError(f"state must not contain the reserved key {_RNG_KEY!r}")
+    atomic_save({**state, _RNG_KEY: rng_state()}, path)
+
+
+def load_checkpoint(path: str | os.PathLike, restore_rng: bool = True, map_location: Any = None) -> dict[str, Any]:
+    """Read a checkpoint written by :func:`save_checkpoint` (``weights_only=True``: no code runs).
+
+    Parameters
+    ----------
+    path : path-like
+        Checkpoint file.
+    restore_rng : bool
+        Restore the saved RNG states, so a resumed run continues the same random stream.
+    map_location : optional
+        Passed to :func:`torch.load`.
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``path`` does not exist.
+    ValueError
+        If the file is truncated, corrupt or not a tensorkit checkpoint.
+    """
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"checkpoint {str(path)!r} does not exist")
+    try:
+        state = torch.load(path, map_location=map_location, weights_only=True)
+    except (RuntimeError, EOFError, zipfile.BadZipFile, pickle.UnpicklingError) as err:
+        raise ValueError(f"checkpoint {str(path)!r} is truncated or corrupt: {err}") from err
+    if not isinstance(state, dict) or _RNG_KEY not in state:
+        raise ValueError(f"{str(path)!r} is not a tensorkit checkpoint (no {_RNG_KEY!r} entry)")
+    rng = state.pop(_RNG_KEY)
+    if restore_rng:
+        set_rng_state(rng)
+    return state
+
+
+def _python_state_to_plain(state: tuple) -> list:
+    version, internal, gauss = state
+    return [version, list(internal), gauss]

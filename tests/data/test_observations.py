@@ -1,0 +1,115 @@
+"""The observation container: xarray round trips, merging rules and bad input."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+import xarray as xr
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tensorkit.data import Observations, load_air_temperature
+
+
+@pytest.fixture
+def da():
+    rng = np.random.default_rng(0)
+    values = rng.normal(size=(3, 4))
+    values[0, 1] = values[2, 3] = np.nan
+    return xr.DataArray(values, dims=("lat", "lon"), name="t2m", attrs={"units": "K"},
+                        coords={"lat": ("lat", [50.0, 40.0, 30.0], {"units": "degrees_north"}),
+                                "lon": [0.0, 1.0, 2.5, 4.0]})
+
+
+def test_from_dataarray_keeps_observed_cells_and_metadata(da):
+    obs = Observations.from_dataarray(da)
+    assert len(obs) == 10 and obs.shape == (3, 4) and obs.dims == ("lat", "lon")
+    torch.testing.assert_close(obs.coords[0], torch.tensor([30.0, 40.0, 50.0], dtype=torch.float64))
+    assert obs.coord_attrs["lat"]["units"] == "degrees_north" and obs.attrs["units"] == "K"
+    for (i, j), v, (la, lo) in zip(obs.indices.tolist(), obs.values.tolist(), obs.points().tolist()):
+        assert da.sel(lat=la, lon=lo).item() == v
+    back = obs.to_dataarray()
+    xr.testing.assert_identical(back, da.sortby("lat"))
+
+
+def test_datetime_coordinates_round_trip():
+    da = load_air_temperature()
+    obs = Observations.from_dataarray(da)
+    assert obs.coords[0][1].item() == pytest.approx(0.25)  # 6-hourly, in days
+    assert obs.coord_attrs["time"]["units"].startswith("days since 2014-02-24")
+    back = obs.to_dataarray()
+    np.testing.assert_array_equal(back.time.values, da.time.values)
+    np.testing.assert_array_equal(back.sortby("lat").values, da.sortby("lat").values)
+
+
+def test_from_points_merges_duplicates_by_mean():
+    pts = torch.tensor([[0.0, 1.0], [0.0, 1.0], [2.0, 1.0]])
+    obs = Observations.from_points(pts, torch.tensor([1.0, 3.0, 5.0]))
+    assert len(obs) == 2
+    torch.testing.assert_close(obs.values.sort().values, torch.tensor([2.0, 5.0], dtype=torch.float64))
+
+
+def test_split_is_seeded_and_disjoint(da):
+    obs = Observations.from_dataarray(da)
+    a, b = obs.split((0.7, 0.3), seed=1)
+    a2, _ = obs.split((0.7, 0.3), seed=1)
+    assert len(a) + len(b) == len(obs) and torch.equal(a.indices, a2.indices)
+    cells = {tuple(r) for r in a.indices.tolist()} & {tuple(r) for r in b.indices.tolist()}
+    assert not cells
+
+
+def test_to_dense_marks_observed(da):
+    dense, mask = Observations.from_dataarray(da).to_dense()
+    assert int(mask.sum()) == 10 and torch.isnan(dense[~mask]).all()
+
+
+@pytest.mark.parametrize(
+    "make, error, match",
+    [
+        (lambda da: da.assign_coords(lon=[0.0, 2.0, 1.0, 4.0]), ValueError, "unsorted"),
+        (lambda da: da.assign_coords(lon=[0.0, 1.0, 1.0, 4.0]), ValueError, "duplicated"),
+        (lambda da: da.assign_coords(lon=[0.0, np.nan, 1.0, 4.0]), ValueError, "NaN"),
+        (lambda da: da.where(False), ValueError, "no observed"),
+        (lambda da: da.isel(lat=slice(0, 0)), ValueError, "empty"),
+        (lambda da: da.copy(data=np.where(np.isnan(da.values), np.inf, da.values)), ValueError, "infinite"),
+        (lambda da: da.astype(str), TypeError, "numeric"),
+        (lambda da: da.assign_coords(lon=["a", "b", "c", "d"]), TypeError, "coordinate 'lon'"),
+        (lambda da: da.values, TypeError, "DataArray"),
+    ],
+)
+def test_from_dataarray_bad_input(da, make, error, match):
+    with pytest.raises(error, match=match):
+        Observations.from_dataarray(make(da))
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, match",
+    [
+        ({"indices": [[0, 1]], "values": [1.0, 2.0]}, ValueError, "mismatched lengths"),
+        ({"indices": [[0, 5]], "values": [1.0], "shape": (2, 3)}, IndexError, r"indices\[:, 1\]"),
+        ({"indices": [[0.5, 1]], "values": [1.0]}, TypeError, "integers"),
+        ({"indices": [[0, 1]], "values": [np.inf]}, ValueError, "infinite"),
+        ({"indices": np.zeros((0, 2), int), "values": []}, ValueError, "empty"),
+        ({"indices": [[0, 1]], "values": [1.0], "coords": [[0.0], [2.0, 1.0]]}, ValueError, "coords"),
+    ],
+)
+def test_from_indices_bad_input(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        Observations.from_indices(**kwargs)
+
+
+@settings(max_examples=30, deadline=None)
+@given(shape=st.lists(st.integers(1, 5), min_size=1, max_size=3), seed=st.integers(0, 1000),
+       frac=st.floats(0.1, 1.0))
+def test_dataarray_round_trip_property(shape, seed, frac):
+    rng = np.random.default_rng(seed)
+    values = rng.normal(size=shape)
+    values[rng.random(shape) > frac] = np.nan
+    if np.isnan(values).all():
+        values.flat[0] = 1.0
+    da = xr.DataArray(values, dims=[f"d{k}" for k in range(len(shape))],
+                      coords={f"d{k}": np.sort(rng.choice(100, n, replace=False)).astype(float) for k, n in enumerate(shape)})
+    obs = Observations.from_dataarray(da)
+    assert len(obs) == int((~np.isnan(values)).sum())
+    xr.testing.assert_equal(obs.to_dataarray(), da)
