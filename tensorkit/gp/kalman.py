@@ -11,7 +11,8 @@ each step observed through a Gaussian *information* factor on the sub-vector ``h
 ``Λ_t`` may be singular or zero, so prediction points are just steps with ``Λ_t = 0, η_t = 0`` and
 their smoothed marginals are the exact posterior there. Pseudo-observations with a full precision
 matrix (several latent functions observed jointly, as in FunBaT's merged messages) are handled
-directly. The loop runs over chain steps only; all chains of the batch move together.
+directly. All chains of the batch move together; by default the recursions run as parallel
+associative scans (:mod:`tensorkit.gp.scan`), so there is no Python loop over chain steps.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from dataclasses import dataclass
 
 import torch
 
+from tensorkit._validation import check_choice
 from tensorkit.gp.statespace import Matern
 
 __all__ = ["ChainPosterior", "chain_prior", "smooth"]
@@ -94,6 +96,8 @@ def smooth(
     info_vector: torch.Tensor,
     observed: torch.Tensor,
     smoother: bool = True,
+    evidence: bool = False,
+    method: str = "parallel",
 ) -> ChainPosterior:
     """Kalman filter (+ RTS smoother) over a batch of chains.
 
@@ -109,12 +113,24 @@ def smooth(
     observed : (r,) long tensor
         Positions of the observed components in the state.
     smoother : bool
-        If False, return the filtered marginals (the evidence is the same).
+        If False, return the filtered marginals.
+    evidence : bool
+        Also accumulate the log evidence (otherwise ``log_evidence`` is zeros).
+    method : {"parallel", "sequential"}
+        ``"parallel"``: associative scans over the chain (Särkkä & García-Fernández, 2021), about
+        ``2 log2 T`` batched tensor operations instead of a Python loop of ``T`` steps.
+        ``"sequential"``: the classical step-by-step recursions.
 
     Returns
     -------
     ChainPosterior
     """
+    check_choice(method, "method", ("parallel", "sequential"))
+    if method == "parallel":
+        from tensorkit.gp.scan import parallel_smooth
+
+        mean, cov, log_evidence = parallel_smooth(transitions, noises, initial_cov, info_matrix, info_vector, observed, smoother, evidence)
+        return ChainPosterior(mean, cov, log_evidence)
     B, T, d, _ = transitions.shape
     r = observed.numel()
     eye_r = torch.eye(r, dtype=transitions.dtype, device=transitions.device)
@@ -140,12 +156,13 @@ def smooth(
         m = m + (gain @ resid[..., None])[..., 0]
         P = P - gain @ Lam @ PH.transpose(-1, -2)
         P = 0.5 * (P + P.transpose(-1, -2))
-        log_evidence = log_evidence + (
-            -0.5 * torch.linalg.slogdet(M)[1]
-            + (eta * mu).sum(-1)
-            - 0.5 * (mu * (Lam @ mu[..., None])[..., 0]).sum(-1)
-            + 0.5 * (resid * (gain[:, obs, :] @ resid[..., None])[..., 0]).sum(-1)
-        )
+        if evidence:
+            log_evidence = log_evidence + (
+                -0.5 * torch.linalg.slogdet(M)[1]
+                + (eta * mu).sum(-1)
+                - 0.5 * (mu * (Lam @ mu[..., None])[..., 0]).sum(-1)
+                + 0.5 * (resid * (gain[:, obs, :] @ resid[..., None])[..., 0]).sum(-1)
+            )
         filt_means.append(m)
         filt_covs.append(P)
     if not smoother:

@@ -1,4 +1,4 @@
-"""The batched Kalman/RTS smoother against the exact dense GP posterior (plain Cholesky)."""
+"""The batched Kalman/RTS smoother (parallel scan and sequential) against the exact dense GP posterior."""
 
 import math
 
@@ -8,6 +8,7 @@ import torch
 from tensorkit.gp import Matern, chain_prior, smooth
 
 NUS = [0.5, 1.5, 2.5]
+METHODS = ["parallel", "sequential"]
 
 
 def _problem(seed):
@@ -42,13 +43,14 @@ def _chain_inputs(x, y, noise, x_new):
     return grid, inverse, Lam, eta
 
 
+@pytest.mark.parametrize("method", METHODS)
 @pytest.mark.parametrize("nu", NUS)
-def test_smoother_equals_dense_gp_at_training_and_unseen_points(nu):
+def test_smoother_equals_dense_gp_at_training_and_unseen_points(nu, method):
     x, y, noise, x_new = _problem(seed=int(2 * nu))
     kernel = Matern(nu, lengthscale=0.6, variance=1.4)
     grid, inverse, Lam, eta = _chain_inputs(x, y, noise, x_new)
     A, Q, P0, observed = chain_prior(kernel, grid)
-    post = smooth(A[None], Q[None], P0[None], Lam[None, :, None, None], eta[None, :, None], observed)
+    post = smooth(A[None], Q[None], P0[None], Lam[None, :, None, None], eta[None, :, None], observed, evidence=True, method=method)
     chain_mean, chain_var = post.mean[0, :, 0], post.cov[0, :, 0, 0]
     targets = torch.cat([x, x_new])
     mean, var, log_ml = _dense_posterior(kernel, x, y, noise, targets)
@@ -59,8 +61,9 @@ def test_smoother_equals_dense_gp_at_training_and_unseen_points(nu):
     assert post.log_evidence[0] + constant == pytest.approx(log_ml.item(), rel=1e-9)
 
 
+@pytest.mark.parametrize("method", METHODS)
 @pytest.mark.parametrize("nu", NUS)
-def test_coupled_functions_equal_dense_joint_gp(nu):
+def test_coupled_functions_equal_dense_joint_gp(nu, method):
     """Two GPs observed through random linear combinations: full r×r information per step."""
     g = torch.Generator().manual_seed(7)
     x = torch.sort(torch.rand(30, generator=g, dtype=torch.float64)).values
@@ -74,7 +77,7 @@ def test_coupled_functions_equal_dense_joint_gp(nu):
     Lam = torch.zeros(grid.numel(), 2, 2, dtype=torch.float64).index_add_(0, inv_train, tau * c[:, :, None] * c[:, None, :])
     eta = torch.zeros(grid.numel(), 2, dtype=torch.float64).index_add_(0, inv_train, tau * y[:, None] * c)
     A, Q, P0, observed = chain_prior(kernel, grid, n_functions=2)
-    post = smooth(A[None], Q[None], P0[None], Lam[None], eta[None], observed)
+    post = smooth(A[None], Q[None], P0[None], Lam[None], eta[None], observed, method=method)
     # dense oracle on the stacked vector (f1(grid), f2(grid))
     K1 = kernel.covariance(grid, grid)
     n = grid.numel()
@@ -97,10 +100,10 @@ def test_batch_of_chains_matches_separate_runs():
     grid, _, Lam, eta = _chain_inputs(x, y, noise, x_new)
     kernel = Matern(1.5, lengthscale=torch.tensor([0.2, 0.6, 2.0], dtype=torch.float64), variance=1.0)
     A, Q, P0, observed = chain_prior(kernel, grid)
-    batch = smooth(A, Q, P0, Lam.expand(3, -1)[..., None, None], eta.expand(3, -1)[..., None], observed)
+    batch = smooth(A, Q, P0, Lam.expand(3, -1)[..., None, None], eta.expand(3, -1)[..., None], observed, evidence=True)
     for b, ell in enumerate([0.2, 0.6, 2.0]):
         A1, Q1, P1, _ = chain_prior(Matern(1.5, lengthscale=ell), grid)
-        single = smooth(A1[None], Q1[None], P1[None], Lam[None, :, None, None], eta[None, :, None], observed)
+        single = smooth(A1[None], Q1[None], P1[None], Lam[None, :, None, None], eta[None, :, None], observed, evidence=True)
         assert torch.allclose(batch.mean[b], single.mean[0], rtol=1e-12, atol=1e-14)
         assert torch.allclose(batch.log_evidence[b], single.log_evidence[0])
 
@@ -108,3 +111,22 @@ def test_batch_of_chains_matches_separate_runs():
 def test_chain_prior_rejects_unsorted_or_duplicated_inputs():
     with pytest.raises(ValueError, match="strictly increasing"):
         chain_prior(Matern(0.5), torch.tensor([0.0, 0.0, 1.0], dtype=torch.float64))
+
+
+@pytest.mark.parametrize("nu", NUS)
+def test_parallel_scan_equals_sequential_recursions(nu):
+    g = torch.Generator().manual_seed(11)
+    x = torch.sort(torch.rand(77, generator=g, dtype=torch.float64)).values
+    A, Q, P0, observed = chain_prior(Matern(nu, lengthscale=0.2, variance=0.9), x, n_functions=3)
+    Lam = torch.randn(2, 77, 3, 2, generator=g, dtype=torch.float64)
+    Lam = Lam @ Lam.transpose(-1, -2)  # rank-2 (singular) information
+    Lam[:, ::5] = 0.0
+    eta = torch.randn(2, 77, 3, generator=g, dtype=torch.float64)
+    eta[:, ::5] = 0.0
+    args = (A.expand(2, -1, -1, -1), Q.expand(2, -1, -1, -1), P0.expand(2, -1, -1), Lam, eta, observed)
+    seq = smooth(*args, evidence=True, method="sequential")
+    par = smooth(*args, evidence=True, method="parallel")
+    scale = seq.cov.abs().amax()
+    assert torch.allclose(par.mean, seq.mean, rtol=1e-8, atol=1e-9 * scale.sqrt())
+    assert torch.allclose(par.cov, seq.cov, rtol=1e-8, atol=1e-9 * scale)
+    assert torch.allclose(par.log_evidence, seq.log_evidence, rtol=1e-10)
