@@ -1,0 +1,100 @@
+"""Sparse observations for tensor completion: the DAIN text format, repeated cells, FunBaT folds.
+
+The container is :class:`tensorkit.data.Observations` (integer positions via ``from_indices``);
+this module adds the loaders and policies that completion needs.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from tensorkit._validation import check_choice, check_probability
+from tensorkit.data import Observations, load_funbat_folds
+
+__all__ = ["CompletionFold", "funbat_fold", "merge_repeated", "read_tsv"]
+
+
+def read_tsv(path: str | os.PathLike, shape: tuple[int, ...] | None = None) -> Observations:
+    """Read the DAIN tab-separated format: one cell per line, ``i<TAB>j<TAB>…<TAB>value``, 0-based.
+
+    The shape defaults to ``max index + 1`` per mode. Malformed lines raise ``ValueError`` with the
+    file name; no pickle, no pandas.
+    """
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"tensor file {str(path)!r} does not exist")
+    try:
+        table = np.loadtxt(path, delimiter="\t", ndmin=2, dtype=np.float64)
+    except ValueError as err:
+        raise ValueError(f"{str(path)!r} is not a tab-separated index/value table: {err}") from err
+    if table.shape[1] < 3:
+        raise ValueError(f"{str(path)!r} needs at least two index columns and a value column, got {table.shape[1]}")
+    raw = table[:, :-1]
+    if not np.all(raw == np.round(raw)) or raw.min() < 0:
+        raise ValueError(f"{str(path)!r}: index columns must hold non-negative integers")
+    return Observations.from_indices(torch.from_numpy(raw.astype(np.int64)), torch.from_numpy(table[:, -1]), shape=shape)
+
+
+def merge_repeated(obs: Observations, policy: str = "mean") -> tuple[Observations, torch.Tensor]:
+    """Apply a repeated-cell policy; returns the observations and the row count of every cell.
+
+    ``"mean"`` averages the rows of each cell (one row per cell after), ``"keep"`` leaves them,
+    ``"error"`` raises if any cell is repeated.
+    """
+    check_choice(policy, "policy", ("mean", "keep", "error"))
+    cells, inverse, counts = torch.unique(obs.indices, dim=0, return_inverse=True, return_counts=True)
+    if policy == "keep":
+        return obs, counts[inverse]
+    if policy == "error":
+        if cells.shape[0] != len(obs):
+            raise ValueError(f"{len(obs) - cells.shape[0]} repeated cells found (policy='error')")
+        return obs, torch.ones(len(obs), dtype=torch.long, device=obs.indices.device)
+    sums = torch.zeros(cells.shape[0], dtype=obs.values.dtype, device=obs.values.device).index_add_(0, inverse, obs.values)
+    merged = Observations(obs.coords, cells, sums / counts.to(sums.dtype), obs.dims, obs.attrs, obs.coord_attrs)
+    return merged, counts
+
+
+@dataclass
+class CompletionFold:
+    """One fold: training (repeated cells merged), validation carved from it, and the raw test rows."""
+
+    train: Observations
+    val: Observations
+    test: Observations
+    test_cell_seen: torch.Tensor  # True where the test row's cell has a training row
+    test_warm: torch.Tensor  # True where every entity of the test row occurs in training
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.train.shape
+
+
+def funbat_fold(relpath: str, fold: int, val_fraction: float = 0.2, seed: int = 0) -> CompletionFold:
+    """Load fold ``fold`` of a binned FunBaT archive for completion.
+
+    Training rows are merged per cell (``"mean"`` policy); a seeded ``val_fraction`` of the merged
+    training cells becomes validation. Test rows stay raw; masks mark the rows whose cell has a
+    training row and the rows whose entities are all seen in training (warm).
+    """
+    check_probability(val_fraction, "val_fraction")
+    data = load_funbat_folds(relpath)
+    n_folds = int(data["n_folds"])
+    if not 0 <= fold < n_folds:
+        raise ValueError(f"fold must lie in [0, {n_folds - 1}], got {fold}")
+    shape = tuple(int(n) for n in data["ndims"])
+    tr_idx = torch.from_numpy(data[f"fold{fold}_tr_ind"].astype(np.int64))
+    te_idx = torch.from_numpy(data[f"fold{fold}_te_ind"].astype(np.int64))
+    train_rows = Observations.from_indices(tr_idx, torch.from_numpy(data[f"fold{fold}_tr_y"]), shape=shape)
+    test = Observations.from_indices(te_idx, torch.from_numpy(data[f"fold{fold}_te_y"]), shape=shape)
+    merged, _ = merge_repeated(train_rows, "mean")
+    train, val = merged.split((1 - val_fraction, val_fraction), seed=seed)
+    stride = torch.tensor([int(np.prod(shape[k + 1 :])) for k in range(len(shape))])
+    seen = torch.isin((te_idx * stride).sum(1), (merged.indices * stride).sum(1))
+    warm = torch.ones(len(test), dtype=torch.bool)
+    for k, n in enumerate(shape):
+        present = torch.bincount(train.indices[:, k], minlength=n) > 0
+        warm &= present[te_idx[:, k]]
+    return CompletionFold(train, val, test, seen, warm)

@@ -1,0 +1,93 @@
+"""Acceptance A3: streaming TracIn scores equal dot products of per-sample autograd head gradients."""
+
+import copy
+
+import pytest
+import torch
+
+from tensorkit.completion import TrainConfig, build_model, cell_scores, train_model
+
+SHAPE = (7, 6, 5)
+BACKBONES = [
+    ("mlp", {"layers": [6, 16, 8]}),
+    ("costco", {"rank": 4, "channels": 3, "hidden": 5}),
+    ("cp", {"rank": 3}),
+    ("cp", {"rank": 3, "freeze_weights": True}),
+    ("tucker", {"rank": (2, 3, 2)}),
+]
+
+
+def _data(n, seed):
+    g = torch.Generator().manual_seed(seed)
+    idx = torch.stack([torch.randint(0, s, (n,), generator=g) for s in SHAPE], 1)
+    truth = torch.Generator().manual_seed(99)  # one rank-2 CP tensor shared by all draws
+    factors = [torch.randn(s, 2, generator=truth, dtype=torch.float64) for s in SHAPE]
+    y = (factors[0][idx[:, 0]] * factors[1][idx[:, 1]] * factors[2][idx[:, 2]]).sum(1)
+    return idx, y + 0.1 * torch.randn(n, generator=g, dtype=torch.float64)
+
+
+def _autograd_scores(model, tr_idx, tr_y, va_idx, va_y, include_bias):
+    """Σ_v ⟨∇_w ½(f(x)−y)², ∇_w ½(f(v)−y)²⟩ from per-sample autograd gradients, one cell at a time."""
+    params = [model.head.weight] + ([model.head.bias] if include_bias else [])
+
+    def per_sample(idx, y):
+        rows = []
+        for i in range(idx.shape[0]):
+            loss = 0.5 * (model(idx[i : i + 1])[0] - y[i]) ** 2
+            grads = torch.autograd.grad(loss, params, allow_unused=False)
+            rows.append(torch.cat([g.reshape(-1) for g in grads]))
+        return torch.stack(rows)
+
+    model.head.weight.requires_grad_(True)
+    return per_sample(tr_idx, tr_y) @ per_sample(va_idx, va_y).sum(0)
+
+
+@pytest.mark.parametrize("include_bias", [False, True])
+@pytest.mark.parametrize(("name", "options"), BACKBONES)
+def test_cell_scores_equal_per_sample_autograd(name, options, include_bias):
+    model = build_model(name, SHAPE, seed=3, **options).double()
+    tr_idx, tr_y = _data(300, 0)
+    va_idx, va_y = _data(60, 1)
+    got = cell_scores(model, tr_idx, tr_y, va_idx, va_y, include_bias=include_bias)
+    want = _autograd_scores(model, tr_idx, tr_y, va_idx, va_y, include_bias)
+    assert got.dtype == torch.float64
+    assert torch.linalg.vector_norm(want) > 0
+    torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-5 * float(want.abs().max()))
+
+
+@pytest.mark.parametrize("parity", [False, True])
+@pytest.mark.parametrize("lr", [3e-3, 1e-1])  # best epoch at the cap / stopped by patience mid-run
+@pytest.mark.parametrize(("name", "options"), [BACKBONES[0], BACKBONES[2], BACKBONES[4]])
+def test_streamed_influence_sums_checkpoint_scores(name, options, parity, lr):
+    """One batch per epoch: θ_{e,b(x)} = θ_e, so I(x) = Σ_{e ∈ E} scores(θ_e) over the documented E."""
+    tr_idx, tr_y = _data(200, 2)
+    va_idx, va_y = _data(50, 3)
+    model = build_model(name, SHAPE, seed=1, **options).double()
+    states = []
+    config = TrainConfig(lr=lr, batch_size=512, max_epochs=25, patience=4)
+    result = train_model(
+        model, tr_idx, tr_y, va_idx, va_y, config, seed=0, track_influence=True, include_bias=True, parity=parity,
+        epoch_callback=lambda e, m: states.append(copy.deepcopy(m.state_dict())),
+    )
+    e_star = result.best_epoch
+    assert 0 < e_star
+    last = e_star + 1 if parity and e_star < len(states) - 1 else e_star
+    probe = build_model(name, SHAPE, seed=0, **options).double()
+    want = torch.zeros(200, dtype=torch.float64)
+    for state in states[:last]:
+        probe.load_state_dict(state)
+        want += cell_scores(probe, tr_idx, tr_y, va_idx, va_y, include_bias=True)
+    torch.testing.assert_close(result.influence, want, rtol=1e-5, atol=1e-7 * float(want.abs().max()))
+    # the returned model is the validation-selected state θ_e*
+    for key, value in result.model.state_dict().items():
+        torch.testing.assert_close(value, states[e_star][key])
+
+
+def test_best_epoch_zero_gives_zero_influence():
+    tr_idx, tr_y = _data(100, 4)
+    va_idx, va_y = _data(30, 5)
+    model = build_model("mlp", SHAPE, seed=0, layers=[6, 8]).double()
+    result = train_model(model, tr_idx, tr_y, va_idx, va_y, TrainConfig(lr=1e3, max_epochs=5, patience=2),
+                         track_influence=True)
+    assert result.best_epoch == 0
+    assert torch.equal(result.influence, torch.zeros(100, dtype=torch.float64))
