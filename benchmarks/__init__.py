@@ -1,0 +1,1 @@
+"""Side-by-side benchmarks against peer libraries; run them all with ``python -m benchmarks``."""

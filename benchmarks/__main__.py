@@ -1,0 +1,55 @@
+"""Run every benchmark script in this folder and collect their markdown tables.
+
+Each ``benchmarks/<name>.py`` (other than this file and ``timing.py``) is run as ``python -m
+benchmarks.<name>`` and writes ``benchmarks/results/<name>.md``; this runner then writes
+``benchmarks/results/README.md`` with the date, the machine and the command. ``--only NAME`` runs a
+subset.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import platform
+import subprocess
+import sys
+from pathlib import Path
+
+import torch
+
+HERE = Path(__file__).resolve().parent
+RESULTS = HERE / "results"
+SKIP = {"__init__", "__main__", "timing"}
+
+
+def machine() -> str:
+    """One line naming the CPU/GPU, core count and library versions."""
+    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
+    return (f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads, {gpu}; "
+            f"Python {platform.python_version()}, torch {torch.__version__}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
+    parser.add_argument("--only", nargs="+", metavar="NAME", help="benchmark names to run (default: all)")
+    names = sorted(p.stem for p in HERE.glob("*.py") if p.stem not in SKIP)
+    args = parser.parse_args()
+    chosen = args.only or names
+    unknown = set(chosen) - set(names)
+    if unknown:
+        parser.error(f"unknown benchmark(s) {sorted(unknown)}; available: {names}")
+    RESULTS.mkdir(exist_ok=True)
+    failed = [n for n in chosen if subprocess.run([sys.executable, "-m", f"benchmarks.{n}"], cwd=HERE.parent).returncode]
+    tables = [(RESULTS / f"{n}.md").read_text() for n in names if (RESULTS / f"{n}.md").exists()]
+    header = (f"# Benchmark results\n\nRun {datetime.date.today().isoformat()} on {machine()}.\n"
+              f"Command: `python -m benchmarks{' --only ' + ' '.join(chosen) if args.only else ''}`.\n"
+              "Ratios are tensorkit time (or memory) divided by the peer's, measured in the same run: "
+              "below 1 means tensorkit is faster (or smaller).\n\n")
+    (RESULTS / "README.md").write_text(header + "\n".join(tables))
+    if failed:
+        print(f"benchmarks failed: {failed}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
