@@ -2,10 +2,17 @@
 
 from tensorkit.data.io import open_dataarray, write_netcdf
 from tensorkit.data.observations import Observations
-from tensorkit.data.reference import load_air_temperature, load_funbat_folds, shared_data_dir, shared_file
+from tensorkit.data.reference import (
+    funbat_fold,
+    load_air_temperature,
+    load_funbat_folds,
+    shared_data_dir,
+    shared_file,
+)
 
 __all__ = [
     "Observations",
+    "funbat_fold",
     "load_air_temperature",
     "load_funbat_folds",
     "open_dataarray",

@@ -9,6 +9,8 @@ from typing import Any
 
 import numpy as np
 
+from tensorkit.data.observations import Observations
+
 ENV_VAR = "TENSORKIT_SHARED_DATA"
 
 
@@ -37,6 +39,27 @@ def load_funbat_folds(relpath: str) -> dict[str, np.ndarray]:
     """Arrays of a FunBaT ``.npz`` file under ``funbat/`` (plain arrays; no pickle is loaded)."""
     with np.load(shared_file("funbat", relpath), allow_pickle=False) as npz:
         return {key: npz[key] for key in npz.files}
+
+
+def funbat_fold(relpath: str, fold: int = 0) -> tuple[Observations, Observations]:
+    """Train and test :class:`Observations` of one fold of a FunBaT ``.npz`` file.
+
+    Continuous-index files (with ``mode{k}_values``) keep those rescaled coordinates; binned
+    (``DISCT_*``) files get integer bin codes ``0 … ndims[k]-1`` as coordinates.
+    """
+    arrays = load_funbat_folds(relpath)
+    n_folds = int(arrays["n_folds"])
+    if not 0 <= fold < n_folds:
+        raise ValueError(f"fold must lie in [0, {n_folds - 1}] for {relpath!r}, got {fold}")
+    ndims = arrays["ndims"].tolist()
+    continuous = "mode0_values" in arrays
+    coords = [arrays[f"mode{k}_values"] if continuous else np.arange(n, dtype=np.float64) for k, n in enumerate(ndims)]
+    suffix = "_DISCT" if continuous else ""
+    return tuple(  # type: ignore[return-value]
+        Observations.from_indices(arrays[f"fold{fold}_{part}_ind{suffix}"].astype(np.int64), arrays[f"fold{fold}_{part}_y"],
+                                  coords=coords, attrs={"source": relpath, "fold": fold, "part": part})
+        for part in ("tr", "te")
+    )
 
 
 def load_air_temperature() -> Any:

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from tensorkit.data import load_air_temperature, load_funbat_folds, open_dataarray, write_netcdf
+from tensorkit.data import funbat_fold, load_air_temperature, load_funbat_folds, open_dataarray, write_netcdf
 
 
 @pytest.mark.parametrize("engine", ["netcdf4", "h5netcdf"])
@@ -52,6 +52,18 @@ def test_builtin_dataset():
 def test_reference_loader(shared_data):
     folds = load_funbat_folds("data/synthetic/simulation_r1.npz")
     assert int(folds["n_folds"]) == 1 and folds["fold0_tr_ind_CONTI"].shape[1] == 2
+
+
+def test_funbat_fold_observations(shared_data):
+    train, test = funbat_fold("data/synthetic/simulation_r1.npz")
+    raw = load_funbat_folds("data/synthetic/simulation_r1.npz")
+    assert len(train) == 675 and len(test) == 675
+    np.testing.assert_array_equal(train.points().numpy(), raw["fold0_tr_ind_CONTI"])
+    np.testing.assert_array_equal(test.values.numpy(), raw["fold0_te_y"])
+    binned, _ = funbat_fold("data/US_temp/DISCT_15x95x267.npz", fold=4)
+    assert binned.shape == (15, 95, 267) and len(binned) == 44_755
+    with pytest.raises(ValueError, match="fold"):
+        funbat_fold("data/synthetic/simulation_r1.npz", fold=1)
 
 
 def test_reference_loader_missing_file(monkeypatch, tmp_path):
