@@ -16,6 +16,7 @@ from typing import Any
 
 COMMANDS: dict[str, str] = {
     "demo": "tensorkit.demo",
+    "complete": "tensorkit.completion.command",
 }
 
 

@@ -29,3 +29,19 @@ class TensorkitAccessor:
         from tensorkit.data.tucker_dataset import tucker_dataset
 
         return tucker_dataset(self._da, rank=rank, tol=tol, **kwargs)
+
+    def complete(self, model: str = "mlp", sampler: str = "influence", **kwargs: Any) -> xr.Dataset:
+        """Fill the NaN cells with neural tensor completion, optionally with DAIN augmentation.
+
+        Parameters
+        ----------
+        model : {"mlp", "costco", "cp", "tucker"}
+            Completion backbone.
+        sampler : {"influence", "uniform", "frequency", "none"}
+            Augmentation sampler (``"influence"`` is DAIN, ``"none"`` no augmentation).
+        **kwargs
+            Passed to :func:`tensorkit.completion.xarray_io.complete_dataarray`.
+        """
+        from tensorkit.completion.xarray_io import complete_dataarray
+
+        return complete_dataarray(self._da, model=model, sampler=sampler, **kwargs)
