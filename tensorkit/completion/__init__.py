@@ -7,6 +7,7 @@ checkpoint (:mod:`~tensorkit.completion.augment`), and :class:`DAIN` runs the wh
 """
 
 from tensorkit.completion.augment import cell_keys, label_cells, sample_cells, sampling_distribution
+from tensorkit.completion.classical import masked_completion
 from tensorkit.completion.data import CompletionFold, funbat_fold, merge_repeated, read_tsv
 from tensorkit.completion.estimator import DAIN
 from tensorkit.completion.importance import entity_frequency, entity_importance
@@ -19,6 +20,7 @@ __all__ = [
     "ARMS",
     "compare_arms",
     "mae",
+    "masked_completion",
     "rmse",
     "summarize",
     "CPModel",

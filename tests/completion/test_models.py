@@ -65,3 +65,21 @@ def test_mlp_default_parity_and_errors():
         TuckerModel(SHAPE, rank=(2, 9, 2))
     with pytest.raises(TypeError, match="channels"):
         CoSTCo(SHAPE, channels=2.5)
+
+
+def test_masked_completion_recovers_low_rank_tensor_and_prefers_observed_cells():
+    from tensorkit.completion import masked_completion
+
+    g = torch.Generator().manual_seed(0)
+    truth = CPTensor(torch.ones(2, dtype=torch.float64), [torch.randn(s, 2, generator=g, dtype=torch.float64) for s in (8, 7, 6)])
+    cells = torch.cartesian_prod(*[torch.arange(s) for s in (8, 7, 6)])
+    keep = torch.rand(cells.shape[0], generator=g) < 0.6
+    idx, y = cells[keep], truth.at(cells[keep])
+    fit = masked_completion("cp_als", idx, y, (8, 7, 6), rank=2, n_iter_max=500)
+    torch.testing.assert_close(fit.at(cells[~keep]), truth.at(cells[~keep]), rtol=1e-3, atol=1e-3)
+    # wrong pseudo-labels on observed cells are ignored; on missing cells they are used
+    bogus = masked_completion("hooi", idx, y, (8, 7, 6), rank=2, augmented_indices=idx, augmented_values=y + 100)
+    clean = masked_completion("hooi", idx, y, (8, 7, 6), rank=2)
+    torch.testing.assert_close(bogus.to_dense(), clean.to_dense())
+    with pytest.raises(ValueError, match="method"):
+        masked_completion("svd", idx, y, (8, 7, 6), rank=2)
