@@ -64,41 +64,6 @@ def test_to_dense_marks_observed(da):
     assert int(mask.sum()) == 10 and torch.isnan(dense[~mask]).all()
 
 
-@pytest.mark.parametrize(
-    "make, error, match",
-    [
-        (lambda da: da.assign_coords(lon=[0.0, 2.0, 1.0, 4.0]), ValueError, "unsorted"),
-        (lambda da: da.assign_coords(lon=[0.0, 1.0, 1.0, 4.0]), ValueError, "duplicated"),
-        (lambda da: da.assign_coords(lon=[0.0, np.nan, 1.0, 4.0]), ValueError, "NaN"),
-        (lambda da: da.where(False), ValueError, "no observed"),
-        (lambda da: da.isel(lat=slice(0, 0)), ValueError, "empty"),
-        (lambda da: da.copy(data=np.where(np.isnan(da.values), np.inf, da.values)), ValueError, "infinite"),
-        (lambda da: da.astype(str), TypeError, "numeric"),
-        (lambda da: da.assign_coords(lon=["a", "b", "c", "d"]), TypeError, "coordinate 'lon'"),
-        (lambda da: da.values, TypeError, "DataArray"),
-    ],
-)
-def test_from_dataarray_bad_input(da, make, error, match):
-    with pytest.raises(error, match=match):
-        Observations.from_dataarray(make(da))
-
-
-@pytest.mark.parametrize(
-    "kwargs, error, match",
-    [
-        ({"indices": [[0, 1]], "values": [1.0, 2.0]}, ValueError, "mismatched lengths"),
-        ({"indices": [[0, 5]], "values": [1.0], "shape": (2, 3)}, IndexError, r"indices\[:, 1\]"),
-        ({"indices": [[0.5, 1]], "values": [1.0]}, TypeError, "integers"),
-        ({"indices": [[0, 1]], "values": [np.inf]}, ValueError, "infinite"),
-        ({"indices": np.zeros((0, 2), int), "values": []}, ValueError, "empty"),
-        ({"indices": [[0, 1]], "values": [1.0], "coords": [[0.0], [2.0, 1.0]]}, ValueError, "coords"),
-    ],
-)
-def test_from_indices_bad_input(kwargs, error, match):
-    with pytest.raises(error, match=match):
-        Observations.from_indices(**kwargs)
-
-
 @settings(max_examples=30, deadline=None)
 @given(shape=st.lists(st.integers(1, 5), min_size=1, max_size=3), seed=st.integers(0, 1000),
        frac=st.floats(0.1, 1.0))

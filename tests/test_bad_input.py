@@ -1,0 +1,177 @@
+"""The bad-input matrix: every public entry point, fed each kind of bad input, raises a clear error
+that names the offending argument — never a traceback from deep inside torch, never silent coercion.
+
+Each row is ``(call, exception type, regex the message must match)``. CLI rows run ``tensorkit`` in
+process and expect exit status 2 with the message on stderr and no output file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import xarray as xr
+
+from tensorkit.cli import main
+from tensorkit.core import CPTensor, FunctionalTucker, IndexBasis, TTTensor, TuckerTensor, cp_als, hooi, hosvd, tt_svd
+from tensorkit.data import Observations, funbat_fold, open_dataarray, write_netcdf
+from tensorkit.runtime import atomic_write, load_checkpoint, resolve_device, save_checkpoint
+
+
+class CLIError(Exception):
+    """A CLI run that exited with status 2; the message is its stderr."""
+
+
+def run_cli(*argv: str) -> None:
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        try:
+            status = main(list(argv))
+        except SystemExit as exc:
+            status = exc.code
+    if status != 0:
+        raise CLIError(f"status {status}: {err.getvalue()}")
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("bad")
+    nc = root / "two.nc"
+    xr.Dataset({"a": ("x", [1.0, 2.0]), "b": ("x", [3.0, 4.0])}, coords={"x": [0.0, 1.0]}).to_netcdf(nc)
+    truncated = root / "truncated.nc"
+    truncated.write_bytes(nc.read_bytes()[:64])
+    ckpt = root / "ckpt.pt"
+    save_checkpoint(ckpt, {"step": 1})
+    corrupt = root / "corrupt.pt"
+    corrupt.write_bytes(ckpt.read_bytes()[:40])
+    configs = {"unknown": "bogus: 1\n", "wrong_type": "seed: one\n", "not_mapping": "[1, 2]\n", "bad_yaml": "seed: [\n"}
+    paths = {"nc": nc, "truncated": truncated, "ckpt": ckpt, "corrupt": corrupt, "out": root / "out.nc"}
+    for name, text in configs.items():
+        paths[name] = root / f"{name}.yaml"
+        paths[name].write_text(text)
+    return paths
+
+
+X = torch.randn(6, 5, 4, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+TUCKER = TuckerTensor(torch.ones(2, 2, 2, dtype=torch.float64), [torch.ones(n, 2, dtype=torch.float64) for n in X.shape])
+DA = xr.DataArray(X[:, :, 0].numpy(), dims=("lat", "lon"), coords={"lat": np.arange(6.0), "lon": np.arange(5.0)})
+P = pytest.param
+
+CORE = [
+    P(lambda f: TuckerTensor(torch.zeros(2, 2), [torch.zeros(3, 2), torch.zeros(3, 3)]), ValueError, r"factors\[1\]", id="tucker-factor-shape"),
+    P(lambda f: TuckerTensor(torch.zeros(2, 2), [torch.zeros(3, 2)]), ValueError, "factors", id="tucker-factor-count"),
+    P(lambda f: TuckerTensor(torch.zeros(2), [np.zeros((3, 2))]), TypeError, "torch.Tensor", id="tucker-numpy-factor"),
+    P(lambda f: CPTensor(torch.zeros(2, 2), [torch.zeros(3, 2)]), ValueError, "weights", id="cp-weights-ndim"),
+    P(lambda f: CPTensor(torch.ones(2, dtype=torch.long), [torch.ones(3, 2, dtype=torch.long)]), TypeError, "floating", id="cp-integer"),
+    P(lambda f: CPTensor(torch.ones(2), []), ValueError, "factors", id="cp-empty"),
+    P(lambda f: TTTensor([torch.zeros(1, 3, 2), torch.zeros(3, 3, 1)]), ValueError, "left rank", id="tt-rank-chain"),
+    P(lambda f: TTTensor([torch.zeros(2, 3, 1)]), ValueError, "rank must be 1", id="tt-boundary-rank"),
+    P(lambda f: TTTensor([torch.zeros(3, 1)]), ValueError, "3-D", id="tt-core-ndim"),
+    P(lambda f: TUCKER.at(torch.tensor([[0, 0, 4]])), IndexError, r"indices\[:, 2\]", id="at-out-of-range"),
+    P(lambda f: TUCKER.at(torch.tensor([[0, 0]])), ValueError, "columns", id="at-columns"),
+    P(lambda f: TUCKER.at(torch.tensor([[0.5, 0.0, 0.0]])), TypeError, "integers", id="at-float-indices"),
+    P(lambda f: TUCKER.at(torch.tensor([0, 0, 0])), ValueError, "2 dimension", id="at-1d"),
+    P(lambda f: TUCKER.mode_product(torch.ones(2, 7, dtype=torch.float64), 0), ValueError, "matrix", id="mode-product-shape"),
+    P(lambda f: TUCKER.mode_product(torch.ones(2, 6, dtype=torch.float64), 3), ValueError, "mode", id="mode-product-mode"),
+    P(lambda f: TUCKER.inner(torch.zeros(2, 2, 2)), ValueError, "shape", id="inner-shape"),
+    P(lambda f: hooi(X, rank=0), ValueError, r"rank\[0\]", id="hooi-rank-zero"),
+    P(lambda f: hooi(X, rank=(3, 6, 2)), ValueError, "exceeds the size of mode 1", id="hooi-rank-too-large"),
+    P(lambda f: hooi(X, rank=(2, 2)), ValueError, "one entry per mode", id="hooi-rank-length"),
+    P(lambda f: hooi(X, rank="2"), TypeError, "rank", id="hooi-rank-string"),
+    P(lambda f: hooi(X), ValueError, "rank, tol", id="hooi-no-rank"),
+    P(lambda f: hooi(X, tol=-1.0), ValueError, "tol", id="hooi-negative-tol"),
+    P(lambda f: hooi(X.masked_fill(X > 0.5, float("nan")), rank=2), ValueError, "NaN", id="hooi-nan-no-mask"),
+    P(lambda f: hooi(X, rank=2, mask=torch.ones(3, 3, dtype=torch.bool)), ValueError, "mask must have", id="hooi-mask-shape"),
+    P(lambda f: hooi(X, rank=2, mask=torch.zeros(X.shape, dtype=torch.bool)), ValueError, "no observed", id="hooi-all-missing"),
+    P(lambda f: hooi(X, rank=2, mask=torch.ones(X.shape)), TypeError, "mask", id="hooi-mask-dtype"),
+    P(lambda f: hooi(X.long(), rank=2), TypeError, "floating", id="hooi-integer-tensor"),
+    P(lambda f: hooi(X.numpy(), rank=2), TypeError, "torch.Tensor", id="hooi-numpy"),
+    P(lambda f: hooi(X, rank=2, n_iter_max=0), ValueError, "n_iter_max", id="hooi-iterations"),
+    P(lambda f: cp_als(X, rank=1.5), TypeError, "rank", id="cp-als-float-rank"),
+    P(lambda f: cp_als(X, rank=2, init="magic"), ValueError, "init", id="cp-als-init"),
+    P(lambda f: cp_als(X.masked_fill(X > 0, float("inf")), rank=2), ValueError, "infinite", id="cp-als-inf"),
+    P(lambda f: tt_svd(X), ValueError, "rank, tol", id="tt-svd-no-rank"),
+    P(lambda f: tt_svd(X, rank=[2]), ValueError, "inner", id="tt-svd-rank-length"),
+    P(lambda f: tt_svd(X[0, 0], rank=2), ValueError, "at least 2 modes", id="tt-svd-vector"),
+    P(lambda f: hosvd(X.masked_fill(X > 0.5, float("inf")), 2), ValueError, "infinite", id="hosvd-inf"),
+    P(lambda f: hosvd(torch.zeros(0, 3, dtype=torch.float64), 1), ValueError, "empty", id="hosvd-empty"),
+    P(lambda f: FunctionalTucker(torch.zeros(2, 2), [IndexBasis(torch.zeros(3, 2))]), ValueError, "bases", id="functional-count"),
+    P(lambda f: FunctionalTucker(torch.zeros(2), [object()]), TypeError, "Basis", id="functional-not-basis"),
+    P(lambda f: IndexBasis(torch.zeros(3, 2))(torch.tensor([0.5])), ValueError, "whole numbers", id="index-basis-fraction"),
+    P(lambda f: IndexBasis(torch.zeros(3))(torch.tensor([0])), ValueError, "2-D", id="index-basis-matrix"),
+]
+
+DATA = [
+    P(lambda f: Observations.from_dataarray(DA.assign_coords(lon=[0.0, 2.0, 1.0, 3.0, 4.0])), ValueError, "unsorted", id="obs-unsorted"),
+    P(lambda f: Observations.from_dataarray(DA.assign_coords(lon=[0.0, 1.0, 1.0, 3.0, 4.0])), ValueError, "duplicated", id="obs-duplicated"),
+    P(lambda f: Observations.from_dataarray(DA.assign_coords(lon=[0.0, np.nan, 1.0, 3.0, 4.0])), ValueError, "NaN", id="obs-nan-coordinate"),
+    P(lambda f: Observations.from_dataarray(DA.where(False)), ValueError, "no observed", id="obs-all-nan"),
+    P(lambda f: Observations.from_dataarray(DA.isel(lat=slice(0, 0))), ValueError, "empty", id="obs-empty"),
+    P(lambda f: Observations.from_dataarray(DA.copy(data=np.full(DA.shape, np.inf))), ValueError, "infinite", id="obs-inf"),
+    P(lambda f: Observations.from_dataarray(DA.astype(str)), TypeError, "numeric", id="obs-strings"),
+    P(lambda f: Observations.from_dataarray(DA.assign_coords(lon=list("abcde"))), TypeError, "coordinate 'lon'", id="obs-string-coordinate"),
+    P(lambda f: Observations.from_dataarray(DA.values), TypeError, "DataArray", id="obs-not-dataarray"),
+    P(lambda f: Observations.from_indices([[0, 1]], [1.0, 2.0]), ValueError, "mismatched lengths", id="obs-lengths"),
+    P(lambda f: Observations.from_indices([[0, 5]], [1.0], shape=(2, 3)), IndexError, r"indices\[:, 1\]", id="obs-index-range"),
+    P(lambda f: Observations.from_indices([[0.5, 1]], [1.0]), TypeError, "integers", id="obs-float-indices"),
+    P(lambda f: Observations.from_indices([[0, 1]], [np.inf]), ValueError, "infinite", id="obs-inf-values"),
+    P(lambda f: Observations.from_indices(np.zeros((0, 2), int), []), ValueError, "empty", id="obs-no-rows"),
+    P(lambda f: Observations.from_indices([[0, 1]], [1.0], coords=[[0.0], [2.0, 1.0]]), ValueError, r"coords\[1\]", id="obs-coords-unsorted"),
+    P(lambda f: Observations.from_points([[0.0, np.nan]], [1.0]), ValueError, "points", id="obs-nan-points"),
+    P(lambda f: Observations.from_points([[0.0, 1.0]], [1.0, 2.0]), ValueError, "mismatched lengths", id="obs-points-lengths"),
+    P(lambda f: Observations.from_points([0.0, 1.0], [1.0, 2.0]), ValueError, "2 dimension", id="obs-points-1d"),
+    P(lambda f: Observations.from_points([["a", "b"]], [1.0]), TypeError, "numeric", id="obs-points-strings"),
+    P(lambda f: Observations.from_dataarray(DA).split((0.5, 0.6)), ValueError, "fractions", id="obs-split-fractions"),
+    P(lambda f: open_dataarray(f["nc"], "c"), KeyError, "'c' not found", id="nc-missing-variable"),
+    P(lambda f: open_dataarray(f["nc"]), ValueError, "choose one with var", id="nc-ambiguous-variable"),
+    P(lambda f: open_dataarray(f["nc"].with_name("none.nc")), FileNotFoundError, "does not exist", id="nc-missing-file"),
+    P(lambda f: open_dataarray(f["truncated"], "a"), ValueError, "cannot read", id="nc-truncated"),
+    P(lambda f: open_dataarray(f["nc"], "a", engine="zarr"), ValueError, "engine", id="nc-engine"),
+    P(lambda f: write_netcdf(np.zeros(3), f["out"]), TypeError, "obj", id="nc-write-not-xarray"),
+    P(lambda f: write_netcdf(DA, f["out"].parent / "missing" / "x.nc"), FileNotFoundError, "directory", id="nc-write-missing-dir"),
+    P(lambda f: funbat_fold("data/none.npz"), FileNotFoundError, "TENSORKIT_SHARED_DATA", id="loader-missing"),
+]
+
+NEEDS_SHARED_DATA = [
+    P(lambda f: funbat_fold("data/synthetic/simulation_r1.npz", fold=3), ValueError, "fold", id="loader-fold"),
+]
+
+RUNTIME = [
+    P(lambda f: load_checkpoint(f["corrupt"]), ValueError, "truncated or corrupt", id="checkpoint-corrupt"),
+    P(lambda f: load_checkpoint(f["ckpt"].with_name("none.pt")), FileNotFoundError, "does not exist", id="checkpoint-missing"),
+    P(lambda f: load_checkpoint(f["nc"]), ValueError, "truncated or corrupt|not a tensorkit", id="checkpoint-not-checkpoint"),
+    P(lambda f: save_checkpoint(f["out"], {"rng_state": 0}), ValueError, "reserved", id="checkpoint-reserved-key"),
+    P(lambda f: resolve_device("tpu7"), ValueError, "device", id="device-unknown"),
+    P(lambda f: atomic_write(f["out"], "a").__enter__(), ValueError, "mode", id="atomic-append"),
+]
+
+CLI = [
+    P(lambda f: run_cli("demo", "--config", str(f["unknown"]), "--out", str(f["out"])), CLIError, "unknown option 'bogus'", id="cli-config-unknown-key"),
+    P(lambda f: run_cli("demo", "--config", str(f["wrong_type"]), "--out", str(f["out"])), CLIError, "'seed' must be int", id="cli-config-wrong-type"),
+    P(lambda f: run_cli("demo", "--config", str(f["not_mapping"]), "--out", str(f["out"])), CLIError, "mapping", id="cli-config-not-mapping"),
+    P(lambda f: run_cli("demo", "--config", str(f["bad_yaml"]), "--out", str(f["out"])), CLIError, "not valid YAML", id="cli-config-bad-yaml"),
+    P(lambda f: run_cli("demo", "--config", str(f["out"].with_name("none.yaml"))), CLIError, "cannot read", id="cli-config-missing"),
+    P(lambda f: run_cli("demo", "--holdout", "1.5", "--out", str(f["out"])), CLIError, "--holdout", id="cli-demo-holdout"),
+    P(lambda f: run_cli("demo", "--seed", "x"), CLIError, "--seed", id="cli-seed-type"),
+    P(lambda f: run_cli("nosuchcommand"), CLIError, "invalid choice", id="cli-unknown-command"),
+]
+
+
+def check(call, error, match, files):
+    with pytest.raises(error, match=match):
+        call(files)
+    assert not files["out"].exists(), "a failed call left an output file"
+
+
+@pytest.mark.parametrize("call, error, match", CORE + DATA + RUNTIME + CLI)
+def test_bad_input_raises_clear_error(files, call, error, match):
+    check(call, error, match, files)
+
+
+@pytest.mark.parametrize("call, error, match", NEEDS_SHARED_DATA)
+def test_bad_input_on_reference_data(shared_data, files, call, error, match):
+    check(call, error, match, files)
