@@ -1,0 +1,86 @@
+"""One mode ordering everywhere: factor messages, core statistics and prediction agree (A2)."""
+
+import pytest
+import torch
+
+from tensorkit.core.tenalg import contract_rows
+from tensorkit.funbat.contraction import CPContraction, TuckerContraction, core_statistics
+
+RANKS = (2, 3, 4)
+
+
+def _random_state(ranks, n=7, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    core = torch.randn(ranks, generator=g, dtype=torch.float64)
+    R = core.numel()
+    L = torch.randn(R, R, generator=g, dtype=torch.float64) * 0.1
+    core_cov = L @ L.T
+    means, covs = [], []
+    for r in ranks:
+        means.append(torch.randn(n, r, generator=g, dtype=torch.float64))
+        B = torch.randn(n, r, r, generator=g, dtype=torch.float64) * 0.3
+        covs.append(B @ B.transpose(-1, -2))
+    seconds = [V + m[:, :, None] * m[:, None, :] for m, V in zip(means, covs)]
+    flat = core.reshape(-1)
+    second = (torch.outer(flat, flat) + core_cov).reshape(*ranks, *ranks)
+    return core, core_cov, means, covs, seconds, TuckerContraction(core, second)
+
+
+def _kron_rows(rows):
+    out = rows[0]
+    for r in rows[1:]:
+        out = torch.einsum("ni,nj->nij", out, r).reshape(out.shape[0], -1)
+    return out
+
+
+def test_every_mode_message_implies_the_prediction():
+    core, _, means, _, seconds, tucker = _random_state(RANKS)
+    prediction = tucker.predict_mean(means)
+    assert torch.allclose(prediction, contract_rows(core, means))  # the core package's contraction
+    assert torch.allclose(prediction, _kron_rows(means) @ core.reshape(-1))  # C-order vec W with m1 ⊗ m2 ⊗ m3
+    for k in range(len(RANKS)):
+        Ea, _ = tucker.factor_messages(means, seconds, k)
+        assert torch.allclose((Ea * means[k]).sum(1), prediction, rtol=1e-12)
+
+
+def test_second_moments_match_kronecker_formulas():
+    core, core_cov, means, covs, seconds, tucker = _random_state(RANKS)
+    C = torch.outer(core.reshape(-1), core.reshape(-1)) + core_cov
+    kron_M = torch.stack([torch.kron(torch.kron(seconds[0][n], seconds[1][n]), seconds[2][n]) for n in range(7)])
+    expected = torch.einsum("ij,nij->n", C, kron_M)
+    assert torch.allclose(tucker.predict_second(seconds), expected, rtol=1e-12)
+    eta, precision = core_statistics(means, seconds, torch.ones(7, dtype=torch.float64), chunk=3)
+    assert torch.allclose(precision, kron_M.sum(0), rtol=1e-12)
+    assert torch.allclose(eta.reshape(-1), _kron_rows(means).sum(0), rtol=1e-12)
+    # E[a aᵀ] of mode k, contracted with M^k, gives E[f²] for every mode
+    for k in range(3):
+        _, Eaa = tucker.factor_messages(means, seconds, k)
+        assert torch.allclose((Eaa * seconds[k]).sum((1, 2)), expected, rtol=1e-10)
+
+
+def test_predictive_variance_matches_monte_carlo():
+    core, core_cov, means, covs, seconds, tucker = _random_state(RANKS, n=3, seed=1)
+    g = torch.Generator().manual_seed(2)
+    S = 200_000
+    w = core.reshape(-1) + torch.randn(S, core.numel(), generator=g, dtype=torch.float64) @ torch.linalg.cholesky(core_cov + 1e-12 * torch.eye(core.numel(), dtype=torch.float64)).T
+    for n in range(3):
+        rows = [m[n] + torch.randn(S, m.shape[1], generator=g, dtype=torch.float64) @ torch.linalg.cholesky(V[n]).T for m, V in zip(means, covs)]
+        f = (w * _kron_rows(rows)).sum(1)
+        var = tucker.predict_second([s[n : n + 1] for s in seconds]) - tucker.predict_mean([m[n : n + 1] for m in means]) ** 2
+        assert f.var().item() == pytest.approx(var.item(), rel=0.03)
+        assert f.mean().item() == pytest.approx(tucker.predict_mean([m[n : n + 1] for m in means]).item(), abs=4 * (var.sqrt().item() / S**0.5))
+
+
+def test_cp_equals_tucker_with_superdiagonal_core():
+    R = 3
+    _, _, means, _, seconds, _ = _random_state((R, R, R))
+    diag = torch.zeros(R, R, R, dtype=torch.float64)
+    diag[torch.arange(R), torch.arange(R), torch.arange(R)] = 1.0
+    flat = diag.reshape(-1)
+    tucker = TuckerContraction(diag, torch.outer(flat, flat).reshape(*diag.shape, *diag.shape))
+    cp = CPContraction(3)
+    assert torch.allclose(cp.predict_mean(means), tucker.predict_mean(means))
+    assert torch.allclose(cp.predict_second(seconds), tucker.predict_second(seconds))
+    for k in range(3):
+        for a, b in zip(cp.factor_messages(means, seconds, k), tucker.factor_messages(means, seconds, k)):
+            assert torch.allclose(a, b)

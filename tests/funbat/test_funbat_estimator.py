@@ -1,0 +1,130 @@
+"""FunBaT estimator: API contract, units invariance, exactness of the functional form, errors."""
+
+import numpy as np
+import pytest
+import torch
+import xarray as xr
+
+import tensorkit
+from tensorkit.core import FunctionalTucker
+from tensorkit.funbat import FunBaT
+
+
+def _field(seed=0, n=(12, 10, 8), noise=0.05, missing=0.3):
+    """A smooth rank-2 field on an irregular 3-D grid, with missing cells."""
+    g = torch.Generator().manual_seed(seed)
+    grids = [torch.sort(torch.rand(k, generator=g, dtype=torch.float64)).values for k in n]
+    X = torch.cartesian_prod(*grids)
+    f = torch.sin(3 * X[:, 0]) * torch.cos(2 * X[:, 1]) * (1 + X[:, 2]) + 0.5 * X[:, 0] * X[:, 2]
+    y = f + noise * torch.randn(f.shape, generator=g, dtype=torch.float64)
+    keep = torch.rand(f.shape, generator=g) > missing
+    return X, y, f, keep
+
+
+def test_fits_and_predicts_held_out_cells():
+    X, y, f, keep = _field()
+    model = FunBaT(rank=2, seed=0).fit(X[keep], y[keep])
+    mean, std = model.predict(X[~keep], return_std=True)
+    rmse = (mean - f[~keep]).pow(2).mean().sqrt()
+    assert rmse < 0.15 * f.std()
+    assert bool((std > 0).all())
+    assert not model.collapsed_
+    coverage = ((y[~keep] - mean).abs() < 1.96 * std).double().mean()
+    assert 0.85 <= coverage <= 1.0
+
+
+def test_predictions_do_not_depend_on_coordinate_units():
+    X, y, _, keep = _field(seed=1)
+    units = torch.tensor([1000.0, 0.01, 86400.0], dtype=torch.float64)
+    shift = torch.tensor([-5.0, 300.0, 1e6], dtype=torch.float64)
+    a = FunBaT(rank=2, seed=3, decomposition="cp").fit(X[keep], y[keep])
+    b = FunBaT(rank=2, seed=3, decomposition="cp").fit(X[keep] * units + shift, 40.0 + 7.0 * y[keep])
+    pa, sa = a.predict(X[~keep], return_std=True)
+    pb, sb = b.predict(X[~keep] * units + shift, return_std=True)
+    assert torch.allclose(40.0 + 7.0 * pa, pb, rtol=1e-6, atol=1e-6)
+    assert torch.allclose(7.0 * sa, sb, rtol=1e-6)
+
+
+def test_functional_tucker_reproduces_the_predictive_mean():
+    X, y, _, keep = _field(seed=2)
+    model = FunBaT(rank=(2, 3, 2), seed=0, n_epochs=30).fit(X[keep], y[keep])
+    ft = model.to_functional_tucker()
+    assert isinstance(ft, FunctionalTucker)
+    new = torch.tensor([[-0.1, 0.5, 0.5], [0.37, 1.2, 0.01], [0.5, 0.5, 0.5]], dtype=torch.float64)
+    assert torch.allclose(ft(new), model.predict(new), rtol=1e-10)
+    assert model.core_.mean.shape == (2, 3, 2)
+    assert model.core_.covariance.shape == (12, 12)
+    assert model.noise_precision_ > 0
+
+
+def test_factor_uncertainty_grows_away_from_data():
+    X, y, _, keep = _field(seed=4)
+    model = FunBaT(rank=2, decomposition="cp", seed=0).fit(X[keep], y[keep])
+    basis = model.bases_[0]
+    inside = X[keep][:, 0].median().reshape(1)
+    far = torch.tensor([5.0], dtype=torch.float64)
+    assert bool((basis.std(far) > basis.std(inside)).all())
+    mean_far, cov_far = basis.moments(far)
+    assert cov_far.shape == (1, 2, 2)
+    assert torch.allclose(mean_far, torch.zeros_like(mean_far), atol=1e-3)  # back to the prior mean
+
+
+def test_top_level_lazy_export_and_determinism():
+    X, y, _, keep = _field(seed=5)
+    a = tensorkit.FunBaT(rank=2, seed=7, n_epochs=10).fit(X[keep], y[keep]).predict(X[~keep])
+    b = FunBaT(rank=2, seed=7, n_epochs=10).fit(X[keep], y[keep]).predict(X[~keep])
+    assert torch.equal(a, b)
+
+
+def test_fits_a_dataarray_with_missing_cells():
+    X, y, _, keep = _field(seed=6, n=(6, 5, 4))
+    values = torch.where(keep, y, torch.nan).reshape(6, 5, 4).numpy()
+    grids = [np.unique(X[:, k].numpy()) for k in range(3)]
+    da = xr.DataArray(values, coords={"t": grids[0], "lat": grids[1], "lon": grids[2]}, dims=("t", "lat", "lon"))
+    model = FunBaT(rank=2, n_epochs=20).fit(da)
+    assert model.dims_ == ("t", "lat", "lon")
+    full = FunBaT(rank=2, n_epochs=20).fit(X[keep], y[keep])
+    assert torch.allclose(model.predict(X), full.predict(X))
+
+
+def test_ignores_nan_values_in_tensor_input():
+    X, y, _, keep = _field(seed=8)
+    a = FunBaT(rank=2, n_epochs=10).fit(X[keep], y[keep]).predict(X[:5])
+    b = FunBaT(rank=2, n_epochs=10).fit(X, torch.where(keep, y, torch.nan)).predict(X[:5])
+    assert torch.allclose(a, b)
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, match",
+    [
+        (dict(rank=0), ValueError, "rank"),
+        (dict(rank=(2, 0, 1)), ValueError, r"rank\[1\]"),
+        (dict(kernel="rbf"), ValueError, "kernel"),
+        (dict(decomposition="cp", rank=(2, 3, 2)), ValueError, "rank"),
+        (dict(lengthscale=-1.0), ValueError, "lengthscale"),
+        (dict(lengthscale="best"), ValueError, "lengthscale"),
+        (dict(damping=1.0), ValueError, "damping"),
+        (dict(n_epochs=0), ValueError, "n_epochs"),
+        (dict(init="zeros"), ValueError, "init"),
+    ],
+)
+def test_bad_hyperparameters_are_named(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        FunBaT(**kwargs)
+
+
+def test_bad_data_is_named():
+    X, y, _, _ = _field()
+    with pytest.raises(ValueError, match="values"):
+        FunBaT().fit(X, y[:-1])
+    with pytest.raises(ValueError, match="values is required"):
+        FunBaT().fit(X)
+    with pytest.raises(ValueError, match="coords"):
+        FunBaT().fit(X[:, 0], y)
+    with pytest.raises(ValueError, match=r"rank must have one entry per mode \(3\)"):
+        FunBaT(rank=(2, 2)).fit(X, y)
+    with pytest.raises(RuntimeError, match="not fitted"):
+        FunBaT().predict(X)
+    model = FunBaT(rank=2, n_epochs=3).fit(X, y)
+    with pytest.raises(ValueError, match="3 columns"):
+        model.predict(X[:, :2])
