@@ -9,6 +9,8 @@ single einsum, whose contraction order torch plans with opt_einsum, so the weigh
 from __future__ import annotations
 
 import string
+from functools import lru_cache
+from typing import Any, Callable
 
 import torch
 
@@ -60,4 +62,37 @@ def contract(x: torch.Tensor, weight: SpectralTensor, separable: bool = False, i
     if implementation != "factorized":
         raise ValueError(f"implementation must be one of {IMPLEMENTATIONS}, got {implementation!r}")
     subs, operands = format_operands(weight, w_labels)
-    return torch.einsum(",".join([x_labels, *subs]) + f"->{out_labels}", x, *operands)
+    equation = ",".join([x_labels, *subs]) + f"->{out_labels}"
+    operands = [x, *operands]
+    return _planned(equation, tuple(tuple(t.shape) for t in operands))(*operands)
+
+
+@lru_cache(maxsize=256)
+def _planned(equation: str, shapes: tuple[tuple[int, ...], ...]) -> Callable[..., Any]:
+    """A contraction whose pairwise order is planned once per equation and shapes (opt_einsum
+    "optimal"/"greedy"), then replayed as torch einsums; plain ``torch.einsum`` without opt_einsum."""
+    try:
+        import opt_einsum
+    except ImportError:  # pragma: no cover - opt_einsum ships with neuraloperator
+        return lambda *ops: torch.einsum(equation, *ops)
+    path, _ = opt_einsum.contract_path(equation, *shapes, shapes=True, optimize="auto")
+    inputs, output = equation.split("->")
+    terms = inputs.split(",")
+    steps = []
+    for pair in path:
+        picked = [terms[i] for i in pair]
+        rest = [t for i, t in enumerate(terms) if i not in pair]
+        keep = set(output).union(*rest) if rest else set(output)
+        seen = "".join(dict.fromkeys("".join(picked)))
+        result = "".join(c for c in seen if c in keep) if rest else output
+        steps.append((tuple(pair), ",".join(picked) + "->" + result))
+        terms = rest + [result]
+
+    def run(*ops: torch.Tensor) -> torch.Tensor:
+        ops_list = list(ops)
+        for pair, eq in steps:
+            picked = [ops_list[i] for i in pair]
+            ops_list = [t for i, t in enumerate(ops_list) if i not in pair] + [torch.einsum(eq, *picked)]
+        return ops_list[0]
+
+    return run

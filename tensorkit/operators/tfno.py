@@ -142,10 +142,10 @@ class TFNO(nn.Module):
         y = y + self.fno_skips[layer](x)
         if self.channel_mlps is None:
             return y if last or pre else F.gelu(y)
-        if not pre:
-            y = F.gelu(y)
-        else:
+        if pre:
             y = self.norms[2 * layer + 1](F.gelu(y))
+        elif not last:
+            y = F.gelu(y)
         z = self.channel_mlps[layer](y)
         if not pre:
             z = self.norms[2 * layer + 1](z)

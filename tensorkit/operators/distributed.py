@@ -1,0 +1,72 @@
+"""Thin helpers around ``torch.distributed`` for runs under ``torchrun`` (or ``srun``)."""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+
+import torch
+import torch.distributed as dist
+
+
+def is_distributed() -> bool:
+    """True when a process group is initialised with more than one rank."""
+    return dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
+
+
+def rank() -> int:
+    return dist.get_rank() if dist.is_available() and dist.is_initialized() else 0
+
+
+def world_size() -> int:
+    return dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
+
+
+def init_from_env(device: torch.device | None = None, timeout_s: float = 600.0) -> bool:
+    """Initialise the default process group from torchrun/SLURM variables, if they are set.
+
+    Uses NCCL when ``device`` is CUDA, gloo otherwise. Under SLURM without torchrun the ranks are
+    read from ``SLURM_PROCID``/``SLURM_NTASKS`` (``MASTER_ADDR``/``MASTER_PORT`` must be exported).
+    Returns True when a process group with more than one rank is active.
+    """
+    if dist.is_initialized():
+        return is_distributed()
+    env = os.environ
+    if "WORLD_SIZE" not in env and "SLURM_NTASKS" in env and "MASTER_ADDR" in env:
+        env.setdefault("RANK", env["SLURM_PROCID"])
+        env.setdefault("WORLD_SIZE", env["SLURM_NTASKS"])
+        env.setdefault("LOCAL_RANK", env.get("SLURM_LOCALID", "0"))
+    if int(env.get("WORLD_SIZE", "1")) <= 1:
+        return False
+    use_cuda = device is not None and device.type == "cuda"
+    if use_cuda:
+        torch.cuda.set_device(int(env.get("LOCAL_RANK", "0")))
+    dist.init_process_group("nccl" if use_cuda else "gloo", timeout=timedelta(seconds=timeout_s))
+    return True
+
+
+def local_device(device: torch.device) -> torch.device:
+    """The CUDA device of this rank (``LOCAL_RANK``) when ``device`` is CUDA, else ``device``."""
+    if device.type == "cuda" and is_distributed():
+        return torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+    return device
+
+
+def all_reduce_sum(value: torch.Tensor) -> torch.Tensor:
+    """Sum of ``value`` over ranks (a no-op in a single process)."""
+    if is_distributed():
+        value = value.clone()
+        dist.all_reduce(value, op=dist.ReduceOp.SUM)
+    return value
+
+
+def any_rank(flag: bool, device: torch.device) -> bool:
+    """True on every rank when ``flag`` is True on at least one (e.g. a SIGTERM seen by one rank)."""
+    if not is_distributed():
+        return flag
+    return bool(all_reduce_sum(torch.tensor([float(flag)], device=device)).item() > 0)
+
+
+def barrier() -> None:
+    if is_distributed():
+        dist.barrier()

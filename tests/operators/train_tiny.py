@@ -1,0 +1,36 @@
+"""A tiny TFNO training run, launched as a subprocess by the resume and DDP tests."""
+
+import argparse
+
+import torch
+
+from tensorkit.operators import TFNO
+from tensorkit.operators import distributed as ddp
+from tensorkit.operators.trainer import Trainer
+
+parser = argparse.ArgumentParser()
+parser.add_argument("--out", required=True)
+parser.add_argument("--checkpoint")
+parser.add_argument("--resume", action="store_true")
+parser.add_argument("--epochs", type=int, default=2)
+parser.add_argument("--n-samples", type=int, default=16)
+parser.add_argument("--batch-size", type=int, default=4)
+parser.add_argument("--size", type=int, default=8)
+args = parser.parse_args()
+
+torch.set_num_threads(1)
+ddp.init_from_env()
+g = torch.Generator().manual_seed(0)
+x = torch.randn(args.n_samples, 1, args.size, args.size, generator=g)
+y = torch.roll(x, 1, dims=-1) ** 2 + 0.5 * x
+torch.manual_seed(0)
+model = TFNO((4, 4), 1, 1, 8, n_layers=2, factorization="tucker", rank=0.5)
+optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
+scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=1, gamma=0.5)
+trainer = Trainer(model, optimizer, scheduler, train_loss="h1", batch_size=args.batch_size, seed=1,
+                  checkpoint_path=args.checkpoint, save_every=1 if args.checkpoint else None, verbose=False)
+trainer.fit((x, y), args.epochs, resume=args.resume)
+if ddp.rank() == 0:
+    torch.save({"model": model.state_dict(), "losses": torch.tensor(trainer.step_losses, dtype=torch.float64),
+                "interrupted": trainer.interrupted, "global_step": trainer.global_step}, args.out)
+print("interrupted" if trainer.interrupted else "finished", trainer.epoch, trainer.step_in_epoch, flush=True)
