@@ -207,12 +207,14 @@ def _train_epoch(
     return float(total)
 
 
-def _save(path, state, model, optimizer, generator) -> None:
+def _save(path: str | os.PathLike, state: dict, model: CompletionModel, optimizer: torch.optim.Optimizer,
+          generator: torch.Generator) -> None:  # fmt: skip
     save_checkpoint(path, {**state, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
                            "generator": generator.get_state()})  # fmt: skip
 
 
-def _resume(path, model, optimizer, generator, device) -> dict:
+def _resume(path: str | os.PathLike, model: CompletionModel, optimizer: torch.optim.Optimizer,
+            generator: torch.Generator, device: torch.device) -> dict:  # fmt: skip
     saved = load_checkpoint(path, map_location=device)
     model.load_state_dict(saved.pop("model"))
     optimizer.load_state_dict(saved.pop("optimizer"))

@@ -91,3 +91,30 @@ def test_best_epoch_zero_gives_zero_influence():
                          track_influence=True)
     assert result.best_epoch == 0
     assert torch.equal(result.influence, torch.zeros(100, dtype=torch.float64))
+
+
+def test_sigterm_checkpoint_resumes_bit_for_bit(tmp_path):
+    import os
+    import signal
+
+    tr_idx, tr_y = _data(300, 6)
+    va_idx, va_y = _data(60, 7)
+    config = TrainConfig(lr=1e-2, batch_size=64, max_epochs=12, patience=50)
+    kwargs = dict(seed=3, track_influence=True)
+    full = train_model(build_model("mlp", SHAPE, seed=0, layers=[6, 16, 8]), tr_idx, tr_y, va_idx, va_y, config, **kwargs)
+
+    def stop_at_5(epoch, model):
+        if epoch == 5:
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    path = tmp_path / "ckpt.pt"
+    first = train_model(build_model("mlp", SHAPE, seed=0, layers=[6, 16, 8]), tr_idx, tr_y, va_idx, va_y, config,
+                        epoch_callback=stop_at_5, checkpoint_path=path, **kwargs)  # fmt: skip
+    assert first.stop_reason == "interrupted" and path.exists()
+    resumed = train_model(build_model("mlp", SHAPE, seed=9, layers=[6, 16, 8]), tr_idx, tr_y, va_idx, va_y, config,
+                          checkpoint_path=path, **kwargs)  # fmt: skip
+    assert resumed.stop_reason == full.stop_reason and resumed.best_epoch == full.best_epoch
+    assert torch.equal(resumed.influence, full.influence)
+    for key, value in full.model.state_dict().items():
+        assert torch.equal(resumed.model.state_dict()[key], value)
+    assert resumed.history["val_loss"] == full.history["val_loss"]
