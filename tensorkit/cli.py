@@ -16,7 +16,9 @@ from typing import Any
 
 COMMANDS: dict[str, str] = {
     "demo": "tensorkit.demo",
+    "train-operator": "tensorkit.operators.command",
     "complete": "tensorkit.completion.command",
+    "chebtucker": "tensorkit.chebyshev.command",
 }
 
 

@@ -45,3 +45,18 @@ class TensorkitAccessor:
         from tensorkit.completion.xarray_io import complete_dataarray
 
         return complete_dataarray(self._da, model=model, sampler=sampler, **kwargs)
+
+    def chebtucker(self, **kwargs: Any) -> Any:
+        """Fit a mesh-free Chebyshev–Tucker model to this gridded field (its coordinates give the box).
+
+        Returns the fitted :class:`tensorkit.chebyshev.ChebTucker`; sample it back onto named coordinates
+        with ``model.to_dataarray(x=..., y=...)``.
+
+        Parameters
+        ----------
+        **kwargs
+            Passed to :class:`tensorkit.chebyshev.ChebTucker` (``degree``, ``tol``, ``rank``, …).
+        """
+        from tensorkit.chebyshev import ChebTucker
+
+        return ChebTucker(**kwargs).fit(self._da)
