@@ -1,0 +1,35 @@
+"""Train a (tensorized) Fourier neural operator from a YAML experiment file.
+
+The file has sections ``data``, ``model`` (TFNO arguments), ``training`` and ``patching``; see
+``experiments/mgtfno/configs/``. Runs plainly or under ``torchrun --nproc_per_node=N`` (DDP; gloo on
+CPU, NCCL on GPU). Writes checkpoint.pt, metrics.json and results.json to --out; an existing
+checkpoint there is resumed unless --restart is given. SIGTERM/SIGUSR1 checkpoint and exit with
+code 143, so a SLURM job can be requeued and resumed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("experiment", metavar="CONFIG.yaml", help="experiment file (data/model/training/patching)")
+    parser.add_argument("--epochs", type=int, default=None, help="override training.n_epochs")
+    parser.add_argument("--restart", action="store_true", help="ignore an existing checkpoint in --out")
+
+
+def run(args: argparse.Namespace) -> int:
+    from tensorkit.operators import distributed as ddp
+    from tensorkit.operators.config import load_config, run_experiment
+
+    config = load_config(args.experiment)
+    config["training"]["seed"] = args.seed
+    if args.epochs is not None:
+        config["training"]["n_epochs"] = args.epochs
+    results = run_experiment(config, out_dir=args.out or "tfno_run", device=args.device,
+                             resume=not args.restart, verbose=False if args.quiet else None)
+    if not args.quiet and ddp.rank() == 0:
+        print(json.dumps({k: results[k] for k in ("interrupted", "epochs_done", "n_parameters",
+                                                    "spectral_compression_ratio", "final")}, indent=1))
+    return 143 if results["interrupted"] else 0

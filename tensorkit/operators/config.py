@@ -1,0 +1,155 @@
+"""Experiment configurations (YAML) for training neural operators, and the run that executes one."""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from tensorkit.operators import distributed as ddp
+from tensorkit.operators.normalizer import GaussianNormalizer
+from tensorkit.operators.patching import MultigridPatching
+from tensorkit.operators.tfno import TFNO
+from tensorkit.operators.trainer import Trainer
+from tensorkit.runtime import atomic_write, resolve_device
+
+DEFAULTS: dict[str, dict[str, Any]] = {
+    "data": {"name": "darcy", "path": None, "input_var": "a", "output_var": "u", "n_train": None, "n_test": 50,
+             "train_resolution": 16, "test_resolutions": [16, 32]},
+    "model": {"n_modes": [16, 16], "hidden_channels": 32, "n_layers": 4, "factorization": "tucker", "rank": 0.1},
+    "training": {"n_epochs": 10, "batch_size": 32, "optimizer": "adamw", "lr": 8e-3, "weight_decay": 1e-4,
+                 "scheduler": "cosine", "step_size": 100, "gamma": 0.5, "loss": "h1", "normalize_output": True,
+                 "grad_clip": None, "mixed_precision": False, "save_every": None, "seed": 0},
+    "patching": {"levels": 0, "padding_fraction": 0.0, "stitching": True},
+}
+_SCHEDULERS = ("cosine", "step", "none")
+
+
+def merge_config(config: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """Defaults updated with ``config``; unknown sections or keys raise (model keys go to TFNO)."""
+    merged = copy.deepcopy(DEFAULTS)
+    for section, values in config.items():
+        if section not in merged:
+            raise ValueError(f"unknown config section {section!r}; known: {sorted(merged)}")
+        if not isinstance(values, Mapping):
+            raise ValueError(f"config section {section!r} must be a mapping, got {values!r}")
+        for key, value in values.items():
+            if section != "model" and key not in merged[section]:
+                raise ValueError(f"unknown key {section}.{key}; known: {sorted(merged[section])}")
+            merged[section][key] = value
+    return merged
+
+
+def load_config(path: str | os.PathLike) -> dict[str, dict[str, Any]]:
+    """Read a YAML experiment file (``yaml.safe_load``) and merge it with :data:`DEFAULTS`."""
+    import yaml
+
+    with open(path) as fh:
+        config = yaml.safe_load(fh) or {}
+    if not isinstance(config, Mapping):
+        raise ValueError(f"{str(path)!r} must hold a mapping of sections (data, model, training, patching)")
+    return merge_config(config)
+
+
+def load_data(data: Mapping[str, Any]) -> tuple[tuple[torch.Tensor, torch.Tensor], dict[str, tuple[torch.Tensor, torch.Tensor]]]:
+    """Training pair and named test pairs for a ``data`` section."""
+    if data["name"] == "darcy":
+        from tensorkit.data.pde import load_darcy
+
+        train = load_darcy("train", data["train_resolution"], data["n_train"])
+        tests = {str(r): load_darcy("test", r, data["n_test"]) for r in data["test_resolutions"]}
+        return train, tests
+    if data["name"] == "netcdf":
+        from tensorkit.data.pde import read_pairs
+
+        x, y = read_pairs(data["path"], data["input_var"], data["output_var"])
+        n_test = int(data["n_test"])
+        n_train = len(x) - n_test if data["n_train"] is None else int(data["n_train"])
+        if n_train < 1 or n_train + n_test > len(x):
+            raise ValueError(f"data.n_train + data.n_test must be ≤ {len(x)} samples, got {n_train} + {n_test}")
+        test = (x[-n_test:], y[-n_test:])
+        tests = {str(x.shape[-1]): test}
+        for r in data["test_resolutions"]:
+            stride = x.shape[-1] // int(r)
+            if int(r) != x.shape[-1] and stride >= 1 and x.shape[-1] % int(r) == 0:
+                index = (Ellipsis, *(slice(None, None, stride),) * (x.ndim - 2))
+                tests[str(r)] = (test[0][index], test[1][index])
+        return (x[:n_train], y[:n_train]), tests
+    raise ValueError(f"data.name must be 'darcy' or 'netcdf', got {data['name']!r}")
+
+
+def build_model(model: Mapping[str, Any], in_channels: int, out_channels: int, levels: int, seed: int) -> TFNO:
+    """TFNO from the ``model`` section (unknown keys raise TypeError from TFNO itself)."""
+    kwargs = dict(model)
+    kwargs["n_modes"] = tuple(kwargs["n_modes"])
+    return TFNO(in_channels=in_channels * (levels + 1), out_channels=out_channels, seed=seed, **kwargs)
+
+
+def _optimizer(model: torch.nn.Module, training: Mapping[str, Any]) -> tuple[torch.optim.Optimizer, Any]:
+    name = training["optimizer"]
+    cls = {"adamw": torch.optim.AdamW, "adam": torch.optim.Adam}.get(name)
+    if cls is None:
+        raise ValueError(f"training.optimizer must be 'adam' or 'adamw', got {name!r}")
+    opt = cls(model.parameters(), lr=float(training["lr"]), weight_decay=float(training["weight_decay"]))
+    kind = training["scheduler"]
+    if kind == "cosine":
+        return opt, torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=int(training["n_epochs"]))
+    if kind == "step":
+        return opt, torch.optim.lr_scheduler.StepLR(opt, int(training["step_size"]), float(training["gamma"]))
+    if kind == "none":
+        return opt, None
+    raise ValueError(f"training.scheduler must be one of {_SCHEDULERS}, got {kind!r}")
+
+
+def run_experiment(
+    config: Mapping[str, Any],
+    out_dir: str | os.PathLike | None = None,
+    device: str = "auto",
+    resume: bool = True,
+    verbose: bool | None = None,
+) -> dict[str, Any]:
+    """Train the configured TFNO and return (and write, with ``out_dir``) its results.
+
+    Under ``torchrun`` the process group is initialised from the environment. ``out_dir`` gets
+    ``checkpoint.pt`` (resumable), ``metrics.json`` (per epoch) and ``results.json``. The
+    returned dict has ``interrupted`` True when SIGTERM/SIGUSR1 stopped the run early.
+    """
+    cfg = merge_config(config)
+    dev = resolve_device(device)
+    ddp.init_from_env(dev)
+    dev = ddp.local_device(dev)
+    training, patching_cfg = cfg["training"], cfg["patching"]
+    seed = int(training["seed"])
+    (x, y), tests = load_data(cfg["data"])
+    torch.manual_seed(seed)
+    model = build_model(cfg["model"], x.shape[1], y.shape[1], int(patching_cfg["levels"]), seed).to(dev)
+    optimizer, scheduler = _optimizer(model, training)
+    patching = MultigridPatching(**patching_cfg) if patching_cfg["levels"] or patching_cfg["padding_fraction"] else None
+    normalizer = GaussianNormalizer(y.shape[1]).fit(y).to(dev) if training["normalize_output"] else None
+    out = None if out_dir is None else Path(out_dir)
+    if out is not None and ddp.rank() == 0:
+        out.mkdir(parents=True, exist_ok=True)
+    trainer = Trainer(
+        model, optimizer, scheduler, train_loss=training["loss"], batch_size=int(training["batch_size"]), seed=seed,
+        output_normalizer=normalizer, patching=patching, mixed_precision=bool(training["mixed_precision"]),
+        grad_clip=training["grad_clip"], save_every=training["save_every"], verbose=verbose,
+        checkpoint_path=None if out is None else out / "checkpoint.pt",
+        log_path=None if out is None else out / "metrics.json",
+    )
+    history = trainer.fit((x, y), int(training["n_epochs"]), tests, resume=resume)
+    results = {
+        "config": cfg, "interrupted": trainer.interrupted, "epochs_done": trainer.epoch,
+        "n_parameters": sum(p.numel() for p in model.parameters()),
+        "n_spectral_complex_parameters": model.n_spectral_parameters,
+        "spectral_compression_ratio": model.compression_ratio,
+        "final": history[-1] if history else {}, "world_size": ddp.world_size(),
+    }
+    if out is not None and ddp.rank() == 0:
+        with atomic_write(out / "results.json", "w") as fh:
+            json.dump(results, fh, indent=1, default=str)
+    return results
