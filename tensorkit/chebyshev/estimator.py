@@ -65,7 +65,9 @@ class ChebTucker:
     function_ : :class:`ChebTuckerFunction` (a :class:`tensorkit.core.FunctionalTucker`).
     ranks_, degree_ : tuples. singular_values_ : modal singular values of ``C`` per mode.
     interpolation_error_, truncation_error_, error_estimate_ : relative Frobenius error estimates on the
-        coefficients (trailing-coefficient norm, discarded-singular-value bound, and their sum).
+        coefficients: the largest per-mode trailing-coefficient norm, the truncation error (HOSVD bound
+        from the discarded singular values; for ``"rhosvd"`` the exact ``(‖C‖²−‖G‖²)^{1/2}/‖C‖``, reliable
+        above ~1e-8), and their sum.
     """
 
     def __init__(self, degree: None | int | Sequence[int] = None, tol: float = 1e-7,
@@ -169,7 +171,7 @@ class ChebTucker:
             values = as_tensor(np.asarray(f.values), "f").numpy().astype(float)
             domains = self._domains(values.ndim, [(c.min(), c.max()) for c in coords])
             return GridSource(values, coords, domains, self.kind, self.dtype, self.device)
-        if hasattr(f, "weights") and hasattr(f, "factors") or isinstance(f, tuple) and len(f) == 2:
+        if (hasattr(f, "weights") and hasattr(f, "factors")) or (isinstance(f, tuple) and len(f) == 2):
             weights, factors = (f.weights, f.factors) if hasattr(f, "factors") else f
             factors = [as_tensor(u, f"factors[{k}]", ndim=2) for k, u in enumerate(factors)]
             device = self.device if self.device is not None else factors[0].device

@@ -112,14 +112,18 @@ def truncate_cp(weights: torch.Tensor, factors: Sequence[torch.Tensor], tol: flo
     ``rule="hosvd"`` uses the exact modal singular values and the relative rule; ``rule="rhosvd"`` the
     reference code's RHOSVD (SVDs of the unweighted factors, absolute tail ``tol/d``).
     """
-    if rule == "rhosvd":
-        pairs = [torch.linalg.svd(f, full_matrices=False)[:2] for f in factors]
-        us, svals = [p[0] for p in pairs], [p[1] for p in pairs]
-        norm = 1.0  # absolute rule; the bound below is then absolute in the unweighted factors
-    else:
+    if rule != "rhosvd":
         us, svals, norm = _cp_modal_svd(weights, factors)
-    selected, bound = _select(us, svals, norm, tol, rank, rule)
-    return TruncatedTucker(cp_core(weights, factors, selected), selected, svals, bound)
+        selected, bound = _select(us, svals, norm, tol, rank, rule)
+        return TruncatedTucker(cp_core(weights, factors, selected), selected, svals, bound)
+    pairs = [torch.linalg.svd(f, full_matrices=False)[:2] for f in factors]
+    us, svals = [p[0] for p in pairs], [p[1] for p in pairs]
+    selected, _ = _select(us, svals, 1.0, tol, rank, rule)
+    core = cp_core(weights, factors, selected)
+    # C_r is the orthogonal projection of C, so ‖C − C_r‖² = ‖C‖² − ‖G‖² (accurate to ~1e-8 relative)
+    norm2 = float((weights[:, None] * math.prod(f.mT @ f for f in factors) * weights[None, :]).sum())
+    gap = max(norm2 - float((core**2).sum()), 0.0)
+    return TruncatedTucker(core, selected, svals, math.sqrt(gap / norm2) if norm2 > 0 else 0.0)
 
 
 def hooi_cp(weights: torch.Tensor, factors: Sequence[torch.Tensor], init: Sequence[torch.Tensor],

@@ -128,3 +128,20 @@ def test_errors_name_the_argument():
         ChebTucker(degree=8).fit(torch.full((5, 5, 5), float("nan"), dtype=torch.float64))
     with pytest.raises(ValueError, match="domain"):
         ChebTucker(degree=8, domain=[(0, 1), (0, 1)]).fit(torch.rand(5, 5, 5, dtype=torch.float64))
+
+
+def test_rhosvd_reports_its_true_truncation_error():
+    t, a = sinc_quadrature(8, 0.3)
+    cp = newton_kernel_cp(48, t, a)
+    model = ChebTucker(degree=24, tol=1e-3, truncation="rhosvd").fit(cp)
+    full = ChebTucker(degree=24, tol=1e-15).fit(cp).function_.coefficients().to_dense()
+    true = float(torch.linalg.norm(model.function_.coefficients().to_dense() - full) / torch.linalg.norm(full))
+    assert model.truncation_error_ == pytest.approx(true, rel=1e-3)
+
+
+def test_device_follows_argument(device):
+    model = ChebTucker(degree=16, tol=1e-10, device=device).fit(gauss_bump)
+    pts = torch.zeros(4, 3, dtype=torch.float64, device=device)
+    out = model(pts)
+    assert out.device.type == device.type and model.core_.device.type == device.type
+    assert torch.allclose(out.cpu(), torch.full((4,), 1.0, dtype=torch.float64), atol=1e-10)
