@@ -67,6 +67,24 @@ def any_rank(flag: bool, device: torch.device) -> bool:
     return bool(all_reduce_sum(torch.tensor([float(flag)], device=device)).item() > 0)
 
 
+def my_share(t: torch.Tensor) -> torch.Tensor:
+    """This rank's contiguous share of ``t`` along dim 0 (all of it in a single process)."""
+    if not is_distributed():
+        return t
+    if t.shape[0] % world_size():
+        raise ValueError(f"{t.shape[0]} items cannot be split evenly over {world_size()} ranks")
+    return t.tensor_split(world_size())[rank()]
+
+
+def all_gather_cat(t: torch.Tensor) -> torch.Tensor:
+    """Concatenate every rank's ``t`` along dim 0, differentiably (backward sums over ranks)."""
+    if not is_distributed():
+        return t
+    from torch.distributed.nn.functional import all_gather
+
+    return torch.cat(all_gather(t), dim=0)
+
+
 def barrier() -> None:
     if is_distributed():
         dist.barrier()

@@ -63,6 +63,11 @@ class Trainer:
         Targets are encoded for the training loss; predictions are decoded for evaluation.
     patching : MultigridPatching, optional
         Inputs are patched before the model and outputs unpatched (stitched or not).
+    patch_parallel : bool
+        Under DDP with stitched patching: every rank takes the whole global batch but runs the
+        model on its share of the patches only; outputs are all-gathered (with autograd) for
+        stitching. The gather's backward sums the ranks' identical loss copies and DDP averages,
+        so gradients equal those of one process. Needs the patch count divisible by the ranks.
     mixed_precision : bool
         float16 autocast with gradient scaling, on CUDA only (spectral convolutions stay float32).
     grad_clip : float, optional
@@ -88,6 +93,7 @@ class Trainer:
         seed: int = 0,
         output_normalizer: GaussianNormalizer | None = None,
         patching: MultigridPatching | None = None,
+        patch_parallel: bool = False,
         mixed_precision: bool = False,
         grad_clip: float | None = None,
         checkpoint_path: str | os.PathLike | None = None,
@@ -103,6 +109,9 @@ class Trainer:
         self.seed = int(seed)
         self.output_normalizer = output_normalizer
         self.patching = patching
+        self.patch_parallel = bool(patch_parallel) and ddp.is_distributed()
+        if patch_parallel and (patching is None or not patching.stitching):
+            raise ValueError("patch_parallel=True needs patching with stitching=True")
         self.device = next(model.parameters()).device
         self.mixed_precision = bool(mixed_precision) and self.device.type == "cuda"
         self.grad_clip = None if grad_clip is None else check_positive_float(grad_clip, "grad_clip")
@@ -128,10 +137,15 @@ class Trainer:
     def _loss_fn(self, d: int) -> PerSampleLoss:
         return named_loss(self.train_loss, d) if isinstance(self.train_loss, str) else self.train_loss
 
-    def _forward(self, model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    def _forward(self, model: nn.Module, x: torch.Tensor, parallel: bool = False) -> torch.Tensor:
         if self.patching is None:
             return model(x)
-        return self.patching.unpatch(model(self.patching.patch(x)), tuple(x.shape[2:]))
+        patches = self.patching.patch(x)
+        if parallel:
+            out = ddp.all_gather_cat(model(ddp.my_share(patches)))
+        else:
+            out = model(patches)
+        return self.patching.unpatch(out, tuple(x.shape[2:]))
 
     def _epoch_batches(self, n: int, epoch: int) -> list[torch.Tensor]:
         order = torch.randperm(n, generator=torch.Generator().manual_seed(self.seed + epoch))
@@ -188,17 +202,20 @@ class Trainer:
             target = self.patching.patch_target(target)
             global_count *= target.shape[0] // y.shape[0]
         with torch.autocast("cuda", enabled=self.mixed_precision):
-            pred = self._forward(self.ddp_model, x)
+            pred = self._forward(self.ddp_model, x, parallel=self.patch_parallel)
         per_sample = loss_fn(pred.float(), target)
         local_sum = per_sample.sum()
-        (local_sum * (ddp.world_size() / global_count)).backward() if not self.mixed_precision else \
-            self.scaler.scale(local_sum * (ddp.world_size() / global_count)).backward()
+        # data parallel: shards' losses, DDP averages → scale by world/global_count; patch parallel:
+        # every rank holds the whole batch's loss and the gather's backward sums the copies
+        weight = 1.0 if self.patch_parallel else float(ddp.world_size())
+        self.scaler.scale(local_sum * (weight / global_count)).backward()
         if self.grad_clip is not None:
             self.scaler.unscale_(self.optimizer)
             nn.utils.clip_grad_norm_(self.model.parameters(), self.grad_clip)
         self.scaler.step(self.optimizer)
         self.scaler.update()
-        return float(ddp.all_reduce_sum(local_sum.detach()).item()) / global_count
+        total = local_sum.detach() if self.patch_parallel else ddp.all_reduce_sum(local_sum.detach())
+        return float(total.item()) / global_count
 
     def fit(
         self,
@@ -227,7 +244,7 @@ class Trainer:
                 batches = self._epoch_batches(len(x_all), self.epoch)
                 bar = progress(batches[self.step_in_epoch:], desc=f"epoch {self.epoch + 1}/{n_epochs}", verbose=self.verbose)
                 for batch in bar:
-                    shard = batch.tensor_split(ddp.world_size())[ddp.rank()]
+                    shard = batch if self.patch_parallel else batch.tensor_split(ddp.world_size())[ddp.rank()]
                     x = x_all[shard].to(self.device)
                     y = y_all[shard].to(self.device)
                     self.model.train()

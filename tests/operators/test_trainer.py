@@ -30,7 +30,7 @@ def _load(path):
 
 
 def test_sigterm_mid_epoch_then_resume_gives_identical_weights(tmp_path):
-    long = ["--epochs", "2", "--n-samples", "240", "--batch-size", "2"]  # 240 steps
+    long = ["--epochs", "2", "--n-samples", "120", "--batch-size", "2"]  # 120 steps
     ref = _run([*long, "--out", str(tmp_path / "ref.pt")])
     assert ref.returncode == 0, ref.stderr
     ckpt = tmp_path / "ckpt.pt"
@@ -44,12 +44,12 @@ def test_sigterm_mid_epoch_then_resume_gives_identical_weights(tmp_path):
     assert proc.returncode == 0, err
     assert out.startswith("interrupted"), out  # stopped before the end, checkpoint written
     cut = _load(tmp_path / "cut.pt")
-    assert cut["interrupted"] and 0 < cut["global_step"] < 240
+    assert cut["interrupted"] and 0 < cut["global_step"] < 120
     resumed = _run([*long, "--out", str(tmp_path / "resumed.pt"), "--checkpoint", str(ckpt), "--resume"])
     assert resumed.returncode == 0, resumed.stderr
     assert resumed.stdout.startswith("finished")
     a, b = _load(tmp_path / "ref.pt"), _load(tmp_path / "resumed.pt")
-    assert a["global_step"] == b["global_step"] == 240
+    assert a["global_step"] == b["global_step"] == 120
     assert torch.equal(a["losses"], b["losses"])
     for key in a["model"]:
         assert torch.equal(a["model"][key], b["model"][key]), key
@@ -62,8 +62,12 @@ def _free_port():
 
 
 @pytest.mark.distributed
-def test_two_process_gloo_matches_one_process(tmp_path):
-    common = ["--epochs", "2", "--n-samples", "18", "--batch-size", "8"]  # last batch of 2: shards of 1
+@pytest.mark.parametrize("mode", ["data", "patch"])
+def test_two_process_gloo_matches_one_process(tmp_path, mode):
+    if mode == "data":  # samples spread over ranks; last batch of 2 gives shards of 1
+        common = ["--epochs", "2", "--n-samples", "18", "--batch-size", "8"]
+    else:  # every rank sees the batch, MG patches spread over ranks, gathered for stitching
+        common = ["--epochs", "2", "--n-samples", "24", "--batch-size", "8", "--size", "16", "--patch-parallel"]
     single = _run([*common, "--out", str(tmp_path / "one.pt")])
     assert single.returncode == 0, single.stderr
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_addr=127.0.0.1",
@@ -72,6 +76,7 @@ def test_two_process_gloo_matches_one_process(tmp_path):
     assert double.returncode == 0, double.stderr[-3000:]
     one, two = _load(tmp_path / "one.pt"), _load(tmp_path / "two.pt")
     assert one["losses"].shape == two["losses"].shape == (6,)
+    assert not torch.equal(one["losses"][0], one["losses"][-1])
     torch.testing.assert_close(two["losses"], one["losses"], rtol=0, atol=1e-5)
     for key in one["model"]:
         torch.testing.assert_close(two["model"][key], one["model"][key], rtol=1e-4, atol=1e-5)

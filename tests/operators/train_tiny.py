@@ -4,7 +4,7 @@ import argparse
 
 import torch
 
-from tensorkit.operators import TFNO
+from tensorkit.operators import TFNO, MultigridPatching
 from tensorkit.operators import distributed as ddp
 from tensorkit.operators.trainer import Trainer
 
@@ -16,6 +16,7 @@ parser.add_argument("--epochs", type=int, default=2)
 parser.add_argument("--n-samples", type=int, default=16)
 parser.add_argument("--batch-size", type=int, default=4)
 parser.add_argument("--size", type=int, default=8)
+parser.add_argument("--patch-parallel", action="store_true", help="MG patches (L=1) spread over the ranks")
 args = parser.parse_args()
 
 torch.set_num_threads(1)
@@ -24,11 +25,12 @@ g = torch.Generator().manual_seed(0)
 x = torch.randn(args.n_samples, 1, args.size, args.size, generator=g)
 y = torch.roll(x, 1, dims=-1) ** 2 + 0.5 * x
 torch.manual_seed(0)
-model = TFNO((4, 4), 1, 1, 8, n_layers=2, factorization="tucker", rank=0.5)
+patching = MultigridPatching(1, 0.125) if args.patch_parallel else None
+model = TFNO((4, 4), 2 if patching else 1, 1, 8, n_layers=2, factorization="tucker", rank=0.5)
 optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
 scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=1, gamma=0.5)
 trainer = Trainer(model, optimizer, scheduler, train_loss="h1", batch_size=args.batch_size, seed=1,
-                  checkpoint_path=args.checkpoint, save_every=1 if args.checkpoint else None, verbose=False)
+                  patching=patching, patch_parallel=args.patch_parallel, checkpoint_path=args.checkpoint, save_every=1 if args.checkpoint else None, verbose=False)
 trainer.fit((x, y), args.epochs, resume=args.resume)
 if ddp.rank() == 0:
     torch.save({"model": model.state_dict(), "losses": torch.tensor(trainer.step_losses, dtype=torch.float64),
