@@ -62,6 +62,23 @@ class DAIN:
         Model dtype (float32 by default). Device follows the input indices.
     verbose : bool, optional
         Progress bars.
+
+    Attributes
+    ----------
+    base_model_ : CompletionModel
+        Step-1 model at its validation-selected state (the value predictor; the no-augmentation arm).
+    model_ : CompletionModel
+        Retrained model (``base_model_`` when ``sampler="none"``); used by :meth:`predict`.
+    influence_ : torch.Tensor
+        Streamed TracIn score of every training cell (float64).
+    entity_importance_ : list of torch.Tensor
+        One probability vector per mode (sums to 1; unseen entities 0).
+    augmented_indices_, augmented_values_ : torch.Tensor
+        New cells and their labels (empty when ``sampler="none"``).
+    base_result_, result_ : TrainResult
+        Best epoch, stopping reason (``"max_epochs"`` = not converged), timings of both trainings.
+    history_ : dict
+        Per-epoch validation and training losses of both trainings.
     """
 
     def __init__(
@@ -176,6 +193,7 @@ class DAIN:
             self.augmented_indices_ = idx.new_empty((0, idx.shape[1]))
             self.augmented_values_ = y.new_empty(0)
             self.model_, self.result_ = self.base_model_, self.base_result_
+            self.history_ = {"step1": self.base_result_.history}
             return self
         self.sampling_probs_ = sampling_distribution(sampler, idx, self.shape_, self.entity_importance_,
                                                      self.all_entities)  # fmt: skip
@@ -191,6 +209,7 @@ class DAIN:
         result = self._train(torch.cat([idx, new_idx]), torch.cat([self._scale(y).to(self.dtype), labels]),
                              track=False, seed=self.seed + _RETRAIN, weights=weights)  # fmt: skip
         self.model_, self.result_ = result.model, result
+        self.history_ = {"step1": self.base_result_.history, "retrain": result.history}
         return self
 
     def _train(self, idx: torch.Tensor, y: torch.Tensor, track: bool, seed: int,

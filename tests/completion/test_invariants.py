@@ -21,7 +21,7 @@ def _tensor(n=500, seed=0):
     return idx, y
 
 
-SMALL = dict(model_options={"layers": [24, 32, 16]}, max_epochs=30, patience=5, batch_size=128)
+SMALL = dict(model_options={"layers": [24, 32, 16]}, max_epochs=20, patience=5, batch_size=128)
 
 
 @pytest.fixture(scope="module")
@@ -122,7 +122,8 @@ def test_fixed_seed_is_bit_identical(fitted):
     again = DAIN("mlp", sampler="influence", seed=0, **SMALL).fit(idx, y, shape=SHAPE)
     assert torch.equal(again.augmented_indices_, fitted.augmented_indices_)
     assert torch.equal(again.augmented_values_, fitted.augmented_values_)
-    other = DAIN("mlp", sampler="influence", seed=1, **SMALL).fit(idx, y, shape=SHAPE)
+    assert torch.equal(again.predict(idx), fitted.predict(idx))
+    other = DAIN("mlp", sampler="influence", seed=1, **{**SMALL, "max_epochs": 3}).fit(idx, y, shape=SHAPE)
     assert not torch.equal(other.augmented_indices_, fitted.augmented_indices_)
 
 
