@@ -19,6 +19,7 @@ COMMANDS: dict[str, str] = {
     "train-operator": "tensorkit.operators.command",
     "complete": "tensorkit.completion.command",
     "chebtucker": "tensorkit.chebyshev.command",
+    "funbat": "tensorkit.funbat.command",
 }
 
 

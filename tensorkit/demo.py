@@ -1,35 +1,39 @@
-"""Decompose the built-in NCEP air-temperature field and write the result to netCDF.
+"""Fit FunBaT to the built-in NCEP air-temperature field; write the posterior to netCDF and a figure.
 
-Runs a masked Tucker fit (with 20% of the cells held out) on the 20 × 25 × 53 reanalysis sample
-that ships with tensorkit, prints the held-out error and writes the reconstruction, factors and core.
+Hides 20 % of the cells of the 20 × 25 × 53 (time, lat, lon) reanalysis sample that ships with
+tensorkit, fits a rank-3 functional Bayesian Tucker model (GP factor functions of time, latitude
+and longitude) on the rest, prints the held-out RMSE, MAE and 95 % interval coverage, and writes
+the predictive mean/std, the factor functions and the core (netCDF) plus a PNG of the factor
+functions with ±2σ bands and maps of the mean and std. About 10-20 s on one CPU core.
 """
 
 from __future__ import annotations
 
 import argparse
-
-import numpy as np
-
-from tensorkit.data import load_air_temperature, write_netcdf
+import os
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--rank", type=int, nargs="+", default=[4, 6, 6], help="Tucker ranks (time lat lon)")
+    parser.add_argument("--rank", type=int, nargs="+", default=[3], help="FunBaT rank (one, or time lat lon)")
     parser.add_argument("--holdout", type=float, default=0.2, help="fraction of cells hidden from the fit")
+    parser.add_argument("--figure", metavar="PNG", help="figure path (default: --out with .png)")
 
 
 def run(args: argparse.Namespace) -> int:
-    if not 0 < args.holdout < 1:
-        raise ValueError(f"--holdout must lie in (0, 1), got {args.holdout}")
+    from tensorkit.data import load_air_temperature, write_netcdf
+    from tensorkit.funbat.command import evaluate, single_thread
+    from tensorkit.funbat.plotting import save_funbat_figure
+
+    args.kernel, args.decomposition, args.epochs = "matern32", "tucker", 200
     da = load_air_temperature()
-    rng = np.random.default_rng(args.seed)
-    held = rng.random(da.shape) < args.holdout
-    ds = da.where(~held).tk.tucker(rank=args.rank if len(args.rank) > 1 else args.rank[0])
-    err = (ds["reconstruction"] - da).values[held]
-    ds.attrs.update(holdout=args.holdout, seed=args.seed, holdout_rmse_K=float(np.sqrt(np.mean(err**2))))
+    with single_thread():
+        ds, metrics = evaluate(da, args)
     out = args.out or "tensorkit_demo.nc"
+    figure = args.figure or os.path.splitext(out)[0] + ".png"
     write_netcdf(ds, out)
+    save_funbat_figure(ds, figure)
     if not args.quiet:
-        print(f"Tucker ranks {ds.attrs['ranks']}: held-out RMSE {ds.attrs['holdout_rmse_K']:.3f} K "
-              f"(field std {float(da.std()):.2f} K); wrote {out}")
+        print(f"FunBaT ranks {ds.attrs['ranks']} on NCEP air temperature ({da.sizes['time']}×{da.sizes['lat']}×"
+              f"{da.sizes['lon']}, field std {float(da.std()):.2f} K): held-out RMSE {metrics['heldout_rmse']:.3f} K, "
+              f"MAE {metrics['heldout_mae']:.3f} K, 95% coverage {metrics['heldout_coverage95']:.3f}; wrote {out} and {figure}")
     return 0

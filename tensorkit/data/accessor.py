@@ -60,3 +60,18 @@ class TensorkitAccessor:
         from tensorkit.chebyshev import ChebTucker
 
         return ChebTucker(**kwargs).fit(self._da)
+
+    def funbat(self, rank: Any = 3, grid: Any = None, **kwargs: Any) -> xr.Dataset:
+        """FunBaT (functional Bayesian Tucker with GP factor functions); Dataset with ``mean``, ``std``, factors.
+
+        Parameters
+        ----------
+        rank : int or sequence of int
+        grid : mapping of dim → coordinates, optional
+            Predict on these coordinates (e.g. a finer grid) instead of the input's.
+        **kwargs
+            Passed to :class:`tensorkit.FunBaT`.
+        """
+        from tensorkit.funbat.dataset import funbat_dataset
+
+        return funbat_dataset(self._da, rank=rank, grid=grid, **kwargs)

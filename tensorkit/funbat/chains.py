@@ -99,5 +99,5 @@ class ModeChain:
         A, Q, P0 = A.reshape(-1, *A.shape[-3:]), Q.reshape(-1, *Q.shape[-3:]), P0.reshape(-1, *P0.shape[-2:])
         Lam, eta = self._information(extra_precision)
         B = A.shape[0]
-        post = smooth(A, Q, P0, Lam.expand(B, *Lam.shape), eta.expand(B, *eta.shape), observed, smoother=False)
+        post = smooth(A, Q, P0, Lam.expand(B, *Lam.shape), eta.expand(B, *eta.shape), observed, smoother=False, evidence=True)
         return post.log_evidence.reshape(batch)

@@ -1,0 +1,77 @@
+"""The xarray front door (``da.tk.funbat``), the ``tensorkit funbat`` command and the figure."""
+
+import numpy as np
+import pandas as pd
+import pytest
+import xarray as xr
+
+import tensorkit  # noqa: F401  (registers da.tk)
+from tensorkit.cli import main
+
+
+def _dataarray(seed=0):
+    rng = np.random.default_rng(seed)
+    time = pd.date_range("2020-01-01", periods=9, freq="6h")
+    lat = np.linspace(60.0, 20.0, 7)  # descending, as in many climate files
+    lon = np.linspace(200.0, 260.0, 8)
+    t = np.arange(9)[:, None, None]
+    values = 280 + 10 * np.cos(np.deg2rad(lat))[None, :, None] * (1 + 0.05 * t) + 0.05 * lon[None, None, :]
+    values = values + 0.2 * rng.standard_normal(values.shape)
+    values[rng.random(values.shape) < 0.25] = np.nan
+    return xr.DataArray(values, coords={"time": time, "lat": lat, "lon": lon}, dims=("time", "lat", "lon"),
+                        name="air", attrs={"units": "K"})
+
+
+def test_accessor_returns_mean_std_and_factor_functions_on_the_input_grid():
+    da = _dataarray()
+    ds = da.tk.funbat(rank=2, n_epochs=60)
+    assert ds["mean"].dims == da.dims and ds["std"].dims == da.dims
+    np.testing.assert_array_equal(ds["lat"].values, da["lat"].values)  # descending order kept
+    np.testing.assert_array_equal(ds["time"].values, da["time"].values)
+    observed = np.isfinite(da.values)
+    err = ds["mean"].values[observed] - da.values[observed]
+    assert np.sqrt(np.mean(err**2)) < 0.5  # noise std 0.2, field std ≈ 5 K
+    assert (ds["std"].values > 0).all()
+    for dim in da.dims:
+        assert ds[f"factor_{dim}"].dims == (dim, f"rank_{dim}")
+        assert (ds[f"factor_{dim}_std"].values >= 0).all()
+    assert ds.attrs["ranks"] == [2, 2, 2] and ds.attrs["source_variable"] == "air"
+    assert ds["mean"].attrs["units"] == "K"
+
+
+def test_accessor_predicts_on_a_finer_grid():
+    da = _dataarray(seed=1)
+    fine_lat = np.linspace(15.0, 65.0, 21)  # beyond the data on both sides
+    fine_time = pd.date_range("2020-01-01", periods=17, freq="3h")
+    coarse = da.tk.funbat(rank=2, n_epochs=40, seed=0)
+    fine = da.tk.funbat(rank=2, n_epochs=40, seed=0, grid={"lat": fine_lat, "time": fine_time})
+    assert fine["mean"].shape == (17, 21, 8)
+    # on shared coordinates the finer grid gives the same posterior
+    where = dict(lat=[20.0, 60.0], time=da["time"].values)
+    np.testing.assert_allclose(fine["mean"].sel(where).values, coarse["mean"].sel(where).values, rtol=1e-8)
+    np.testing.assert_allclose(fine["std"].sel(where).values, coarse["std"].sel(where).values, rtol=1e-8)
+    with pytest.raises(ValueError, match="depth"):
+        da.tk.funbat(rank=2, n_epochs=5, grid={"depth": [1.0]})
+
+
+def test_command_writes_netcdf_and_figure_and_reports_heldout_skill(tmp_path, capsys):
+    path = tmp_path / "in.nc"
+    _dataarray(seed=2).to_netcdf(path)
+    out, fig = tmp_path / "out.nc", tmp_path / "fig.png"
+    code = main(["funbat", str(path), "--var", "air", "--rank", "2", "--holdout", "0.3", "--epochs", "40",
+                 "--out", str(out), "--figure", str(fig)])
+    assert code == 0
+    text = capsys.readouterr().out
+    assert "RMSE" in text and "MAE" in text and "coverage" in text
+    with xr.open_dataset(out) as ds:
+        assert {"mean", "std", "factor_lat", "core"} <= set(ds.variables)
+        assert 0.0 <= ds.attrs["heldout_coverage95"] <= 1.0 and ds.attrs["heldout_rmse"] < 1.0
+    assert fig.stat().st_size > 10_000 and fig.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_command_rejects_a_missing_variable(tmp_path, capsys):
+    path = tmp_path / "in.nc"
+    _dataarray().to_netcdf(path)
+    assert main(["funbat", str(path), "--var", "nope", "--out", str(tmp_path / "o.nc")]) == 2
+    assert "nope" in capsys.readouterr().err
+    assert not (tmp_path / "o.nc").exists()
