@@ -66,3 +66,6 @@ class OffsetBasis:
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         values = self.basis(x)
         return torch.cat([values, torch.ones_like(values[:, :1])], 1)
+
+    def __repr__(self) -> str:
+        return f"OffsetBasis({self.basis!r} + constant)"

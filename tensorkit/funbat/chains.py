@@ -22,11 +22,14 @@ class ModeChain:
     kernel : Matern
         Prior shared by the mode's functions.
     rank : int
+    method : {"parallel", "sequential"}
+        Kalman recursions (see :func:`tensorkit.gp.smooth`).
     """
 
-    def __init__(self, grid: torch.Tensor, kernel: Matern, rank: int) -> None:
+    def __init__(self, grid: torch.Tensor, kernel: Matern, rank: int, method: str = "parallel") -> None:
         self.grid = grid
         self.rank = rank
+        self.method = method
         T, dt, dev = grid.numel(), grid.dtype, grid.device
         self.info_matrix = torch.zeros(T, rank, rank, dtype=dt, device=dev)
         self.info_vector = torch.zeros(T, rank, dtype=dt, device=dev)
@@ -60,7 +63,7 @@ class ModeChain:
         """
         A, Q, P0, observed = self._prior
         Lam, eta = self._information(extra_precision)
-        post = smooth(A[None], Q[None], P0[None], Lam[None], eta[None], observed)
+        post = smooth(A[None], Q[None], P0[None], Lam[None], eta[None], observed, method=self.method)
         self.mean = post.mean[0][:, observed]
         self.cov = post.cov[0][:, observed][:, :, observed]
 
@@ -86,7 +89,7 @@ class ModeChain:
         big_eta = eta.new_zeros(union.numel(), self.rank)
         big_eta[train_pos] = eta
         A, Q, P0, observed = chain_prior(self.kernel, union, self.rank)
-        post = smooth(A[None], Q[None], P0[None], big_Lam[None], big_eta[None], observed)
+        post = smooth(A[None], Q[None], P0[None], big_Lam[None], big_eta[None], observed, method=self.method)
         query = inverse[self.grid.numel():]
         mean = post.mean[0][query][:, observed]
         cov = post.cov[0][query][:, observed][:, :, observed]
@@ -99,5 +102,5 @@ class ModeChain:
         A, Q, P0 = A.reshape(-1, *A.shape[-3:]), Q.reshape(-1, *Q.shape[-3:]), P0.reshape(-1, *P0.shape[-2:])
         Lam, eta = self._information(extra_precision)
         B = A.shape[0]
-        post = smooth(A, Q, P0, Lam.expand(B, *Lam.shape), eta.expand(B, *eta.shape), observed, smoother=False, evidence=True)
+        post = smooth(A, Q, P0, Lam.expand(B, *Lam.shape), eta.expand(B, *eta.shape), observed, smoother=False, evidence=True, method=self.method)
         return post.log_evidence.reshape(batch)

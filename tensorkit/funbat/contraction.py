@@ -45,12 +45,19 @@ class TuckerContraction:
         ``E[W ⊗ W]``.
     """
 
-    def __init__(self, mean: torch.Tensor, second: torch.Tensor) -> None:
+    def __init__(self, mean: torch.Tensor, second: torch.Tensor, chunk: int = 4096) -> None:
         if 2 * mean.ndim > len(_LETTERS):
             raise ValueError(f"at most {len(_LETTERS) // 2} modes are supported, got {mean.ndim}")
         self.mean = mean
         self.second = second
         self.n_modes = mean.ndim
+        self.chunk = chunk
+
+    def _chunked(self, expr: str, tensors: Sequence[torch.Tensor]) -> torch.Tensor:
+        """``einsum(expr, second, *tensors)`` over data chunks (memory ``O(chunk · R² / r)``)."""
+        n = tensors[0].shape[0]
+        parts = [torch.einsum(expr, self.second, *[t[i : i + self.chunk] for t in tensors]) for i in range(0, n, self.chunk)]
+        return torch.cat(parts) if len(parts) > 1 else parts[0]
 
     def factor_messages(self, means: Sequence[torch.Tensor], seconds: Sequence[torch.Tensor], mode: int) -> tuple[torch.Tensor, torch.Tensor]:
         """``E[a_n]`` (N, r_k) and ``E[a_n a_nᵀ]`` (N, r_k, r_k) with ``f_n = a_nᵀ u^k(x^n_k)``."""
@@ -62,7 +69,7 @@ class TuckerContraction:
         pair_idx = core_idx + "".join(_second(j, K) for j in range(K))
         second_expr = ",".join([pair_idx] + ["z" + _first(j) + _second(j, K) for j in others])
         second_expr += "->z" + _first(mode) + _second(mode, K)
-        Eaa = torch.einsum(second_expr, self.second, *[seconds[j] for j in others])
+        Eaa = self._chunked(second_expr, [seconds[j] for j in others])
         return Ea, Eaa
 
     def predict_mean(self, means: Sequence[torch.Tensor]) -> torch.Tensor:
@@ -76,7 +83,7 @@ class TuckerContraction:
         K = self.n_modes
         pair_idx = "".join(_first(j) for j in range(K)) + "".join(_second(j, K) for j in range(K))
         expr = ",".join([pair_idx] + ["z" + _first(j) + _second(j, K) for j in range(K)]) + "->z"
-        return torch.einsum(expr, self.second, *seconds)
+        return self._chunked(expr, seconds)
 
 
 def core_statistics(means: Sequence[torch.Tensor], seconds: Sequence[torch.Tensor], y: torch.Tensor, chunk: int = 4096) -> tuple[torch.Tensor, torch.Tensor]:

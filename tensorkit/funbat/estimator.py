@@ -69,6 +69,8 @@ class FunBaT:
     standardize : bool
     parity_mode : bool
         Reproduce the reference code's model choices (see :class:`EPSettings`).
+    smoother : {"parallel", "sequential"}
+        Kalman filter/RTS smoother as parallel associative scans (default) or classical recursions.
     seed : int
     device : str or torch.device, optional
         Default: the device of the inputs.
@@ -94,6 +96,7 @@ class FunBaT:
         noise_prior: tuple[float, float] = (1.0, 1.0),
         standardize: bool = True,
         parity_mode: bool = False,
+        smoother: str = "parallel",
         seed: int = 0,
         device: str | torch.device | None = None,
         verbose: bool | None = None,
@@ -129,6 +132,7 @@ class FunBaT:
         self.noise_prior = (check_positive_float(noise_prior[0], "noise_prior[0]"), check_positive_float(noise_prior[1], "noise_prior[1]"))
         self.standardize = bool(standardize)
         self.parity_mode = bool(parity_mode)
+        self.smoother = check_choice(smoother, "smoother", ("parallel", "sequential"))
         self.seed = int(seed)
         self.device = device
         self.verbose = verbose
@@ -236,7 +240,7 @@ class FunBaT:
         return ranks
 
     def _initial_chain(self, grid: torch.Tensor, kernel: Matern, rank: int) -> ModeChain:
-        chain = ModeChain(grid, kernel, rank)
+        chain = ModeChain(grid, kernel, rank, self.smoother)
         chain.mean = torch.rand(grid.numel(), rank, generator=self._generator, dtype=grid.dtype).to(grid.device)
         return chain
 
