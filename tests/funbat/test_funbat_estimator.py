@@ -128,3 +128,12 @@ def test_bad_data_is_named():
     model = FunBaT(rank=2, n_epochs=3).fit(X, y)
     with pytest.raises(ValueError, match="3 columns"):
         model.predict(X[:, :2])
+
+
+def test_runs_on_the_device_of_the_inputs(device):
+    X, y, _, keep = _field(seed=9, n=(6, 5, 4))
+    model = FunBaT(rank=2, n_epochs=5).fit(X[keep].to(device), y[keep].to(device))
+    mean, std = model.predict(X[~keep].to(device), return_std=True)
+    assert mean.device.type == device.type and std.device.type == device.type
+    cpu = FunBaT(rank=2, n_epochs=5).fit(X[keep], y[keep]).predict(X[~keep])
+    assert torch.allclose(mean.cpu(), cpu, rtol=1e-6, atol=1e-8)
