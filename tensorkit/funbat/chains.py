@@ -6,7 +6,7 @@ import torch
 
 from tensorkit.gp import Matern, chain_prior, smooth
 
-__all__ = ["ModeChain"]
+__all__ = ["ModeChain", "update_together"]
 
 
 class ModeChain:
@@ -104,3 +104,36 @@ class ModeChain:
         B = A.shape[0]
         post = smooth(A, Q, P0, Lam.expand(B, *Lam.shape), eta.expand(B, *eta.shape), observed, smoother=False, evidence=True, method=self.method)
         return post.log_evidence.reshape(batch)
+
+
+def update_together(chains: list[ModeChain], extra_precision: float = 0.0) -> None:
+    """Smooth several chains of equal rank and kernel order in **one** batched Kalman call.
+
+    Shorter chains are padded at the end with steps that neither move (``A = I``, ``Q = 0``) nor
+    observe, which leaves their posteriors unchanged. Chains of different ranks are smoothed one by one.
+    """
+    ranks = {c.rank for c in chains}
+    dims = {c._prior[0].shape[-1] for c in chains}
+    if len(chains) == 1 or len(ranks) > 1 or len(dims) > 1 or len({c.method for c in chains}) > 1:
+        for chain in chains:
+            chain.update(extra_precision)
+        return
+    T = max(c.grid.numel() for c in chains)
+    d = dims.pop()
+    eye = torch.eye(d, dtype=chains[0].grid.dtype, device=chains[0].grid.device)
+    As, Qs, P0s, Lams, etas = [], [], [], [], []
+    for chain in chains:
+        A, Q, P0, observed = chain._prior
+        Lam, eta = chain._information(extra_precision)
+        pad = T - chain.grid.numel()
+        As.append(torch.cat([A, eye.expand(pad, d, d)]))
+        Qs.append(torch.cat([Q, Q.new_zeros(pad, d, d)]))
+        P0s.append(P0)
+        Lams.append(torch.cat([Lam, Lam.new_zeros(pad, *Lam.shape[1:])]))
+        etas.append(torch.cat([eta, eta.new_zeros(pad, *eta.shape[1:])]))
+    post = smooth(torch.stack(As), torch.stack(Qs), torch.stack(P0s), torch.stack(Lams), torch.stack(etas),
+                  observed, method=chains[0].method)
+    for b, chain in enumerate(chains):
+        n = chain.grid.numel()
+        chain.mean = post.mean[b, :n][:, observed]
+        chain.cov = post.cov[b, :n][:, observed][:, :, observed]

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import torch
 
-from tensorkit.funbat.chains import ModeChain
+from tensorkit.funbat.chains import ModeChain, update_together
 from tensorkit.funbat.contraction import CPContraction, TuckerContraction, core_statistics
 
 __all__ = ["ConditionalEP", "EPSettings"]
@@ -120,19 +120,19 @@ class ConditionalEP:
         self.chains[k].accumulate(self.indices[k], Ea, Eaa, self.y, self.expected_precision, self.settings.damping)
 
     def update_factors(self) -> None:
+        """Gauss–Seidel ("inner"): mode by mode with fresh posteriors. Jacobi: all messages from the same
+        state, then every chain smoothed in one batched Kalman call."""
         contraction = self.contraction()
-        K = len(self.chains)
         if self.settings.schedule == "jacobi":
-            for k in range(K):
+            for k in range(len(self.chains)):
                 self._factor_message(k, contraction)
-        for k in range(K):
-            if self.settings.schedule == "inner":
-                self._factor_message(k, contraction)
-            self.chains[k].update(self.extra_precision)
-            if self.settings.schedule == "inner":
-                self._refresh_moments([k])
-        if self.settings.schedule == "jacobi":
+            update_together(self.chains, self.extra_precision)
             self._refresh_moments()
+            return
+        for k in range(len(self.chains)):
+            self._factor_message(k, contraction)
+            self.chains[k].update(self.extra_precision)
+            self._refresh_moments([k])
 
     def update_core(self) -> None:
         """Gaussian posterior of ``vec W`` from damped sums of ``τ E[z zᵀ]`` and ``τ y E[z]``."""

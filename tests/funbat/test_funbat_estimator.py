@@ -137,3 +137,25 @@ def test_runs_on_the_device_of_the_inputs(device):
     assert mean.device.type == device.type and std.device.type == device.type
     cpu = FunBaT(rank=2, n_epochs=5).fit(X[keep], y[keep]).predict(X[~keep])
     assert torch.allclose(mean.cpu(), cpu, rtol=1e-6, atol=1e-8)
+
+
+def test_batched_smoothing_of_all_modes_equals_one_by_one():
+    from tensorkit.funbat.chains import ModeChain, update_together
+    from tensorkit.gp import Matern
+
+    g = torch.Generator().manual_seed(0)
+    chains, copies = [], []
+    for T, ell in [(9, 0.2), (14, 0.5), (5, 0.1)]:
+        grid = torch.sort(torch.rand(T, generator=g, dtype=torch.float64)).values
+        pair = [ModeChain(grid, Matern(1.5, ell, 1.0), 2) for _ in range(2)]
+        B = torch.randn(T, 2, 2, generator=g, dtype=torch.float64)
+        eta = torch.randn(T, 2, generator=g, dtype=torch.float64)
+        for c in pair:
+            c.info_matrix, c.info_vector = B @ B.transpose(-1, -2), eta
+        chains.append(pair[0])
+        copies.append(pair[1])
+    update_together(chains)
+    for batched, single in zip(chains, copies):
+        single.update()
+        assert torch.allclose(batched.mean, single.mean, rtol=1e-10, atol=1e-12)
+        assert torch.allclose(batched.cov, single.cov, rtol=1e-10, atol=1e-12)
