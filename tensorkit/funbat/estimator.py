@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -12,10 +13,11 @@ import torch
 from tensorkit._validation import as_tensor, check_choice, check_positive_float, check_positive_int, check_probability
 from tensorkit.funbat.basis import GPBasis, OffsetBasis
 from tensorkit.funbat.chains import ModeChain
+from tensorkit.funbat.checkpoint import capture_state, fingerprint, restore_state
 from tensorkit.funbat.hyper import initial_lengthscale, select_lengthscales
 from tensorkit.funbat.inference import ConditionalEP, EPSettings
 from tensorkit.gp import KERNELS, Matern
-from tensorkit.runtime import GracefulInterrupt, progress
+from tensorkit.runtime import GracefulInterrupt, load_checkpoint, progress, save_checkpoint
 
 __all__ = ["CorePosterior", "FunBaT"]
 
@@ -71,6 +73,10 @@ class FunBaT:
         Reproduce the reference code's model choices (see :class:`EPSettings`).
     smoother : {"parallel", "sequential"}
         Kalman filter/RTS smoother as parallel associative scans (default) or classical recursions.
+    checkpoint : path, optional
+        On SIGTERM/SIGUSR1 the fit stops after the current epoch and writes its state here
+        (atomically); a later ``fit`` on the same data with the same settings resumes from it and
+        ends bit-for-bit where an uninterrupted fit would. The file is removed when a fit completes.
     seed : int
     device : str or torch.device, optional
         Default: the device of the inputs.
@@ -97,6 +103,7 @@ class FunBaT:
         standardize: bool = True,
         parity_mode: bool = False,
         smoother: str = "parallel",
+        checkpoint: str | os.PathLike | None = None,
         seed: int = 0,
         device: str | torch.device | None = None,
         verbose: bool | None = None,
@@ -133,6 +140,7 @@ class FunBaT:
         self.standardize = bool(standardize)
         self.parity_mode = bool(parity_mode)
         self.smoother = check_choice(smoother, "smoother", ("parallel", "sequential"))
+        self.checkpoint = checkpoint
         self.seed = int(seed)
         self.device = device
         self.verbose = verbose
@@ -180,17 +188,23 @@ class FunBaT:
         ep = ConditionalEP(chains, list(indices), ys, settings)
         self.history_: list[float] = []
         self.n_epochs_run_ = 0
-        self.interrupted_ = False
+        self.converged_ = False
+        if self.decomposition == "tucker" and not warm:
+            ep.use_tucker_core(torch.rand(ranks, generator=self._generator, dtype=ys.dtype).to(ys.device))
+        phases = [(self.warm_start_epochs or self.n_epochs, "FunBaT-CP"), (self.n_epochs, "FunBaT")] if warm else [
+            (self.n_epochs, "FunBaT-CP" if self.decomposition == "cp" else "FunBaT")]
+        self._fingerprint = fingerprint(X, y)
+        phase, start = self._resume(ep)
         with GracefulInterrupt() as stop:
-            if self.decomposition == "tucker" and not warm:
-                core = torch.rand(ranks, generator=self._generator, dtype=ys.dtype).to(ys.device)
-                ep.use_tucker_core(core)
-            n_first = (self.warm_start_epochs or self.n_epochs) if warm else self.n_epochs
-            self.converged_ = self._run(ep, n_first, stop, "FunBaT-CP" if ep.core_mean is None else "FunBaT")
-            if warm and not stop.requested:
-                self._expand_to_tucker(ep, ranks)
-                self.converged_ = self._run(ep, self.n_epochs, stop, "FunBaT")
+            for index in range(phase, len(phases)):
+                if index == 1 and not (phase == 1 and start > 0):
+                    self._expand_to_tucker(ep, ranks)
+                self.converged_ = self._run(ep, phases[index], stop, index, start if index == phase else 0)
+                if stop.requested:
+                    break
             self.interrupted_ = stop.requested
+        if self.checkpoint is not None and not self.interrupted_ and os.path.exists(self.checkpoint):
+            os.remove(self.checkpoint)
         self._ep = ep
         self.lengthscales_ = [float(c.kernel.lengthscale) for c in ep.chains]
         extra = ep.extra_precision
@@ -244,24 +258,52 @@ class FunBaT:
         chain.mean = torch.rand(grid.numel(), rank, generator=self._generator, dtype=grid.dtype).to(grid.device)
         return chain
 
-    def _run(self, ep: ConditionalEP, n_epochs: int, stop: GracefulInterrupt, desc: str) -> bool:
+    def _resume(self, ep: ConditionalEP) -> tuple[int, int]:
+        """Restore a checkpoint written for this data and these settings; return (phase, epoch)."""
+        if self.checkpoint is None or not os.path.exists(self.checkpoint):
+            return 0, 0
+        state = load_checkpoint(self.checkpoint)
+        if state["settings"] != repr(self._settings()) or state["fingerprint"] != self._fingerprint:
+            raise ValueError(f"checkpoint {str(self.checkpoint)!r} was written for other data or settings; remove it to start afresh")
+        restore_state(ep, state["ep"])
+        self.history_ = list(state["history"])
+        self.n_epochs_run_ = int(state["n_epochs_run"])
+        self._selections, self._next_selection = [list(s) for s in state["selections"]], int(state["next_selection"])
+        self._generator.set_state(state["generator"])
+        return int(state["phase"]), int(state["epoch"])
+
+    def _settings(self) -> dict[str, Any]:
+        return {k: v for k, v in vars(self).items() if not k.startswith("_") and not k.endswith("_") and k not in ("verbose", "checkpoint")}
+
+    def _save(self, ep: ConditionalEP, phase: int, epoch: int) -> None:
+        save_checkpoint(self.checkpoint, {
+            "settings": repr(self._settings()), "fingerprint": self._fingerprint, "ep": capture_state(ep),
+            "phase": phase, "epoch": epoch, "history": list(self.history_), "n_epochs_run": self.n_epochs_run_,
+            "selections": self._selections, "next_selection": self._next_selection, "generator": self._generator.get_state(),
+        })
+
+    def _run(self, ep: ConditionalEP, phase_spec: tuple[int, str], stop: GracefulInterrupt, phase: int, start: int) -> bool:
         """EP epochs until the relative change of the training predictions is below ``tol``."""
+        n_epochs, desc = phase_spec
+        if start == 0:
+            self._selections, self._next_selection = [], 3
         previous = ep.train_mean()
-        selections: list[list[float]] = []
-        next_selection = 3
-        for epoch in progress(range(n_epochs), total=n_epochs, desc=desc, verbose=self.verbose):
+        for epoch in progress(range(start, n_epochs), total=n_epochs - start, desc=desc, verbose=self.verbose):
             ep.epoch()
             self.n_epochs_run_ += 1
-            if self._auto and epoch + 1 == next_selection and (len(selections) < 2 or selections[-1] != selections[-2]):
+            selections = self._selections
+            if self._auto and epoch + 1 == self._next_selection and (len(selections) < 2 or selections[-1] != selections[-2]):
                 selections.append(select_lengthscales(ep.chains, ep.extra_precision))
-                next_selection *= 2
+                self._next_selection *= 2
             current = ep.train_mean()
             change = float((current - previous).norm() / current.norm().clamp_min(1e-12))
             self.history_.append(change)
             previous = current
             if stop.requested:
+                if self.checkpoint is not None:
+                    self._save(ep, phase, epoch + 1)
                 return False
-            if change < self.tol and epoch >= 2 and (not self._auto or epoch + 1 > next_selection // 2):
+            if change < self.tol and epoch >= 2 and (not self._auto or epoch + 1 > self._next_selection // 2):
                 return True
         return False
 

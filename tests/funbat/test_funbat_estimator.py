@@ -159,3 +159,43 @@ def test_batched_smoothing_of_all_modes_equals_one_by_one():
         single.update()
         assert torch.allclose(batched.mean, single.mean, rtol=1e-10, atol=1e-12)
         assert torch.allclose(batched.cov, single.cov, rtol=1e-10, atol=1e-12)
+
+
+class _StopAfter:
+    """Stands in for GracefulInterrupt: reports a SIGTERM once it has been polled ``n`` times."""
+
+    def __init__(self, n):
+        self.n, self.polls = n, 0
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return None
+
+    @property
+    def requested(self):
+        self.polls += 1
+        return self.polls > self.n
+
+
+@pytest.mark.parametrize("stop_after", [7, 33])  # inside the CP warm start, inside the Tucker phase
+def test_interrupted_fit_resumes_bit_for_bit(tmp_path, monkeypatch, stop_after):
+    import tensorkit.funbat.estimator as estimator_module
+
+    X, y, _, keep = _field(seed=10)
+    settings = dict(rank=2, seed=0, n_epochs=25, tol=0.0)
+    full = FunBaT(**settings).fit(X[keep], y[keep])
+    path = tmp_path / "funbat.ckpt"
+    monkeypatch.setattr(estimator_module, "GracefulInterrupt", lambda: _StopAfter(stop_after))
+    first = FunBaT(**settings, checkpoint=path).fit(X[keep], y[keep])
+    assert first.interrupted_ and path.exists()
+    assert first.n_epochs_run_ < full.n_epochs_run_
+    monkeypatch.undo()
+    with pytest.raises(ValueError, match="other data or settings"):
+        FunBaT(**settings, checkpoint=path).fit(X[keep], 2 * y[keep])
+    resumed = FunBaT(**settings, checkpoint=path).fit(X[keep], y[keep])
+    assert not resumed.interrupted_ and not path.exists()
+    assert resumed.n_epochs_run_ == full.n_epochs_run_
+    assert resumed.history_ == full.history_
+    assert torch.equal(resumed.predict(X), full.predict(X))
