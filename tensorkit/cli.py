@@ -1,4 +1,4 @@
-"""The ``tensorkit`` command.
+"""tensorkit: low-rank tensor models of gridded data and tensorized neural operators.
 
 Each subcommand lives in its own module, named in :data:`COMMANDS` and imported only when used. A
 module defines ``add_arguments(parser)`` and ``run(args) -> int``. Every subcommand also gets the

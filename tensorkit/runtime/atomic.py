@@ -30,7 +30,8 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb") -> Iterator[IO[Any]]
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path beside ``path`` for a writer that needs a file name (e.g. netCDF).
 
-    The temporary file replaces ``path`` only when the block finishes without an exception.
+    The temporary file replaces ``path`` only when the block finishes without an exception. The
+    result gets the mode of the file it replaces, or the usual ``0o666 & ~umask`` for a new file.
     """
     target = Path(path)
     if not target.parent.exists():
@@ -40,9 +41,16 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     tmp = Path(tmp_name)
     try:
         yield tmp
+        os.chmod(tmp, target.stat().st_mode if target.exists() else 0o666 & ~_umask())
         os.replace(tmp, target)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def atomic_save(obj: Any, path: str | os.PathLike) -> None:

@@ -29,6 +29,21 @@ def test_atomic_write_replaces_only_on_success(tmp_path):
     assert path.read_text() == "old" and [p.name for p in tmp_path.iterdir()] == ["f.txt"]
 
 
+def test_atomic_write_respects_umask_and_existing_mode(tmp_path):
+    path = tmp_path / "new.txt"
+    old = os.umask(0o022)
+    try:
+        with atomic_write(path, "w") as fh:
+            fh.write("x")
+        assert path.stat().st_mode & 0o777 == 0o644
+        path.chmod(0o640)
+        with atomic_write(path, "w") as fh:
+            fh.write("y")
+        assert path.stat().st_mode & 0o777 == 0o640
+    finally:
+        os.umask(old)
+
+
 def test_kill_during_write_keeps_previous_file(tmp_path):
     path = tmp_path / "model.pt"
     atomic_save({"w": torch.zeros(3)}, path)
