@@ -1,6 +1,8 @@
 """One mode ordering everywhere: factor messages, core statistics and prediction agree (A2)."""
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 import torch
 
 from tensorkit.core.tenalg import contract_rows
@@ -84,3 +86,15 @@ def test_cp_equals_tucker_with_superdiagonal_core():
     for k in range(3):
         for a, b in zip(cp.factor_messages(means, seconds, k), tucker.factor_messages(means, seconds, k)):
             assert torch.allclose(a, b)
+
+
+@settings(max_examples=25, deadline=None)
+@given(ranks=st.lists(st.integers(1, 3), min_size=2, max_size=4), seed=st.integers(0, 1000))
+def test_ordering_holds_for_any_number_of_modes_and_ranks(ranks, seed):
+    core, _, means, _, seconds, tucker = _random_state(tuple(ranks), n=4, seed=seed)
+    prediction = tucker.predict_mean(means)
+    assert torch.allclose(prediction, _kron_rows(means) @ core.reshape(-1))
+    for k in range(len(ranks)):
+        Ea, Eaa = tucker.factor_messages(means, seconds, k)
+        assert torch.allclose((Ea * means[k]).sum(1), prediction)
+        assert torch.allclose((Eaa * seconds[k]).sum((1, 2)), tucker.predict_second(seconds))
