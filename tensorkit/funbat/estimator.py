@@ -82,6 +82,32 @@ class FunBaT:
         Default: the device of the inputs.
     verbose : bool, optional
         Progress bar (default: only on a terminal).
+
+    Attributes
+    ----------
+    bases_ : list of GPBasis
+        Per mode, the posterior of its functions at any raw coordinate (``__call__``: mean;
+        ``moments``: mean and covariance; ``std``).
+    core_ : CorePosterior
+        Core posterior mean and covariance in value units.
+    noise_precision_ : float
+        ``E[τ]`` in value units.
+    lengthscales_ : list of float
+        The lengthscales used at the end (rescaled units).
+    history_ : list of float
+        Relative change of the training predictions per epoch.
+    n_epochs_run_, converged_, collapsed_, interrupted_
+        Epochs run (all phases), whether ``tol`` was reached, whether the fit collapsed to the zero
+        predictor (a warning is raised), whether a SIGTERM/SIGUSR1 stopped it.
+    coordinate_shift_, coordinate_scale_, value_offset_, value_scale_
+        The internal standardisation: ``x_rescaled = (x - shift) / scale``, ``y = offset + scale · f``.
+
+    Notes
+    -----
+    Hyper-parameters: ``lengthscale="auto"`` is learned (evidence maximisation per mode, see
+    :mod:`tensorkit.funbat.hyper`); ``variance=1`` is a fixed default that matches the z-scored values
+    (the core and the other modes absorb any scale). Tucker fits start from a converged FunBaT-CP,
+    which avoids the zero-predictor collapse of cold starts (``collapsed_`` flags it if it happens).
     """
 
     def __init__(
