@@ -62,7 +62,7 @@ def train_darcy(kind: str, seed: int, n_epochs: int = 10, peer: bool = False) ->
     return {
         "model": ("neuralop " if peer else "tensorkit ") + kind, "seed": seed, "epochs": n_epochs,
         "rel_l2_16": history[-1]["16_l2"], "rel_h1_16": history[-1]["16_h1"], "rel_l2_32": history[-1]["32_l2"],
-        "n_parameters_real": sum(p.numel() for p in model.parameters()),
+        "n_parameters_real": sum(p.numel() * (2 if p.is_complex() else 1) for p in model.parameters()),
         "spectral_complex_parameters": spectral, "cpu_s": time.process_time() - cpu0,
         "wall_s": time.perf_counter() - wall0,
     }

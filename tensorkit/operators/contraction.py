@@ -58,13 +58,24 @@ def contract(x: torch.Tensor, weight: SpectralTensor, separable: bool = False, i
     """
     x_labels, w_labels, out_labels = weight_labels(x.ndim - 3, separable)
     if implementation == "reconstructed":
-        return torch.einsum(f"{x_labels},{w_labels}->{out_labels}", x, dense_of(weight))
+        return torch.einsum(f"{x_labels},{w_labels}->{out_labels}", x, reconstruct(weight, w_labels))
     if implementation != "factorized":
         raise ValueError(f"implementation must be one of {IMPLEMENTATIONS}, got {implementation!r}")
     subs, operands = format_operands(weight, w_labels)
     equation = ",".join([x_labels, *subs]) + f"->{out_labels}"
     operands = [x, *operands]
     return _planned(equation, tuple(tuple(t.shape) for t in operands))(*operands)
+
+
+def reconstruct(weight: SpectralTensor, labels: str) -> torch.Tensor:
+    """The dense weight, contracted from its factors along a planned path (equal to ``to_dense()``,
+    without the ``prod(shape) × R`` Khatri–Rao matrix a CP ``to_dense`` forms)."""
+    if isinstance(weight, torch.Tensor):
+        return weight
+    subs, operands = format_operands(weight, labels)
+    if len(operands) == 1:
+        return dense_of(weight)
+    return _planned(",".join(subs) + f"->{labels}", tuple(tuple(t.shape) for t in operands))(*operands)
 
 
 @lru_cache(maxsize=256)

@@ -105,7 +105,8 @@ def navier_stokes_2d(
     if w0.shape != (n_samples, s, s):
         raise ValueError(f"w0 must have shape ({n_samples}, {s}, {s}), got {tuple(w0.shape)}")
     grid = _Spectral(s, dev, dtype)
-    f_h = torch.fft.rfft2(fno_forcing(s, dev, dtype)) if forcing else torch.zeros_like(grid.lap, dtype=torch.complex128 if dtype == torch.float64 else torch.complex64)
+    force = fno_forcing(s, dev, dtype) if forcing else torch.zeros(s, s, device=dev, dtype=dtype)
+    f_h = torch.fft.rfft2(force)
     out = torch.empty(n_samples, n_snapshots, s, s, dtype=dtype)
     for start in progress(range(0, n_samples, batch_size), desc="Navier–Stokes", verbose=verbose):
         w_h = torch.fft.rfft2(w0[start:start + batch_size].to(dev, dtype))
