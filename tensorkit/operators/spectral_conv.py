@@ -133,21 +133,27 @@ class FactorizedSpectralConv(nn.Module):
         return dense / self.n_spectral_parameters
 
     # -- forward ------------------------------------------------------------------------------
-    def _block_slices(self, spatial: Sequence[int]) -> list[tuple[slice, ...]]:
-        """Index tuples of the ``2^(d-1)`` corner blocks in the rfft spectrum."""
-        *leading, last = self.half_modes
+    def _block_slices(self, spatial: Sequence[int]) -> list[tuple[tuple[slice, ...], tuple[slice, ...]]]:
+        """For each of the ``2^(d-1)`` corner blocks: (slices into the rfft spectrum, slices into the
+        block's mode axes). On a grid too coarse for the modes, only the frequencies it has are
+        used (the weight is truncated: low blocks keep their first, high blocks their last entries)."""
+        d = len(spatial)
+        per_axis = []
         for k, (h, n) in enumerate(zip(self.half_modes, spatial)):
-            available = n // 2 + 1 if k == len(spatial) - 1 else n // 2
-            if h > available:
-                raise ValueError(
-                    f"input size {n} on spatial axis {k} is too small for n_modes[{k}]={2 * h}: "
-                    f"need at least {2 * h if k < len(spatial) - 1 else 2 * h - 2} points"
-                )
-        choices = [(slice(0, h), slice(-h, None)) for h in leading]
-        return [(*combo, slice(0, last)) for combo in itertools.product(*choices)]
+            if k == d - 1:
+                a = min(h, n // 2 + 1)
+                per_axis.append([(slice(0, a), slice(0, a))])
+            else:
+                low, high = min(h, (n + 1) // 2), min(h, n // 2)
+                per_axis.append([(slice(0, low), slice(0, low)), (slice(n - high, n), slice(h - high, h))])
+        return [tuple(zip(*combo)) for combo in itertools.product(*per_axis)]
 
     def forward(self, x: torch.Tensor, layer: int = 0) -> torch.Tensor:
-        """Apply layer ``layer`` to ``x`` of shape (batch, in_channels, n_1, …, n_d)."""
+        """Apply layer ``layer`` to ``x`` of shape (batch, in_channels, n_1, …, n_d).
+
+        Any grid works: the output has the input's resolution, and a grid coarser than the modes
+        uses the modes it resolves.
+        """
         d = len(self.n_modes)
         if x.ndim != d + 2 or x.shape[1] != self.in_channels:
             raise ValueError(
@@ -159,13 +165,14 @@ class FactorizedSpectralConv(nn.Module):
         axes = tuple(range(-d, 0))
         spatial = x.shape[2:]
         x_ft = torch.fft.rfftn(x, dim=axes, norm=self.fft_norm)
-        corners = [(Ellipsis, *blocks) for blocks in self._block_slices(spatial)]
-        stacked = torch.stack([x_ft[c] for c in corners], dim=1)  # (B, blocks, C_in, m/2…)
-        weight = self.layer_weight(layer)
-        out = contract(stacked, weight, self.separable, self.implementation)
+        blocks = [((Ellipsis, *spec), (Ellipsis, *modes)) for spec, modes in self._block_slices(spatial)]
+        stacked = x_ft.new_zeros((x.shape[0], self.n_blocks, self.in_channels, *self.half_modes))
+        for j, (spec, modes) in enumerate(blocks):
+            stacked[:, j][modes] = x_ft[spec]
+        out = contract(stacked, self.layer_weight(layer), self.separable, self.implementation)
         out_ft = x_ft.new_zeros((x.shape[0], self.out_channels, *x_ft.shape[2:]))
-        for j, c in enumerate(corners):
-            out_ft[c] = out[:, j]
+        for j, (spec, modes) in enumerate(blocks):
+            out_ft[spec] = out[:, j][modes]
         y = torch.fft.irfftn(out_ft, s=spatial, dim=axes, norm=self.fft_norm)
         y = y + self.bias[layer].reshape(1, -1, *(1,) * d)
         return y.to(dtype)

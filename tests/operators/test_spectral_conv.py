@@ -181,7 +181,20 @@ def test_bad_arguments_name_the_argument():
         FactorizedSpectralConv(2, 2, (5, 4))
     with pytest.raises(ValueError, match="rank"):
         FactorizedSpectralConv(2, 2, (4, 4), factorization="tucker", rank=(1, 2))
-    with pytest.raises(ValueError, match="too small"):
-        FactorizedSpectralConv(2, 2, (8, 8))(torch.randn(1, 2, 4, 4))
     with pytest.raises(TypeError):
         TFNO((4, 4), 1, 1, 4, compression=0.42)  # stale keys are rejected, never swallowed
+
+
+def test_coarse_grid_uses_the_truncated_weight():
+    """On a grid coarser than the modes the layer equals a smaller layer holding the resolved slices."""
+    big = FactorizedSpectralConv(2, 3, (16, 16), n_layers=1, factorization="dense")
+    small = FactorizedSpectralConv(2, 3, (8, 10), n_layers=1, factorization="dense")
+    with torch.no_grad():
+        w = big.weight.weight  # (2 blocks, 2, 3, 8, 8, 2) real view
+        small.weight.weight[0] = w[0, :, :, :4, :5]  # low rows 0..3, columns 0..4
+        small.weight.weight[1] = w[1, :, :, 4:, :5]  # high rows −4..−1 are the last 4 entries
+        small.bias.copy_(big.bias)
+    x = torch.randn(2, 2, 8, 8)
+    torch.testing.assert_close(big(x), small(x), rtol=1e-5, atol=1e-6)
+    tfno = TFNO((16, 16), 1, 1, 4, n_layers=1)
+    assert tfno(torch.randn(1, 1, 6, 6)).shape == (1, 1, 6, 6)
