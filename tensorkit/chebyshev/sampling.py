@@ -26,6 +26,9 @@ __all__ = ["FunctionSource", "GridSource", "CPSource", "uniform_grid", "relative
 
 Domains = Sequence[tuple[float, float]]
 
+# Points per call of a user function: f's temporaries stay at a few MiB whatever the grid size.
+_POINTS_PER_CALL = 1 << 16
+
 
 def uniform_grid(n: int, domain: tuple[float, float], layout: str = "cell") -> np.ndarray:
     """``n`` uniform coordinates on ``domain``: cell centres ``a + (i+½)h`` or vertices incl. both ends."""
@@ -52,17 +55,25 @@ class FunctionSource:
     def coefficients(self, n_points: Sequence[int]) -> torch.Tensor:
         nodes = [chebyshev_points(m, self.kind, d, dtype=self.dtype, device=self.device)
                  for m, d in zip(n_points, self.domains)]
-        mesh = torch.meshgrid(*nodes, indexing="ij")
-        values = torch.as_tensor(self.f(*mesh), dtype=self.dtype, device=self.device)
         shape = tuple(n_points)
-        try:
-            values = torch.broadcast_to(values, shape)
-        except RuntimeError as err:
-            raise ValueError(f"f returned shape {tuple(values.shape)}, expected {shape} (one value per point)") from err
-        if not torch.isfinite(values).all():
-            raise ValueError("f returned non-finite values on the Chebyshev grid")
+        values = torch.empty(shape, dtype=self.dtype, device=self.device)
+        step = max(1, _POINTS_PER_CALL // max(1, math.prod(shape[1:])))
+        for start in range(0, shape[0], step):  # slabs of the grid bound f's temporaries, not the m^d total
+            slab = (nodes[0][start : start + step], *nodes[1:])
+            values[start : start + step] = self._evaluate(torch.meshgrid(*slab, indexing="ij"))
         self.n_evaluations += math.prod(shape)
-        return vals_to_coeffs(values.contiguous(), self.kind)
+        return vals_to_coeffs(values, self.kind)
+
+    def _evaluate(self, mesh: Sequence[torch.Tensor]) -> torch.Tensor:
+        out = torch.as_tensor(self.f(*mesh), dtype=self.dtype, device=self.device)
+        shape = tuple(mesh[0].shape)
+        try:
+            out = torch.broadcast_to(out, shape)
+        except RuntimeError as err:
+            raise ValueError(f"f returned shape {tuple(out.shape)}, expected {shape} (one value per point)") from err
+        if not torch.isfinite(out).all():
+            raise ValueError("f returned non-finite values on the Chebyshev grid")
+        return out
 
 
 class GridSource:

@@ -41,8 +41,24 @@ def _along(x: torch.Tensor, dims: int | Sequence[int] | None, one_d) -> torch.Te
     for d in dims:
         if not -x.ndim <= d < x.ndim:
             raise ValueError(f"dims entry {d} is out of range for a tensor with {x.ndim} modes")
-        x = torch.movedim(one_d(torch.movedim(x, d, -1)), -1, d)
+        x = torch.movedim(_in_row_blocks(torch.movedim(x, d, -1), one_d), -1, d)
     return x
+
+
+# Entries transformed per FFT call: bounds the FFT's temporaries (about 1 MiB) for any tensor size.
+_ENTRIES_PER_BLOCK = 1 << 16
+
+
+def _in_row_blocks(x: torch.Tensor, one_d) -> torch.Tensor:
+    """Apply ``one_d`` (a transform along the last mode) to blocks of rows of ``x``."""
+    rows = x.reshape(-1, x.shape[-1])
+    block = max(1, _ENTRIES_PER_BLOCK // max(1, x.shape[-1]))
+    if rows.shape[0] <= block:
+        return one_d(rows).reshape(x.shape)
+    out = torch.empty_like(rows)
+    for start in range(0, rows.shape[0], block):
+        out[start : start + block] = one_d(rows[start : start + block])
+    return out.reshape(x.shape)
 
 
 def _dct1(g: torch.Tensor) -> torch.Tensor:
