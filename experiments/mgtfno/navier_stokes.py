@@ -42,6 +42,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=20)
     parser.add_argument("--data", default="/tmp/tensorkit_ns64.nc")
     parser.add_argument("--generate-only", action="store_true")
+    parser.add_argument("--only", nargs="+", help="run only these models and merge them into results/ns64.json")
     args = parser.parse_args()
     torch.set_num_threads(1)
     data = Path(args.data)
@@ -63,7 +64,13 @@ def main() -> None:
             **base, "model": {**model, "factorization": "tucker", "rank": 0.05},
             "patching": {"levels": 2, "padding_fraction": 1 / 16, "stitching": True},
         },
+        "MG-TFNO L=1 p=1/8 tucker r=0.05": {
+            **base, "model": {**model, "factorization": "tucker", "rank": 0.05},
+            "patching": {"levels": 1, "padding_fraction": 1 / 8, "stitching": True},
+        },
     }
+    if args.only:
+        runs = {name: runs[name] for name in args.only}
     rows = []
     for name, config in runs.items():
         start = time.process_time()
@@ -75,6 +82,11 @@ def main() -> None:
                      "input_compression": MultigridPatching(patch["levels"], patch["padding_fraction"]).input_compression((64, 64)) if patch else 1.0,
                      "cpu_s": time.process_time() - start})
         print(json.dumps(rows[-1]), flush=True)
+    previous = HERE / "results" / "ns64.json"
+    if args.only and previous.exists():
+        old = json.loads(previous.read_text())
+        generation = old["generation"]
+        rows = [r for r in old["rows"] if r["model"] not in args.only] + rows
     with atomic_write(HERE / "results" / "ns64.json", "w") as fh:
         json.dump({"generation": generation, "epochs": args.epochs, "rows": rows}, fh, indent=1)
     lines = [f"# Navier–Stokes 64² (ν=1e-3, ω(0)→ω(1)), {args.n_samples - args.n_test} train / {args.n_test} test, "

@@ -25,7 +25,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     "training": {"n_epochs": 10, "batch_size": 32, "optimizer": "adamw", "lr": 8e-3, "weight_decay": 1e-4,
                  "scheduler": "cosine", "step_size": 100, "gamma": 0.5, "loss": "h1", "normalize_output": True,
                  "grad_clip": None, "mixed_precision": False, "save_every": None, "seed": 0},
-    "patching": {"levels": 0, "padding_fraction": 0.0, "stitching": True},
+    "patching": {"levels": 0, "padding_fraction": 0.0, "stitching": True, "patch_parallel": False},
 }
 _SCHEDULERS = ("cosine", "step", "none")
 
@@ -129,14 +129,17 @@ def run_experiment(
     torch.manual_seed(seed)
     model = build_model(cfg["model"], x.shape[1], y.shape[1], int(patching_cfg["levels"]), seed).to(dev)
     optimizer, scheduler = _optimizer(model, training)
-    patching = MultigridPatching(**patching_cfg) if patching_cfg["levels"] or patching_cfg["padding_fraction"] else None
+    use_patching = patching_cfg["levels"] or patching_cfg["padding_fraction"]
+    patching = MultigridPatching(patching_cfg["levels"], patching_cfg["padding_fraction"],
+                                 patching_cfg["stitching"]) if use_patching else None
     normalizer = GaussianNormalizer(y.shape[1]).fit(y).to(dev) if training["normalize_output"] else None
     out = None if out_dir is None else Path(out_dir)
     if out is not None and ddp.rank() == 0:
         out.mkdir(parents=True, exist_ok=True)
     trainer = Trainer(
         model, optimizer, scheduler, train_loss=training["loss"], batch_size=int(training["batch_size"]), seed=seed,
-        output_normalizer=normalizer, patching=patching, mixed_precision=bool(training["mixed_precision"]),
+        output_normalizer=normalizer, patching=patching, patch_parallel=bool(patching_cfg["patch_parallel"]),
+        mixed_precision=bool(training["mixed_precision"]),
         grad_clip=training["grad_clip"], save_every=training["save_every"], verbose=verbose,
         checkpoint_path=None if out is None else out / "checkpoint.pt",
         log_path=None if out is None else out / "metrics.json",

@@ -80,9 +80,13 @@ def all_gather_cat(t: torch.Tensor) -> torch.Tensor:
     """Concatenate every rank's ``t`` along dim 0, differentiably (backward sums over ranks)."""
     if not is_distributed():
         return t
+    import warnings
+
     from torch.distributed.nn.functional import all_gather
 
-    return torch.cat(all_gather(t), dim=0)
+    with warnings.catch_warnings():  # deprecated in favour of a private API; still the public one
+        warnings.simplefilter("ignore", FutureWarning)
+        return torch.cat(all_gather(t), dim=0)
 
 
 def barrier() -> None:
