@@ -42,11 +42,13 @@ def validation_pass(
     grad_b = torch.zeros((), dtype=torch.float64, device=idx.device)
     for start in range(0, idx.shape[0], batch_size):
         sl = slice(start, start + batch_size)
-        r = model(idx[sl]) - y[sl].to(model.head.weight.dtype)
-        sq += r.double().square().sum()
         if with_gradient:
-            grad_w += model.head_gradient(idx[sl], r).double()
+            r, g = model.residual_and_head_gradient(idx[sl], y[sl])
+            grad_w += g.double()
             grad_b += r.double().sum()
+        else:
+            r = model(idx[sl]) - y[sl].to(model.head.weight.dtype)
+        sq += r.double().square().sum()
     model.train(was_training)
     return ValidationPass(float(sq) / idx.shape[0], grad_w, grad_b)
 

@@ -8,7 +8,8 @@ Every backbone is an ``nn.Module`` over an integer index batch ``idx`` of shape 
 - ``head_gradient(idx, residuals)``: ``Σ_b r_b h_b``, the summed squared-error gradient of the head
   weight (up to the factor 2), shaped like ``head.weight[0]``;
 - ``forward_with_inner(idx, g)``: predictions (with autograd) and the detached inner products
-  ``⟨h(x), g⟩`` for a head-shaped vector ``g``, from one forward pass.
+  ``⟨h(x), g⟩`` for a head-shaped vector ``g``, from one forward pass;
+- ``residual_and_head_gradient(idx, y)``: residuals and ``Σ r h`` from one forward pass.
 
 Influence, importance, sampling and retraining use nothing else, so a new backbone that follows this
 interface gets DAIN for free. The CP and Tucker backbones evaluate through the core formats'
@@ -54,11 +55,17 @@ class CompletionModel(nn.Module):
 
     def forward_with_inner(self, idx: torch.Tensor, g: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         h = self.features(idx)
-        return self.head(h).squeeze(-1), h.detach().to(g.dtype) @ g
+        return self.head(h).squeeze(-1), (h.detach() @ g.to(h.dtype)).to(g.dtype)
 
     def head_gradient(self, idx: torch.Tensor, residuals: torch.Tensor) -> torch.Tensor:
         h = self.features(idx)
         return residuals.to(h.dtype) @ h
+
+    def residual_and_head_gradient(self, idx: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Residuals ``ŷ − y`` and ``Σ r h`` from a single forward pass (the validation pass)."""
+        h = self.features(idx)
+        r = self.head(h).squeeze(-1) - y.to(h.dtype)
+        return r, r @ h
 
 
 class MLP(CompletionModel):
@@ -166,6 +173,10 @@ class CPModel(CompletionModel):
             inner = self._cp(g, detach=True).at(idx).to(g.dtype)
         return self(idx), inner
 
+    def residual_and_head_gradient(self, idx: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        r = self(idx) - y.to(self.head.weight.dtype)
+        return r, self.head_gradient(idx, r)
+
 
 class TuckerModel(CompletionModel):
     """Tucker completion model: ``h = ⊗_n A_n[i_n]``, head weight = ``vec(core)`` (C order).
@@ -202,6 +213,10 @@ class TuckerModel(CompletionModel):
         with torch.no_grad():
             inner = self._tucker(g, detach=True).at(idx).to(g.dtype)
         return self(idx), inner
+
+    def residual_and_head_gradient(self, idx: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        r = self(idx) - y.to(self.head.weight.dtype)
+        return r, self.head_gradient(idx, r)
 
     def head_gradient(self, idx: torch.Tensor, residuals: torch.Tensor) -> torch.Tensor:
         rows = [u[idx[:, k]] for k, u in enumerate(self.factors)]

@@ -83,3 +83,12 @@ def test_masked_completion_recovers_low_rank_tensor_and_prefers_observed_cells()
     torch.testing.assert_close(bogus.to_dense(), clean.to_dense())
     with pytest.raises(ValueError, match="method"):
         masked_completion("svd", idx, y, (8, 7, 6), rank=2)
+
+
+@pytest.mark.parametrize("name", ["mlp", "costco", "cp", "tucker"])
+def test_residual_and_head_gradient_matches_two_pass(name):
+    model = build_model(name, SHAPE, seed=2).double()
+    y = torch.randn(IDX.shape[0], dtype=torch.float64)
+    r, g = model.residual_and_head_gradient(IDX, y)
+    torch.testing.assert_close(r, model(IDX) - y)
+    torch.testing.assert_close(g, model.head_gradient(IDX, r))
