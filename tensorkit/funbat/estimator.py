@@ -17,7 +17,7 @@ from tensorkit.funbat.checkpoint import capture_state, fingerprint, restore_stat
 from tensorkit.funbat.hyper import initial_lengthscale, select_lengthscales
 from tensorkit.funbat.inference import ConditionalEP, EPSettings
 from tensorkit.gp import KERNELS, Matern
-from tensorkit.runtime import GracefulInterrupt, load_checkpoint, progress, save_checkpoint
+from tensorkit.runtime import GracefulInterrupt, load_checkpoint, progress, resolve_device, save_checkpoint
 
 __all__ = ["CorePosterior", "FunBaT"]
 
@@ -79,7 +79,7 @@ class FunBaT:
         ends bit-for-bit where an uninterrupted fit would. The file is removed when a fit completes.
     seed : int
     device : str or torch.device, optional
-        Default: the device of the inputs.
+        Where to fit (``"auto"``: CUDA when available). Default: the device of the inputs.
     verbose : bool, optional
         Progress bar (default: only on a terminal).
 
@@ -268,7 +268,8 @@ class FunBaT:
             X, y = X[keep], y[keep]
             self.dims_ = tuple(f"dim_{k}" for k in range(X.shape[1]))
         if self.device is not None:
-            X, y = X.to(self.device), y.to(self.device)
+            device = resolve_device(self.device)
+            X, y = X.to(device), y.to(device)
         if y.numel() < 2:
             raise ValueError("values must hold at least 2 observed entries")
         return X, y
