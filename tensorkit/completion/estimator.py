@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import math
+import os
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -62,6 +63,9 @@ class DAIN:
         Model dtype (float32 by default). Device follows the input indices.
     verbose : bool, optional
         Progress bars.
+    checkpoint_path : path-like, optional
+        Prefix of the SIGTERM/SIGUSR1 checkpoints (``<prefix>.step1.pt``, ``<prefix>.retrain.pt``). An
+        interrupted ``fit`` raises ``InterruptedError``; calling ``fit`` again with the same data resumes.
 
     Attributes
     ----------
@@ -109,6 +113,7 @@ class DAIN:
         standardize: bool = False,
         dtype: torch.dtype = torch.float32,
         verbose: bool | None = False,
+        checkpoint_path: str | os.PathLike | None = None,
     ) -> None:
         if not callable(model):
             check_choice(model, "model", MODEL_NAMES)
@@ -134,6 +139,7 @@ class DAIN:
             raise ValueError(f"dtype must be torch.float32 or torch.float64, got {dtype}")
         self.dtype = dtype
         self.verbose = verbose
+        self.checkpoint_path = checkpoint_path
 
     # ------------------------------------------------------------------ fitting
     def fit(
@@ -168,7 +174,7 @@ class DAIN:
         self.value_mean_, self.value_scale_ = (float(y.mean()), float(y.std())) if self.standardize else (0.0, 1.0)
         if self.value_scale_ <= 0:
             raise ValueError("values are constant; cannot standardize")
-        step1 = self._train(idx, self._scale(y), track=True, seed=self.seed)
+        step1 = self._train(idx, self._scale(y), track=True, seed=self.seed, stage="step1")
         self.base_model_ = step1.model
         self.base_result_ = step1
         self.influence_ = step1.influence
@@ -207,13 +213,13 @@ class DAIN:
         self.augmented_values_ = self._unscale(labels)
         weights = torch.cat([torch.ones(idx.shape[0]), torch.full((n_new,), self.aug_weight)]).to(idx.device)
         result = self._train(torch.cat([idx, new_idx]), torch.cat([self._scale(y).to(self.dtype), labels]),
-                             track=False, seed=self.seed + _RETRAIN, weights=weights)  # fmt: skip
+                             track=False, seed=self.seed + _RETRAIN, weights=weights, stage="retrain")  # fmt: skip
         self.model_, self.result_ = result.model, result
         self.history_ = {"step1": self.base_result_.history, "retrain": result.history}
         return self
 
     def _train(self, idx: torch.Tensor, y: torch.Tensor, track: bool, seed: int,
-               weights: torch.Tensor | None = None) -> TrainResult:  # fmt: skip
+               weights: torch.Tensor | None = None, stage: str = "step1") -> TrainResult:  # fmt: skip
         if callable(self.model):
             net = self.model(self.shape_, seed)
         else:
@@ -222,11 +228,17 @@ class DAIN:
                 options.setdefault("bias_init", float(y.double().mean()))
             net = build_model(self.model, self.shape_, seed=seed, **options)
         net = net.to(device=idx.device, dtype=self.dtype)
-        return train_model(
+        path = None if self.checkpoint_path is None else f"{os.fspath(self.checkpoint_path)}.{stage}.pt"
+        result = train_model(
             net, idx, y.to(self.dtype), self.val_indices_, self._scale(self.val_values_).to(self.dtype),
             self.train_config, seed=seed, track_influence=track, include_bias=self.include_bias,
-            lr_weighted=self.lr_weighted, parity=self.parity, sample_weight=weights, verbose=self.verbose,
+            lr_weighted=self.lr_weighted, parity=self.parity, sample_weight=weights, checkpoint_path=path,
+            verbose=self.verbose,
         )  # fmt: skip
+        if result.stop_reason == "interrupted":
+            saved = f"state saved to {path!r}; call fit again to resume" if path else "no checkpoint_path, nothing saved"
+            raise InterruptedError(f"{stage} training interrupted; {saved}")
+        return result
 
     # --------------------------------------------------------------- prediction
     @torch.no_grad()

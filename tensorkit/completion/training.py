@@ -106,8 +106,9 @@ def train_model(
     epoch_callback : callable, optional
         Called as ``epoch_callback(e, model)`` with ``θ_e`` before epoch ``e``'s validation pass.
     checkpoint_path : path-like, optional
-        On SIGTERM/SIGUSR1 the full state (RNG included) is written here and training returns with
-        ``stop_reason="interrupted"``; a later call with the same path resumes from it.
+        On SIGTERM/SIGUSR1 training stops at the next epoch boundary with ``stop_reason="interrupted"``
+        (returning the best state so far); with a path, the full state (RNG included) is written there
+        first, and a later call with the same path resumes from it.
     verbose : bool, optional
         Progress bar over epochs (default: only on a terminal).
     """
@@ -132,8 +133,9 @@ def train_model(
     with GracefulInterrupt() as interrupt:
         for epoch in epochs:
             state["epoch"] = epoch
-            if interrupt.requested and checkpoint_path is not None:
-                _save(checkpoint_path, state, model, optimizer, generator)
+            if interrupt.requested:
+                if checkpoint_path is not None:
+                    _save(checkpoint_path, state, model, optimizer, generator)
                 stop_reason = "interrupted"
                 break
             if epoch_callback is not None:

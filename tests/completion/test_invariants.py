@@ -193,3 +193,43 @@ def test_fit_and_predict_reject_bad_input(fitted):
         fitted.predict(idx[:, :2])
     with pytest.raises(ValueError, match="layers"):
         DAIN(model_options={"layers": [10, 8]}).fit(idx, y, shape=SHAPE)
+
+
+def test_interrupted_fit_resumes_to_the_same_result(tmp_path):
+    import os
+    import signal
+
+    from tensorkit.completion import MLP
+
+    class SignalAfter(MLP):
+        calls = 0
+
+        def features(self, idx):
+            SignalAfter.calls += 1
+            if SignalAfter.calls == 25:
+                os.kill(os.getpid(), signal.SIGTERM)
+            return super().features(idx)
+
+    def factory(shape, seed):
+        torch.manual_seed(seed)
+        return SignalAfter(shape, layers=[24, 32, 16])
+
+    idx, y = _tensor()
+    options = dict(max_epochs=12, patience=5, batch_size=128)
+    SignalAfter.calls = 0
+    with pytest.raises(InterruptedError, match="nothing saved"):
+        DAIN(factory, seed=0, **options).fit(idx, y, shape=SHAPE)
+    SignalAfter.calls = 10**6
+    with torch.random.fork_rng():
+        full = DAIN(factory, seed=0, **options).fit(idx, y, shape=SHAPE)
+    SignalAfter.calls = 0
+    est = DAIN(factory, seed=0, checkpoint_path=tmp_path / "run", **options)
+    with torch.random.fork_rng():
+        with pytest.raises(InterruptedError, match="resume"):
+            est.fit(idx, y, shape=SHAPE)
+        assert (tmp_path / "run.step1.pt").exists()
+        SignalAfter.calls = 10**6  # no further signal
+        est.fit(idx, y, shape=SHAPE)
+    assert torch.equal(est.influence_, full.influence_)
+    assert torch.equal(est.augmented_indices_, full.augmented_indices_)
+    assert torch.equal(est.predict(idx), full.predict(idx))
