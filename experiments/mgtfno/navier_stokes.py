@@ -68,6 +68,15 @@ def main() -> None:
             **base, "model": {**model, "factorization": "tucker", "rank": 0.05},
             "patching": {"levels": 1, "padding_fraction": 1 / 8, "stitching": True},
         },
+        # the forcing depends on absolute position: give the patches their global coordinates
+        "MG-TFNO L=1 p=1/8 tucker r=0.05 + global coords": {
+            **base, "model": {**model, "factorization": "tucker", "rank": 0.05},
+            "patching": {"levels": 1, "padding_fraction": 1 / 8, "stitching": True, "global_coordinates": True},
+        },
+        "MG-TFNO L=2 p=1/16 tucker r=0.05 + global coords": {
+            **base, "model": {**model, "factorization": "tucker", "rank": 0.05},
+            "patching": {"levels": 2, "padding_fraction": 1 / 16, "stitching": True, "global_coordinates": True},
+        },
     }
     if args.only:
         runs = {name: runs[name] for name in args.only}

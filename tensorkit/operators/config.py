@@ -25,7 +25,8 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     "training": {"n_epochs": 10, "batch_size": 32, "optimizer": "adamw", "lr": 8e-3, "weight_decay": 1e-4,
                  "scheduler": "cosine", "step_size": 100, "gamma": 0.5, "loss": "h1", "normalize_output": True,
                  "grad_clip": None, "mixed_precision": False, "save_every": None, "seed": 0},
-    "patching": {"levels": 0, "padding_fraction": 0.0, "stitching": True, "patch_parallel": False},
+    "patching": {"levels": 0, "padding_fraction": 0.0, "stitching": True, "patch_parallel": False,
+                 "global_coordinates": False},
 }
 _SCHEDULERS = ("cosine", "step", "none")
 
@@ -83,11 +84,14 @@ def load_data(data: Mapping[str, Any]) -> tuple[tuple[torch.Tensor, torch.Tensor
     raise ValueError(f"data.name must be 'darcy' or 'netcdf', got {data['name']!r}")
 
 
-def build_model(model: Mapping[str, Any], in_channels: int, out_channels: int, levels: int, seed: int) -> TFNO:
-    """TFNO from the ``model`` section (unknown keys raise TypeError from TFNO itself)."""
+def build_model(model: Mapping[str, Any], in_channels: int, out_channels: int, levels: int, seed: int,
+                extra_channels: int = 0) -> TFNO:
+    """TFNO from the ``model`` section (unknown keys raise TypeError from TFNO itself); with
+    multigrid patching the input has ``in_channels·(levels+1) + extra_channels`` channels."""
     kwargs = dict(model)
     kwargs["n_modes"] = tuple(kwargs["n_modes"])
-    return TFNO(in_channels=in_channels * (levels + 1), out_channels=out_channels, seed=seed, **kwargs)
+    return TFNO(in_channels=in_channels * (levels + 1) + extra_channels, out_channels=out_channels, seed=seed,
+                **kwargs)
 
 
 def _optimizer(model: torch.nn.Module, training: Mapping[str, Any]) -> tuple[torch.optim.Optimizer, Any]:
@@ -126,12 +130,13 @@ def run_experiment(
     training, patching_cfg = cfg["training"], cfg["patching"]
     seed = int(training["seed"])
     (x, y), tests = load_data(cfg["data"])
-    torch.manual_seed(seed)
-    model = build_model(cfg["model"], x.shape[1], y.shape[1], int(patching_cfg["levels"]), seed).to(dev)
-    optimizer, scheduler = _optimizer(model, training)
     use_patching = patching_cfg["levels"] or patching_cfg["padding_fraction"]
-    patching = MultigridPatching(patching_cfg["levels"], patching_cfg["padding_fraction"],
-                                 patching_cfg["stitching"]) if use_patching else None
+    patching = MultigridPatching(patching_cfg["levels"], patching_cfg["padding_fraction"], patching_cfg["stitching"],
+                                 patching_cfg["global_coordinates"]) if use_patching else None
+    extra = patching.extra_channels(x.ndim - 2) if patching is not None else 0
+    torch.manual_seed(seed)
+    model = build_model(cfg["model"], x.shape[1], y.shape[1], int(patching_cfg["levels"]), seed, extra).to(dev)
+    optimizer, scheduler = _optimizer(model, training)
     normalizer = GaussianNormalizer(y.shape[1]).fit(y).to(dev) if training["normalize_output"] else None
     out = None if out_dir is None else Path(out_dir)
     if out is not None and ddp.rank() == 0:

@@ -31,14 +31,15 @@ class MultigridPatching:
         If True, :meth:`unpatch` crops the padding and stitches the patches back into the field
         (the loss sees the full field). If False it returns the cropped patches and the target
         must go through :meth:`patch_target`.
-
-    Notes
-    -----
-    Positional encodings are left to the model (TFNO's ``"grid"`` embedding is then local to
-    each patch).
+    global_coordinates : bool
+        Append ``2·d`` channels ``sin(2π x_k), cos(2π x_k)`` of each window point's *global*
+        position (periodic, so smooth across the wrap), after the ``C·(L+1)`` field channels.
+        Without them a model only sees patch-local positions (TFNO's ``"grid"`` embedding is
+        local to the patch), which cannot represent position-dependent terms such as a forcing.
     """
 
-    def __init__(self, levels: int, padding_fraction: float, stitching: bool = True) -> None:
+    def __init__(self, levels: int, padding_fraction: float, stitching: bool = True,
+                 global_coordinates: bool = False) -> None:
         if isinstance(levels, bool) or not isinstance(levels, int) or levels < 0:
             raise ValueError(f"levels must be an integer ≥ 0, got {levels!r}")
         self.levels = levels
@@ -46,6 +47,11 @@ class MultigridPatching:
         if self.padding_fraction >= 0.5:
             raise ValueError(f"padding_fraction must lie in [0, 0.5), got {padding_fraction}")
         self.stitching = bool(stitching)
+        self.global_coordinates = bool(global_coordinates)
+
+    def extra_channels(self, dim: int) -> int:
+        """Channels appended after the field channels for a ``dim``-dimensional field."""
+        return 2 * dim if self.global_coordinates else 0
 
     @property
     def n_per_axis(self) -> int:
@@ -91,11 +97,17 @@ class MultigridPatching:
         return out.reshape(-1, x.shape[1], *out.shape[2 + d:])
 
     def patch(self, x: torch.Tensor) -> torch.Tensor:
-        """(B, C, n_1, …, n_d) → (B·2^(L·d), C·(L+1), h_1+2p_1, …) (level-0 channels first)."""
+        """(B, C, n_1, …, n_d) → (B·2^(L·d), C·(L+1) [+ 2d], h_1+2p_1, …) (level-0 channels first)."""
         if x.ndim < 3:
             raise ValueError(f"x must have shape (batch, channels, *spatial), got {tuple(x.shape)}")
         sizes, pads = self.geometry(tuple(x.shape[2:]))
         levels = [self._level_patches(x, level, sizes, pads) for level in range(self.levels + 1)]
+        if self.global_coordinates:
+            spatial = x.shape[2:]
+            coords = torch.meshgrid(*[torch.arange(n, device=x.device, dtype=x.dtype) / n for n in spatial], indexing="ij")
+            phase = 2 * torch.pi * torch.stack(coords)
+            features = torch.cat([torch.sin(phase), torch.cos(phase)]).unsqueeze(0)  # (1, 2d, *spatial)
+            levels.append(self._level_patches(features, 0, sizes, pads).repeat(x.shape[0], 1, *(1,) * len(spatial)))
         return torch.cat(levels, dim=1)
 
     def patch_target(self, y: torch.Tensor) -> torch.Tensor:

@@ -107,3 +107,17 @@ def test_bad_arguments():
         MultigridPatching(1, 0.6)
     with pytest.raises(ValueError, match="divisible"):
         MultigridPatching(2, 0.1).patch(torch.randn(1, 1, 20, 20))
+
+
+def test_global_coordinate_channels():
+    x = torch.randn(2, 1, 32, 32)
+    mg = MultigridPatching(1, 0.125, global_coordinates=True)
+    patches = mg.patch(x)
+    assert patches.shape == (8, 2 + 4, 24, 24) and mg.extra_channels(2) == 4
+    assert torch.equal(mg.unpatch(patches[:, :1]), x)
+    # patch (row 1, col 0) of sample 1: the level-0 window covers rows 12…35 and columns −4…19 (wrapped)
+    rows = (torch.arange(24) + 12) % 32 / 32
+    cols = (torch.arange(24) - 4) % 32 / 32
+    patch = patches[4 + 2]
+    torch.testing.assert_close(patch[2], torch.sin(2 * torch.pi * rows)[:, None].expand(24, 24))
+    torch.testing.assert_close(patch[5], torch.cos(2 * torch.pi * cols)[None, :].expand(24, 24))
