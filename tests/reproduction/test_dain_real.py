@@ -10,9 +10,8 @@ pytestmark = pytest.mark.slow
 
 CONFIG = dict(model="mlp", model_options={"layers": [48, 256, 256, 64]}, lr=1e-3, batch_size=512, max_epochs=300,
               patience=10, standardize=True)  # fmt: skip
-CASES = [("data/beijing/beijing_PM2.5/DISCT_50x50x150.npz", fold) for fold in range(5)] + [
-    ("data/US_temp/DISCT_15x95x267.npz", 0)
-]
+CASES = [(path, fold) for path in ("data/beijing/beijing_PM2.5/DISCT_50x50x150.npz", "data/US_temp/DISCT_15x95x267.npz")
+         for fold in range(5)]  # fmt: skip
 
 
 @pytest.fixture(autouse=True)
