@@ -15,9 +15,10 @@ from collections.abc import Sequence
 
 import torch
 
+from tensorkit.core.decompose import eps_rank
 from tensorkit.core.tenalg import khatri_rao, multi_mode_dot, unfold
 
-__all__ = ["TruncatedTucker", "modal_svd", "eps_rank", "truncate_dense", "truncate_cp", "cp_core", "hooi_cp"]
+__all__ = ["TruncatedTucker", "modal_svd", "truncate_dense", "truncate_cp", "cp_core", "hooi_cp"]
 
 # Largest reduced CP core (entries) formed for exact modal SVDs; beyond it the CP-Gram route is used.
 _MAX_REDUCED_CORE = 1 << 24
@@ -43,12 +44,6 @@ def modal_svd(x: torch.Tensor, mode: int) -> tuple[torch.Tensor, torch.Tensor]:
     else:
         u, s, _ = torch.linalg.svd(mat, full_matrices=False)
     return u, s
-
-
-def eps_rank(singular_values: torch.Tensor, budget: float) -> int:
-    """Fewest leading singular values (≥ 1) whose discarded tail has Euclidean norm ``≤ budget``."""
-    tail = torch.cumsum(singular_values.flip(0) ** 2, 0).flip(0).sqrt()  # tail[r] = ‖s[r:]‖
-    return max(1, int((tail > budget).sum()))
 
 
 def _select(us: list[torch.Tensor], svals: list[torch.Tensor], norm: float, tol: float | None,

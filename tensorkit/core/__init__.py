@@ -2,7 +2,7 @@
 
 from tensorkit.core.basis import Basis, IndexBasis
 from tensorkit.core.cp import CPTensor
-from tensorkit.core.decompose import cp_als, hooi, hosvd, tt_svd, tucker_ranks_for_tol
+from tensorkit.core.decompose import cp_als, eps_rank, hooi, hosvd, tt_svd, tucker_ranks_for_tol
 from tensorkit.core.format import TensorFormat
 from tensorkit.core.functional import FunctionalTucker
 from tensorkit.core.tt import TTTensor
@@ -17,6 +17,7 @@ __all__ = [
     "TensorFormat",
     "TuckerTensor",
     "cp_als",
+    "eps_rank",
     "hooi",
     "hosvd",
     "tt_svd",

@@ -19,7 +19,7 @@ from tensorkit.core.tenalg import khatri_rao, multi_mode_dot, unfold
 from tensorkit.core.tt import TTTensor
 from tensorkit.core.tucker import TuckerTensor
 
-__all__ = ["cp_als", "hooi", "hosvd", "tt_svd", "tucker_ranks_for_tol"]
+__all__ = ["cp_als", "eps_rank", "hooi", "hosvd", "tt_svd", "tucker_ranks_for_tol"]
 
 
 def hosvd(x: torch.Tensor, rank: int | Sequence[int]) -> TuckerTensor:
@@ -30,6 +30,12 @@ def hosvd(x: torch.Tensor, rank: int | Sequence[int]) -> TuckerTensor:
     return TuckerTensor(multi_mode_dot(x, factors, transpose=True), factors)
 
 
+def eps_rank(singular_values: torch.Tensor, budget: float) -> int:
+    """Fewest leading singular values (at least one) whose discarded tail has norm ``≤ budget``."""
+    tail = torch.cumsum(singular_values.flip(0) ** 2, 0).flip(0).sqrt()  # tail[r] = ‖s[r:]‖
+    return max(1, int((tail > budget).sum()))
+
+
 def tucker_ranks_for_tol(x: torch.Tensor, tol: float) -> tuple[int, ...]:
     """Smallest per-mode ranks whose discarded singular values satisfy the HOSVD error bound.
 
@@ -38,13 +44,8 @@ def tucker_ranks_for_tol(x: torch.Tensor, tol: float) -> tuple[int, ...]:
     """
     x = _check_dense(x)
     tol = check_positive_float(tol, "tol")
-    budget = tol * torch.linalg.vector_norm(x) / math.sqrt(x.ndim)
-    ranks = []
-    for k in range(x.ndim):
-        s = torch.linalg.svdvals(unfold(x, k))
-        tail = torch.cumsum(s.flip(0) ** 2, 0).flip(0).sqrt()  # tail[r] = ‖s[r:]‖
-        ranks.append(max(1, int((tail > budget).sum())))
-    return tuple(ranks)
+    budget = tol * float(torch.linalg.vector_norm(x)) / math.sqrt(x.ndim)
+    return tuple(eps_rank(torch.linalg.svdvals(unfold(x, k)), budget) for k in range(x.ndim))
 
 
 def hooi(
@@ -206,8 +207,7 @@ def tt_svd(x: torch.Tensor, rank: int | Sequence[int] | None = None, tol: float 
     cores, rest, r_prev = [], x, 1
     for k, n in enumerate(x.shape[:-1]):
         u, s, vh = torch.linalg.svd(rest.reshape(r_prev * n, -1), full_matrices=False)
-        tail = torch.cumsum(s.flip(0) ** 2, 0).flip(0).sqrt()
-        r = max(1, min(int((tail > budget).sum()), max_ranks[k]))
+        r = min(eps_rank(s, budget), max_ranks[k])
         cores.append(u[:, :r].reshape(r_prev, n, r))
         rest, r_prev = s[:r, None] * vh[:r], r
     cores.append(rest.reshape(r_prev, x.shape[-1], 1))

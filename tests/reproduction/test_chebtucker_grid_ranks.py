@@ -12,7 +12,8 @@ import torch
 
 from tensorkit.chebyshev import ChebTucker
 from tensorkit.chebyshev.sampling import uniform_grid
-from tensorkit.chebyshev.truncation import eps_rank, modal_svd
+from tensorkit.chebyshev.truncation import modal_svd
+from tensorkit.core import eps_rank
 from tensorkit.core import hooi
 
 EPS = [1e-3, 1e-5, 1e-7, 1e-9]
