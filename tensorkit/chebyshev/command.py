@@ -1,10 +1,10 @@
 """Compress a function or a gridded field into Chebyshev–Tucker format and report ranks and errors.
 
-INPUT is a Python expression in the coordinates (``x, y, z`` for 3-D; ``x0, x1, …`` in general; the
-functions of ``torch`` such as ``sin``, ``exp``, ``erf``, ``sqrt`` and ``pi`` are in scope), or a netCDF
-file (pick the variable with --var; the coordinates give the box). The expression is evaluated with
-Python's ``eval`` on a vectorised grid: only run expressions you trust. The compressed model (core,
-Chebyshev coefficient factors and box) is written to --out (``.npz`` or ``.nc``).
+INPUT is an arithmetic expression in the coordinates (``x, y, z`` for 3-D; ``x0, x1, …`` in general)
+with ``pi``, ``e`` and the functions sin, cos, tan, exp, log, sqrt, erf, erfc, tanh, sinh, cosh,
+arctan, abs, sign, minimum, maximum and where; or a netCDF file (pick the variable with --var; the
+coordinates give the box). Expressions are parsed, never passed to ``eval``. The compressed model
+(core, Chebyshev coefficient factors and box) is written to --out (``.npz`` or ``.nc``).
 
 Examples:
   tensorkit chebtucker "1/(1+x**2+y**2+z**2)" --tol 1e-10 --out runge.npz
@@ -21,11 +21,9 @@ from pathlib import Path
 import torch
 
 from tensorkit.chebyshev.estimator import ChebTucker
+from tensorkit.chebyshev.expression import parse_expression
 from tensorkit.chebyshev.io import save_model
 from tensorkit.runtime import resolve_device
-
-_FUNCTIONS = ("sin", "cos", "tan", "exp", "log", "sqrt", "erf", "erfc", "tanh", "sinh", "cosh", "arctan",
-              "abs", "sign", "minimum", "maximum", "where")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -44,17 +42,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _expression(text: str, ndim: int):
     names = ["x", "y", "z"] if ndim == 3 else [f"x{k}" for k in range(ndim)]
-    scope = {name: getattr(torch, name) for name in _FUNCTIONS}
-    scope.update(pi=math.pi, e=math.e, erf=torch.special.erf, erfc=torch.special.erfc)
-    code = compile(text, "<expression>", "eval")
-    unknown = set(code.co_names) - set(scope) - set(names)
-    if unknown:
-        raise ValueError(f"expression uses unknown names {sorted(unknown)}; variables are {names}")
-
-    def f(*xs: torch.Tensor) -> torch.Tensor:
-        return eval(code, {"__builtins__": {}}, {**scope, **dict(zip(names, xs))})  # noqa: S307
-
-    return f
+    return parse_expression(text, names)
 
 
 def _domain(values: list[float] | None, ndim: int):

@@ -59,3 +59,18 @@ def test_accessor_fits_a_dataarray():
     assert model.ranks_ == (2, 2)
     back = model.to_dataarray(x=x, y=y)
     np.testing.assert_allclose(back.values, da.values, atol=1e-9)
+
+
+def test_expression_parser_matches_torch_and_rejects_code():
+    import pytest
+    import torch
+
+    from tensorkit.chebyshev.expression import parse_expression
+
+    x, y = torch.linspace(-1, 1, 5, dtype=torch.float64), torch.linspace(0, 2, 5, dtype=torch.float64)
+    f = parse_expression("-exp(x)*sin(pi*y)/2 + where(x > 0, x**2, 0.5) % 3", ["x", "y"])
+    expected = -torch.exp(x) * torch.sin(torch.pi * y) / 2 + torch.where(x > 0, x**2, 0.5) % 3
+    torch.testing.assert_close(f(x, y), expected)
+    for bad in ["x.__class__", "__import__('os')", "[x]", "x if y else 1", "sin(x=1)", "lambda: 1", "x +"]:
+        with pytest.raises(ValueError, match="expression"):
+            parse_expression(bad, ["x", "y"])
