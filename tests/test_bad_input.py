@@ -16,6 +16,7 @@ import pytest
 import torch
 import xarray as xr
 
+from tensorkit import ChebTucker, FunBaT
 from tensorkit.cli import main
 from tensorkit.core import CPTensor, FunctionalTucker, IndexBasis, TTTensor, TuckerTensor, cp_als, hooi, hosvd, tt_svd
 from tensorkit.data import Observations, funbat_fold, open_dataarray, write_netcdf
@@ -136,6 +137,43 @@ DATA = [
     P(lambda f: funbat_fold("data/none.npz"), FileNotFoundError, "TENSORKIT_SHARED_DATA", id="loader-missing"),
 ]
 
+PTS = torch.rand(30, 2, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+VALS = torch.rand(30, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
+SUM3 = lambda x, y, z: x + y + z  # noqa: E731
+
+FUNBAT = [
+    P(lambda f: FunBaT(rank=0), ValueError, "rank", id="funbat-rank-zero"),
+    P(lambda f: FunBaT(kernel="rbf"), ValueError, "kernel", id="funbat-kernel"),
+    P(lambda f: FunBaT(damping=1.5), ValueError, "damping", id="funbat-damping"),
+    P(lambda f: FunBaT(n_epochs=0), ValueError, "n_epochs", id="funbat-epochs"),
+    P(lambda f: FunBaT(lengthscale=-1.0), ValueError, "lengthscale", id="funbat-lengthscale"),
+    P(lambda f: FunBaT(decomposition="tt"), ValueError, "decomposition", id="funbat-decomposition"),
+    P(lambda f: FunBaT(n_epochs=2).fit(PTS.masked_fill(PTS > 0.9, float("nan")), VALS), ValueError, "coords contains NaN", id="funbat-nan-coords"),
+    P(lambda f: FunBaT(n_epochs=2).fit(PTS, VALS.masked_fill(VALS > 0.9, float("inf"))), ValueError, "values contains infinite", id="funbat-inf-values"),
+    P(lambda f: FunBaT(n_epochs=2).fit(PTS, VALS[:5]), ValueError, "values", id="funbat-lengths"),
+    P(lambda f: FunBaT(n_epochs=2).fit(PTS[:, 0], VALS), ValueError, "coords must have 2 dimension", id="funbat-1d-coords"),
+    P(lambda f: FunBaT(n_epochs=2).fit(PTS[:0], VALS[:0]), ValueError, "coords is empty", id="funbat-empty"),
+    P(lambda f: FunBaT(n_epochs=2).fit(np.array([["a", "b"]]), [1.0]), TypeError, "coords must be numeric", id="funbat-strings"),
+    P(lambda f: FunBaT(rank=(2, 2, 2), n_epochs=2).fit(PTS, VALS), ValueError, "rank", id="funbat-rank-modes"),
+    P(lambda f: FunBaT(n_epochs=2).fit(DA.where(False)), ValueError, "no observed", id="funbat-all-nan"),
+    P(lambda f: FunBaT(n_epochs=2).fit(DA, VALS), ValueError, "values must be None", id="funbat-dataarray-and-values"),
+    P(lambda f: FunBaT().predict(PTS), RuntimeError, "not fitted", id="funbat-predict-unfitted"),
+    P(lambda f: FunBaT(n_epochs=2).fit(PTS, VALS).predict(PTS[:, :1]), ValueError, "coords must have 2 columns", id="funbat-predict-columns"),
+]
+
+CHEBTUCKER = [
+    P(lambda f: ChebTucker(tol=0), ValueError, "tol", id="chebtucker-tol"),
+    P(lambda f: ChebTucker(kind=3), ValueError, "kind", id="chebtucker-kind"),
+    P(lambda f: ChebTucker(degree=0), ValueError, r"degree\[0\]", id="chebtucker-degree"),
+    P(lambda f: ChebTucker(degree=4, rank=9).fit(SUM3), ValueError, r"rank\[0\]", id="chebtucker-rank-too-large"),
+    P(lambda f: ChebTucker().fit(torch.full((5, 5, 5), float("nan"), dtype=torch.float64)), ValueError, "NaN", id="chebtucker-nan-grid"),
+    P(lambda f: ChebTucker().fit("sin"), TypeError, "f must be numeric", id="chebtucker-string-input"),
+    P(lambda f: ChebTucker(domain=[(1, 0)] * 3).fit(SUM3), ValueError, r"domain\[0\]", id="chebtucker-domain"),
+    P(lambda f: ChebTucker(degree=4).fit(lambda x, y, z: x / 0 * 0), ValueError, "non-finite", id="chebtucker-nan-function"),
+    P(lambda f: ChebTucker()(torch.zeros(1, 3)), RuntimeError, "not fitted", id="chebtucker-unfitted"),
+    P(lambda f: ChebTucker(degree=4).fit(SUM3)(torch.zeros(2, 2, dtype=torch.float64)), ValueError, "points must have 3 columns", id="chebtucker-point-columns"),
+]
+
 NEEDS_SHARED_DATA = [
     P(lambda f: funbat_fold("data/synthetic/simulation_r1.npz", fold=3), ValueError, "fold", id="loader-fold"),
 ]
@@ -158,6 +196,14 @@ CLI = [
     P(lambda f: run_cli("demo", "--holdout", "1.5", "--out", str(f["out"])), CLIError, "--holdout", id="cli-demo-holdout"),
     P(lambda f: run_cli("demo", "--seed", "x"), CLIError, "--seed", id="cli-seed-type"),
     P(lambda f: run_cli("nosuchcommand"), CLIError, "invalid choice", id="cli-unknown-command"),
+    P(lambda f: run_cli("funbat", str(f["nc"]), "--var", "c", "--out", str(f["out"])), CLIError, "'c' not found", id="cli-funbat-missing-variable"),
+    P(lambda f: run_cli("funbat", str(f["truncated"]), "--var", "a", "--out", str(f["out"])), CLIError, "cannot read", id="cli-funbat-truncated"),
+    P(lambda f: run_cli("funbat", str(f["nc"]) + ".none", "--out", str(f["out"])), CLIError, "does not exist", id="cli-funbat-missing-file"),
+    P(lambda f: run_cli("funbat", str(f["nc"]), "--var", "a", "--rank", "0", "--out", str(f["out"])), CLIError, "rank", id="cli-funbat-rank"),
+    P(lambda f: run_cli("chebtucker", "x + foo", "--out", str(f["out"])), CLIError, "unknown names", id="cli-chebtucker-unknown-name"),
+    P(lambda f: run_cli("chebtucker", "__import__('os')", "--out", str(f["out"])), CLIError, "expression", id="cli-chebtucker-code"),
+    P(lambda f: run_cli("chebtucker", str(f["nc"]), "--var", "c", "--out", str(f["out"])), CLIError, "'c' not found", id="cli-chebtucker-missing-variable"),
+    P(lambda f: run_cli("chebtucker", "x+y+z", "--tol", "-1", "--out", str(f["out"])), CLIError, "tol", id="cli-chebtucker-tol"),
 ]
 
 
@@ -167,7 +213,7 @@ def check(call, error, match, files):
     assert not files["out"].exists(), "a failed call left an output file"
 
 
-@pytest.mark.parametrize("call, error, match", CORE + DATA + RUNTIME + CLI)
+@pytest.mark.parametrize("call, error, match", CORE + DATA + RUNTIME + FUNBAT + CHEBTUCKER + CLI)
 def test_bad_input_raises_clear_error(files, call, error, match):
     check(call, error, match, files)
 
