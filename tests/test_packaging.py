@@ -36,3 +36,11 @@ def test_constraints_pin_every_declared_package():
     names = _parse(project["dependencies"] + project["optional-dependencies"]["test"])
     assert {n.replace("_", "-") for n in names} <= pins
     assert "torch==2.13.0" in (ROOT / "constraints.txt").read_text().splitlines()
+
+
+def test_test_modules_have_unique_basenames():
+    # pytest's default import mode puts each test directory on sys.path, so two test
+    # files with the same name in different directories fail collection on a clean clone.
+    names = [p.name for p in (ROOT / "tests").rglob("test_*.py")]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    assert duplicates == []
