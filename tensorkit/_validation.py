@@ -6,7 +6,8 @@ so users never see a traceback from deep inside torch. Nothing is silently coerc
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import os
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -20,6 +21,8 @@ __all__ = [
     "check_probability",
     "check_rank",
     "check_same_length",
+    "check_value_type",
+    "read_yaml_mapping",
 ]
 
 
@@ -139,6 +142,36 @@ def check_same_length(**arrays: Any) -> int:
         detail = ", ".join(f"{name}={n}" for name, n in lengths.items())
         raise ValueError(f"mismatched lengths: {detail}")
     return next(iter(lengths.values()))
+
+
+def check_value_type(value: Any, default: Any, name: str) -> Any:
+    """Return ``value`` if it has the type of ``default`` (ints pass for floats, never bools for numbers)."""
+    if isinstance(default, bool) or isinstance(value, bool):
+        ok = isinstance(value, bool) and isinstance(default, bool)
+    elif isinstance(default, float):
+        ok = isinstance(value, (int, float))
+    else:
+        ok = isinstance(value, type(default))
+    if not ok:
+        raise TypeError(f"{name} must be {type(default).__name__}, got {value!r} ({type(value).__name__})")
+    return float(value) if isinstance(default, float) else value
+
+
+def read_yaml_mapping(path: str | os.PathLike, name: str) -> dict[str, Any]:
+    """Read a YAML file (``yaml.safe_load``) that must hold a mapping; errors name ``name``."""
+    import yaml
+
+    try:
+        with open(path, encoding="utf-8") as fh:
+            data = yaml.safe_load(fh)
+    except (OSError, UnicodeDecodeError) as err:
+        raise ValueError(f"{name}: cannot read {str(path)!r}: {err}") from None
+    except yaml.YAMLError as err:
+        raise ValueError(f"{name}: {str(path)!r} is not valid YAML: {err}") from None
+    data = {} if data is None else data
+    if not isinstance(data, Mapping):
+        raise ValueError(f"{name}: {str(path)!r} must hold a mapping, got {type(data).__name__}")
+    return dict(data)
 
 
 def _is_integer_dtype(dtype: torch.dtype) -> bool:

@@ -14,6 +14,8 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+from tensorkit._validation import read_yaml_mapping
+
 COMMANDS: dict[str, str] = {
     "demo": "tensorkit.demo",
     "train-operator": "tensorkit.operators.command",
@@ -51,17 +53,10 @@ def _add_common_arguments(parser: argparse.ArgumentParser) -> None:
 
 def read_config(path: str, parser: argparse.ArgumentParser) -> dict[str, Any]:
     """Option values from a YAML file, checked against ``parser``'s options (names and types)."""
-    import yaml
-
     try:
-        with open(path) as fh:
-            config = yaml.safe_load(fh) or {}
-    except OSError as err:
-        parser.error(f"--config: cannot read {path!r}: {err}")
-    except yaml.YAMLError as err:
-        parser.error(f"--config: {path!r} is not valid YAML: {err}")
-    if not isinstance(config, dict):
-        parser.error(f"--config: {path!r} must hold a mapping of option names to values")
+        config = read_yaml_mapping(path, "--config")
+    except ValueError as err:
+        parser.error(str(err))
     actions = {a.dest: a for a in parser._actions if a.option_strings and a.dest not in ("help", "config")}
     values = {}
     for key, value in config.items():

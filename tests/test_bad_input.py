@@ -18,8 +18,11 @@ import xarray as xr
 
 from tensorkit import ChebTucker, FunBaT
 from tensorkit.cli import main
+from tensorkit.completion import DAIN, read_tsv
 from tensorkit.core import CPTensor, FunctionalTucker, IndexBasis, TTTensor, TuckerTensor, cp_als, hooi, hosvd, tt_svd
 from tensorkit.data import Observations, funbat_fold, open_dataarray, write_netcdf
+from tensorkit.operators import TFNO, MultigridPatching
+from tensorkit.operators.config import load_config, merge_config
 from tensorkit.runtime import atomic_write, load_checkpoint, resolve_device, save_checkpoint
 
 
@@ -49,8 +52,15 @@ def files(tmp_path_factory) -> dict[str, Path]:
     save_checkpoint(ckpt, {"step": 1})
     corrupt = root / "corrupt.pt"
     corrupt.write_bytes(ckpt.read_bytes()[:40])
-    configs = {"unknown": "bogus: 1\n", "wrong_type": "seed: one\n", "not_mapping": "[1, 2]\n", "bad_yaml": "seed: [\n"}
+    configs = {"unknown": "bogus: 1\n", "wrong_type": "seed: one\n", "not_mapping": "[1, 2]\n", "bad_yaml": "seed: [\n",
+               "model_unknown": "model:\n  n_modes: [4, 4]\n  widht: 8\n", "model_modes_str": "model:\n  n_modes: four\n",
+               "training_lr_str": "training:\n  lr: fast\n", "data_name": "data:\n  name: weather\n",
+               "section_unknown": "optimiser:\n  lr: 0.1\n", "epochs_zero": "training:\n  n_epochs: 0\n"}
     paths = {"nc": nc, "truncated": truncated, "ckpt": ckpt, "corrupt": corrupt, "out": root / "out.nc"}
+    paths["tsv_text"] = root / "text.tsv"
+    paths["tsv_text"].write_text("0\t1\t2\t0.5\n1\tx\t2\t0.3\n")
+    paths["tsv_ragged"] = root / "ragged.tsv"
+    paths["tsv_ragged"].write_text("0\t1\t2\t0.5\n1\t2\t0.3\n")
     for name, text in configs.items():
         paths[name] = root / f"{name}.yaml"
         paths[name].write_text(text)
@@ -174,6 +184,51 @@ CHEBTUCKER = [
     P(lambda f: ChebTucker(degree=4).fit(SUM3)(torch.zeros(2, 2, dtype=torch.float64)), ValueError, "points must have 3 columns", id="chebtucker-point-columns"),
 ]
 
+IDX = torch.stack([torch.randint(0, n, (60,), generator=torch.Generator().manual_seed(n)) for n in (5, 6, 7)], 1)
+Y = torch.randn(60, generator=torch.Generator().manual_seed(3), dtype=torch.float64)
+
+DAIN_ROWS = [
+    P(lambda f: DAIN(model="transformer"), ValueError, "model must be one of", id="dain-model"),
+    P(lambda f: DAIN(augment_ratio=-0.1), ValueError, "augment_ratio", id="dain-ratio"),
+    P(lambda f: DAIN(sampler="random"), ValueError, "sampler must be one of", id="dain-sampler"),
+    P(lambda f: DAIN(seed=1.5), TypeError, "seed", id="dain-seed"),
+    P(lambda f: DAIN(model="cp").fit(IDX.double(), Y), TypeError, "indices must hold integers", id="dain-float-indices"),
+    P(lambda f: DAIN(model="cp").fit(IDX - 1, Y), IndexError, r"indices\[:, 0\]", id="dain-negative-indices"),
+    P(lambda f: DAIN(model="cp").fit(IDX, Y.masked_fill(Y > 1, float("nan"))), ValueError, "values contains NaN", id="dain-nan-values"),
+    P(lambda f: DAIN(model="cp").fit(IDX, Y[:10]), ValueError, "indices=60, values=10", id="dain-lengths"),
+    P(lambda f: DAIN(model="cp").fit(IDX[:0], Y[:0]), ValueError, "indices is empty", id="dain-empty"),
+    P(lambda f: DAIN(model="cp").fit(IDX[:, 0], Y), ValueError, "indices must have 2 dimension", id="dain-1d-indices"),
+    P(lambda f: DAIN(model="cp").fit(np.array([["a", "b", "c"]]), [1.0]), TypeError, "indices must be numeric", id="dain-strings"),
+    P(lambda f: DAIN().predict(IDX), RuntimeError, "not fitted", id="dain-predict-unfitted"),
+    P(lambda f: DA.where(False).tk.complete(), ValueError, "no observed", id="accessor-complete-all-nan"),
+    P(lambda f: DA.tk.complete(model="svd"), ValueError, "model must be one of", id="accessor-complete-model"),
+    P(lambda f: read_tsv(f["tsv_text"]), ValueError, "not a tab-separated", id="tsv-text"),
+    P(lambda f: read_tsv(f["tsv_ragged"]), ValueError, "tab-separated", id="tsv-ragged"),
+]
+
+OPERATORS = [
+    P(lambda f: TFNO((8, 8), 1, 1, 8, factorization="svd"), ValueError, "factorization must be one of", id="tfno-factorization"),
+    P(lambda f: TFNO((8, 8), 1, 1, 8, rank=-0.5), ValueError, "rank", id="tfno-rank-negative"),
+    P(lambda f: TFNO((8, 8), 1, 1, 8, rank=(2, 2)), ValueError, "rank must have one entry per mode", id="tfno-rank-length"),
+    P(lambda f: TFNO((8, 0), 1, 1, 8), ValueError, r"n_modes\[1\]", id="tfno-modes"),
+    P(lambda f: TFNO((8, 8), 1, 1, 8, implementation="fast"), ValueError, "implementation", id="tfno-implementation"),
+    P(lambda f: TFNO((8, 8), 0, 1, 8), ValueError, "in_channels", id="tfno-channels"),
+    P(lambda f: TFNO((8, 8), 1, 1, 8, n_layers=0), ValueError, "n_layers", id="tfno-layers"),
+    P(lambda f: TFNO((8, 8), 1, 1, 8)(torch.randn(2, 3, 16, 16)), ValueError, "x must have shape", id="tfno-input-channels"),
+    P(lambda f: TFNO((8, 8), 1, 1, 8)(torch.randn(2, 1, 16)), ValueError, "x must have shape", id="tfno-input-ndim"),
+    P(lambda f: TFNO((8, 8), 1, 1, 8)(torch.randn(2, 1, 16, 16, dtype=torch.float64)), TypeError, "x must have the model's dtype", id="tfno-input-dtype"),
+    P(lambda f: MultigridPatching(-1, 0.1), ValueError, "levels", id="patching-levels"),
+    P(lambda f: MultigridPatching(1, 0.7), ValueError, "padding_fraction", id="patching-padding"),
+    P(lambda f: MultigridPatching(2, 0.1).patch(torch.randn(1, 1, 10, 10)), ValueError, "x: spatial size 10", id="patching-indivisible"),
+    P(lambda f: MultigridPatching(1, 0.125).unpatch(torch.randn(3, 1, 10, 10)), ValueError, "y must have shape", id="patching-unpatch-batch"),
+    P(lambda f: load_config(f["model_unknown"]), ValueError, "unknown key model.widht", id="operator-config-model-key"),
+    P(lambda f: load_config(f["model_modes_str"]), TypeError, "model.n_modes must be list", id="operator-config-modes-type"),
+    P(lambda f: load_config(f["training_lr_str"]), TypeError, "training.lr must be float", id="operator-config-lr-type"),
+    P(lambda f: load_config(f["section_unknown"]), ValueError, "unknown config section 'optimiser'", id="operator-config-section"),
+    P(lambda f: load_config(f["nc"]), ValueError, "experiment file: cannot read", id="operator-config-binary"),
+    P(lambda f: merge_config({"patching": {"stitching": 1}}), TypeError, "patching.stitching must be bool", id="operator-config-bool"),
+]
+
 NEEDS_SHARED_DATA = [
     P(lambda f: funbat_fold("data/synthetic/simulation_r1.npz", fold=3), ValueError, "fold", id="loader-fold"),
 ]
@@ -204,6 +259,17 @@ CLI = [
     P(lambda f: run_cli("chebtucker", "__import__('os')", "--out", str(f["out"])), CLIError, "expression", id="cli-chebtucker-code"),
     P(lambda f: run_cli("chebtucker", str(f["nc"]), "--var", "c", "--out", str(f["out"])), CLIError, "'c' not found", id="cli-chebtucker-missing-variable"),
     P(lambda f: run_cli("chebtucker", "x+y+z", "--tol", "-1", "--out", str(f["out"])), CLIError, "tol", id="cli-chebtucker-tol"),
+    P(lambda f: run_cli("complete", str(f["nc"]), "--var", "c", "--out", str(f["out"])), CLIError, "'c' not found", id="cli-complete-missing-variable"),
+    P(lambda f: run_cli("complete", str(f["nc"]), "--out", str(f["out"])), CLIError, "choose one", id="cli-complete-ambiguous-variable"),
+    P(lambda f: run_cli("complete", str(f["truncated"]), "--var", "a", "--out", str(f["out"])), CLIError, "cannot read", id="cli-complete-truncated"),
+    P(lambda f: run_cli("complete", str(f["tsv_text"]), "--out", str(f["out"])), CLIError, "tab-separated", id="cli-complete-bad-tsv"),
+    P(lambda f: run_cli("complete", str(f["nc"]), "--var", "a", "--rank", "0", "--out", str(f["out"])), CLIError, "--rank", id="cli-complete-rank"),
+    P(lambda f: run_cli("complete", str(f["nc"]), "--var", "a", "--ratio", "-1", "--out", str(f["out"])), CLIError, "augment_ratio", id="cli-complete-ratio"),
+    P(lambda f: run_cli("complete", str(f["nc"]), "--var", "a", "--holdout", "1", "--out", str(f["out"])), CLIError, "--holdout", id="cli-complete-holdout"),
+    P(lambda f: run_cli("train-operator", str(f["model_unknown"]), "--out", str(f["out"])), CLIError, "unknown key model.widht", id="cli-operator-model-key"),
+    P(lambda f: run_cli("train-operator", str(f["data_name"]), "--out", str(f["out"])), CLIError, "data.name", id="cli-operator-data-name"),
+    P(lambda f: run_cli("train-operator", str(f["epochs_zero"]), "--out", str(f["out"])), CLIError, "n_epochs", id="cli-operator-epochs"),
+    P(lambda f: run_cli("train-operator", str(f["out"].with_name("none.yaml")), "--out", str(f["out"])), CLIError, "cannot read", id="cli-operator-missing-config"),
 ]
 
 
@@ -213,7 +279,7 @@ def check(call, error, match, files):
     assert not files["out"].exists(), "a failed call left an output file"
 
 
-@pytest.mark.parametrize("call, error, match", CORE + DATA + RUNTIME + FUNBAT + CHEBTUCKER + CLI)
+@pytest.mark.parametrize("call, error, match", CORE + DATA + RUNTIME + FUNBAT + CHEBTUCKER + DAIN_ROWS + OPERATORS + CLI)
 def test_bad_input_raises_clear_error(files, call, error, match):
     check(call, error, match, files)
 

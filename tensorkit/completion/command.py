@@ -15,6 +15,7 @@ from pathlib import Path
 
 import torch
 
+from tensorkit._validation import check_positive_int
 from tensorkit.completion.data import read_tsv
 from tensorkit.completion.estimator import DAIN
 from tensorkit.completion.models import MODEL_NAMES
@@ -43,6 +44,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _model_options(args: argparse.Namespace, n_modes: int) -> dict:
+    check_positive_int(args.rank, "--rank")
     if args.model == "mlp":
         return {"layers": [args.rank * n_modes, *args.layers]}
     return {"rank": args.rank}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import inspect
 import json
 import os
 from collections.abc import Mapping
@@ -11,6 +12,7 @@ from typing import Any
 
 import torch
 
+from tensorkit._validation import check_positive_int, check_value_type, read_yaml_mapping
 from tensorkit.operators import distributed as ddp
 from tensorkit.operators.normalizer import GaussianNormalizer
 from tensorkit.operators.patching import MultigridPatching
@@ -29,32 +31,37 @@ DEFAULTS: dict[str, dict[str, Any]] = {
                  "global_coordinates": False},
 }
 _SCHEDULERS = ("cosine", "step", "none")
+_MODEL_KEYS = set(inspect.signature(TFNO.__init__).parameters) - {"self", "in_channels", "out_channels", "seed"}
 
 
 def merge_config(config: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
-    """Defaults updated with ``config``; unknown sections or keys raise (model keys go to TFNO)."""
+    """Defaults updated with ``config``; unknown sections or keys and wrongly typed values raise.
+
+    Values must have the type of their default (a ``null`` default accepts anything, checked where
+    used); ``model`` keys must be :class:`TFNO` arguments and are checked by TFNO itself.
+    """
     merged = copy.deepcopy(DEFAULTS)
     for section, values in config.items():
         if section not in merged:
             raise ValueError(f"unknown config section {section!r}; known: {sorted(merged)}")
         if not isinstance(values, Mapping):
             raise ValueError(f"config section {section!r} must be a mapping, got {values!r}")
+        known = _MODEL_KEYS if section == "model" else set(merged[section])
         for key, value in values.items():
-            if section != "model" and key not in merged[section]:
-                raise ValueError(f"unknown key {section}.{key}; known: {sorted(merged[section])}")
+            if key not in known:
+                raise ValueError(f"unknown key {section}.{key}; known: {sorted(known)}")
+            default = merged[section].get(key)
+            if default is not None:
+                value = check_value_type(value, default, f"{section}.{key}")
             merged[section][key] = value
+    for key in ("n_epochs", "batch_size"):
+        check_positive_int(merged["training"][key], f"training.{key}")
     return merged
 
 
 def load_config(path: str | os.PathLike) -> dict[str, dict[str, Any]]:
-    """Read a YAML experiment file (``yaml.safe_load``) and merge it with :data:`DEFAULTS`."""
-    import yaml
-
-    with open(path) as fh:
-        config = yaml.safe_load(fh) or {}
-    if not isinstance(config, Mapping):
-        raise ValueError(f"{str(path)!r} must hold a mapping of sections (data, model, training, patching)")
-    return merge_config(config)
+    """Read a YAML experiment file and merge it with :data:`DEFAULTS`."""
+    return merge_config(read_yaml_mapping(path, "experiment file"))
 
 
 def load_data(data: Mapping[str, Any]) -> tuple[tuple[torch.Tensor, torch.Tensor], dict[str, tuple[torch.Tensor, torch.Tensor]]]:
@@ -86,10 +93,9 @@ def load_data(data: Mapping[str, Any]) -> tuple[tuple[torch.Tensor, torch.Tensor
 
 def build_model(model: Mapping[str, Any], in_channels: int, out_channels: int, levels: int, seed: int,
                 extra_channels: int = 0) -> TFNO:
-    """TFNO from the ``model`` section (unknown keys raise TypeError from TFNO itself); with
-    multigrid patching the input has ``in_channels·(levels+1) + extra_channels`` channels."""
+    """TFNO from the ``model`` section; with multigrid patching the input has ``in_channels·(levels+1) + extra_channels`` channels."""
     kwargs = dict(model)
-    kwargs["n_modes"] = tuple(kwargs["n_modes"])
+    kwargs["n_modes"] = tuple(check_value_type(kwargs["n_modes"], [], "model.n_modes"))
     return TFNO(in_channels=in_channels * (levels + 1) + extra_channels, out_channels=out_channels, seed=seed,
                 **kwargs)
 

@@ -64,7 +64,7 @@ class MultigridPatching:
         for k, n in enumerate(spatial):
             if n % step:
                 raise ValueError(
-                    f"spatial size {n} on axis {k} must be divisible by 2^(levels+1) = {step}"
+                    f"x: spatial size {n} on axis {k} must be divisible by 2^(levels+1) = {step}"
                 )
             sizes.append(n // self.n_per_axis)
             pads.append(int(round(self.padding_fraction * n)))

@@ -158,6 +158,9 @@ class TFNO(nn.Module):
             raise ValueError(
                 f"x must have shape (batch, {self.in_channels}, {self.dim} spatial axes), got {tuple(x.shape)}"
             )
+        dtype = next(self.parameters()).dtype
+        if x.dtype != dtype:
+            raise TypeError(f"x must have the model's dtype {dtype}, got {x.dtype}; convert one with .to(dtype)")
         if self.positional_embedding == "grid":
             x = grid_embedding(x)
         x = self.lifting(x)
