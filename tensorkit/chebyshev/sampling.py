@@ -20,14 +20,15 @@ import torch
 from scipy.interpolate import CubicSpline
 
 from tensorkit.chebyshev.points import chebyshev_points
-from tensorkit.chebyshev.transforms import vals_to_coeffs
+from tensorkit.chebyshev.transforms import _vals_to_coeffs_inplace, vals_to_coeffs
 
 __all__ = ["FunctionSource", "GridSource", "CPSource", "uniform_grid", "relative_tails"]
 
 Domains = Sequence[tuple[float, float]]
 
-# Points per call of a user function: f's temporaries stay at a few MiB whatever the grid size.
-_POINTS_PER_CALL = 1 << 16
+# Points per call of a user function: f's temporaries (each 128 KiB in float64) stay well under 1 MiB
+# whatever the grid size; the calls are few enough (≈ m^d / 16384) not to cost time.
+_POINTS_PER_CALL = 1 << 14
 
 
 def uniform_grid(n: int, domain: tuple[float, float], layout: str = "cell") -> np.ndarray:
@@ -62,7 +63,7 @@ class FunctionSource:
             slab = (nodes[0][start : start + step], *nodes[1:])
             values[start : start + step] = self._evaluate(torch.meshgrid(*slab, indexing="ij"))
         self.n_evaluations += math.prod(shape)
-        return vals_to_coeffs(values, self.kind)
+        return _vals_to_coeffs_inplace(values, self.kind)  # the samples are ours: transform them in place
 
     def _evaluate(self, mesh: Sequence[torch.Tensor]) -> torch.Tensor:
         out = torch.as_tensor(self.f(*mesh), dtype=self.dtype, device=self.device)
@@ -90,7 +91,9 @@ class GridSource:
         for axis, (m, d, c) in enumerate(zip(n_points, self.domains, self.coords)):
             nodes = chebyshev_points(m, self.kind, d).numpy()
             values = _spline(values, c, nodes, axis)
-        return vals_to_coeffs(torch.as_tensor(values, dtype=self.dtype, device=self.device), self.kind)
+        # the splined values are a fresh array of ours: transform them in place (no full-size copies)
+        return _vals_to_coeffs_inplace(torch.as_tensor(values, dtype=self.dtype, device=self.device).contiguous(),
+                                       self.kind)
 
 
 class CPSource:

@@ -6,6 +6,7 @@ returns them. Every transform works along any subset of the modes of an N-d tens
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 
@@ -23,42 +24,55 @@ def vals_to_coeffs(values: torch.Tensor, kind: int = 2, dims: int | Sequence[int
     transform is a DCT-II divided by ``m`` with ``c_0`` halved.
     """
     check_choice(kind, "kind", (1, 2))
-    one_d = _vals2coeffs_2 if kind == 2 else _vals2coeffs_1
-    return _along(values, dims, one_d)
+    return _vals_to_coeffs_inplace(_fresh_copy(values), kind, dims)
 
 
 def coeffs_to_vals(coeffs: torch.Tensor, kind: int = 2, dims: int | Sequence[int] | None = None) -> torch.Tensor:
     """Values at the Chebyshev points of the series with coefficients ``coeffs`` (inverse transform)."""
     check_choice(kind, "kind", (1, 2))
-    one_d = _coeffs2vals_2 if kind == 2 else _coeffs2vals_1
-    return _along(coeffs, dims, one_d)
+    return _along_inplace(_fresh_copy(coeffs), dims, _coeffs2vals_2 if kind == 2 else _coeffs2vals_1)
 
 
-def _along(x: torch.Tensor, dims: int | Sequence[int] | None, one_d) -> torch.Tensor:
+def _vals_to_coeffs_inplace(values: torch.Tensor, kind: int, dims: int | Sequence[int] | None = None) -> torch.Tensor:
+    """:func:`vals_to_coeffs` overwriting ``values`` (contiguous, owned by the caller): no full-size temporaries."""
+    return _along_inplace(values, dims, _vals2coeffs_2 if kind == 2 else _vals2coeffs_1)
+
+
+def _fresh_copy(x: torch.Tensor) -> torch.Tensor:
+    if not isinstance(x, torch.Tensor) or not x.is_floating_point():
+        raise TypeError(f"values must be a floating-point torch.Tensor, got {type(x).__name__}")
+    return torch.empty(x.shape, dtype=x.dtype, device=x.device).copy_(x)
+
+
+# Entries transformed per FFT call: bounds the FFT's temporaries (a few hundred KiB) for any tensor size.
+_ENTRIES_PER_BLOCK = 1 << 14
+
+
+def _along_inplace(x: torch.Tensor, dims: int | Sequence[int] | None, one_d) -> torch.Tensor:
+    """Apply ``one_d`` (a transform along the last mode) along each of ``dims``, overwriting ``x`` block by block."""
     if not isinstance(x, torch.Tensor) or not x.is_floating_point():
         raise TypeError(f"values must be a floating-point torch.Tensor, got {type(x).__name__}")
     dims = range(x.ndim) if dims is None else ([dims] if isinstance(dims, int) else dims)
     for d in dims:
         if not -x.ndim <= d < x.ndim:
             raise ValueError(f"dims entry {d} is out of range for a tensor with {x.ndim} modes")
-        x = torch.movedim(_in_row_blocks(torch.movedim(x, d, -1), one_d), -1, d)
+    if not x.is_contiguous():
+        raise ValueError("internal: in-place transform needs a contiguous tensor")
+    for d in dims:
+        d = d % x.ndim
+        m = x.shape[d]
+        # (before, m, after) view; blocks of whole "before" slabs or of "after" columns, ≤ _ENTRIES_PER_BLOCK each
+        x3 = x.view(math.prod(x.shape[:d]), m, math.prod(x.shape[d + 1 :]))
+        before, after = x3.shape[0], x3.shape[2]
+        if m * after <= _ENTRIES_PER_BLOCK:
+            step_b, step_a = max(1, _ENTRIES_PER_BLOCK // max(1, m * after)), after
+        else:
+            step_b, step_a = 1, max(1, _ENTRIES_PER_BLOCK // max(1, m))
+        for i in range(0, before, step_b):
+            for j in range(0, after, step_a):
+                block = x3[i : i + step_b, :, j : j + step_a]
+                block.copy_(one_d(block.movedim(1, -1)).movedim(-1, 1))
     return x
-
-
-# Entries transformed per FFT call: bounds the FFT's temporaries (about 1 MiB) for any tensor size.
-_ENTRIES_PER_BLOCK = 1 << 16
-
-
-def _in_row_blocks(x: torch.Tensor, one_d) -> torch.Tensor:
-    """Apply ``one_d`` (a transform along the last mode) to blocks of rows of ``x``."""
-    rows = x.reshape(-1, x.shape[-1])
-    block = max(1, _ENTRIES_PER_BLOCK // max(1, x.shape[-1]))
-    if rows.shape[0] <= block:
-        return one_d(rows).reshape(x.shape)
-    out = torch.empty_like(rows)
-    for start in range(0, rows.shape[0], block):
-        out[start : start + block] = one_d(rows[start : start + block])
-    return out.reshape(x.shape)
 
 
 def _dct1(g: torch.Tensor) -> torch.Tensor:
@@ -71,10 +85,20 @@ def _vals2coeffs_2(v: torch.Tensor) -> torch.Tensor:
     m = v.shape[-1]
     if m == 1:
         return v.clone()
-    c = _dct1(v.flip(-1)) / (m - 1)
-    c[..., 0] /= 2
-    c[..., -1] /= 2
-    return c
+    # c = DCT-I(v reversed)/(m-1), ends halved; DCT-I of the reversed values is (-1)^k DCT-I(v), so the
+    # reversal and the halving fold into one scaling (fewer passes over the block)
+    extended = torch.cat([v, v[..., 1:-1].flip(-1)], dim=-1)
+    return torch.fft.rfft(extended, dim=-1).real * _dct1_scale(m, v.dtype, v.device)
+
+
+@functools.lru_cache(maxsize=64)
+def _dct1_scale(m: int, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    """``(-1)^k/(m-1)``, halved at ``k = 0`` and ``k = m-1``."""
+    scale = torch.ones(m, dtype=torch.float64)
+    scale[1::2] = -1.0
+    scale[0] /= 2
+    scale[-1] /= 2
+    return (scale / (m - 1)).to(dtype=dtype, device=device)
 
 
 def _coeffs2vals_2(c: torch.Tensor) -> torch.Tensor:

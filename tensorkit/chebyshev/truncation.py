@@ -35,15 +35,46 @@ class TruncatedTucker:
         self.relative_error_bound = relative_error_bound
 
 
+# Entries of the tensor copied per QR call when the unfolding is factored slab by slab (512 KiB in float64;
+# at least 8·m² so each step's new rows outnumber the carried R eightfold and TSQR costs few extra flops).
+_QR_BLOCK_ENTRIES = 1 << 16
+
+
 def modal_svd(x: torch.Tensor, mode: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Left singular vectors and singular values of the mode-``mode`` unfolding, via QR then SVD."""
-    mat = unfold(x, mode)
-    if mat.shape[1] > mat.shape[0]:
-        r = torch.linalg.qr(mat.mT, mode="r")[1]  # mat = rᵀ qᵀ: same left vectors and singular values as rᵀ
+    m = x.shape[mode]
+    if x.numel() > m * m:  # wide unfolding
+        r = _unfolding_r(x, mode)  # unfolding = rᵀ qᵀ: same left vectors and singular values as rᵀ
         u, s, _ = torch.linalg.svd(r.mT, full_matrices=False)
     else:
-        u, s, _ = torch.linalg.svd(mat, full_matrices=False)
+        u, s, _ = torch.linalg.svd(unfold(x, mode), full_matrices=False)
     return u, s
+
+
+def _unfolding_r(x: torch.Tensor, mode: int) -> torch.Tensor:
+    """R factor of a QR of the transposed mode-``mode`` unfolding.
+
+    Large tensors are factored slab by slab along another mode (TSQR: ``R ← qr([R; next columns])``),
+    so no full-size unfolding or QR workspace is formed. The column order of an unfolding does not
+    change its left singular vectors or singular values, so the slabs may come in any order.
+    """
+    block = max(_QR_BLOCK_ENTRIES, 8 * x.shape[mode] ** 2)
+    if x.numel() <= 2 * block or x.ndim < 2:
+        return torch.linalg.qr(unfold(x, mode).mT, mode="r")[1]
+    along = max((k for k in range(x.ndim) if k != mode), key=lambda k: x.shape[k])
+    size, m = x.shape[along], x.shape[mode]
+    step = max(1, block * size // x.numel())
+    r = None
+    for start in range(0, size, step):
+        slab = torch.movedim(x.narrow(along, start, min(step, size - start)), mode, -1)  # (..., m) view
+        rows = slab.numel() // m
+        top = 0 if r is None else r.shape[0]
+        stacked = torch.empty(top + rows, m, dtype=x.dtype, device=x.device)  # [R; next columns], one copy
+        if r is not None:
+            stacked[:top] = r
+        stacked[top:].view(slab.shape).copy_(slab)
+        r = torch.linalg.qr(stacked, mode="r")[1]
+    return r
 
 
 def _select(us: list[torch.Tensor], svals: list[torch.Tensor], norm: float, tol: float | None,
