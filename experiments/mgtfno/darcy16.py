@@ -47,11 +47,17 @@ def build(kind: str, seed: int, peer: bool = False) -> torch.nn.Module:
     return TFNO((16, 18), 1, 1, 32, n_layers=4, seed=seed, **settings)
 
 
-def train_darcy(kind: str, seed: int, n_epochs: int = 10, peer: bool = False) -> dict[str, float]:
-    """Train one model; returns test rel-L2/H1 at 16² and zero-shot rel-L2 at 32², sizes, CPU time."""
+def train_darcy(kind: str, seed: int, n_epochs: int = 10, peer: bool = False,
+                model: torch.nn.Module | None = None, label: str | None = None) -> dict[str, float]:
+    """Train one model; returns test rel-L2/H1 at 16² and zero-shot rel-L2 at 32², sizes, CPU time.
+
+    ``model`` replaces the model of ``kind`` (e.g. one initialised from another library's draw);
+    ``label`` then names it in the result.
+    """
     x, y = load_darcy("train", 16)
     tests = {"16": load_darcy("test", 16), "32": load_darcy("test", 32)}
-    model = build(kind, seed, peer)
+    if model is None:
+        model = build(kind, seed, peer)
     optimizer = torch.optim.AdamW(model.parameters(), lr=8e-3, weight_decay=1e-4)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=n_epochs)
     trainer = Trainer(model, optimizer, scheduler, train_loss="h1", batch_size=32, seed=seed,
@@ -60,7 +66,7 @@ def train_darcy(kind: str, seed: int, n_epochs: int = 10, peer: bool = False) ->
     history = trainer.fit((x, y), n_epochs, tests)
     spectral = getattr(model, "n_spectral_parameters", None)
     return {
-        "model": ("neuralop " if peer else "tensorkit ") + kind, "seed": seed, "epochs": n_epochs,
+        "model": label or ("neuralop " if peer else "tensorkit ") + kind, "seed": seed, "epochs": n_epochs,
         "rel_l2_16": history[-1]["16_l2"], "rel_h1_16": history[-1]["16_h1"], "rel_l2_32": history[-1]["32_l2"],
         "n_parameters_real": sum(p.numel() * (2 if p.is_complex() else 1) for p in model.parameters()),
         "spectral_complex_parameters": spectral, "cpu_s": time.process_time() - cpu0,
