@@ -133,20 +133,53 @@ class FactorizedSpectralConv(nn.Module):
         return dense / self.n_spectral_parameters
 
     # -- forward ------------------------------------------------------------------------------
-    def _block_slices(self, spatial: Sequence[int]) -> list[tuple[tuple[slice, ...], tuple[slice, ...]]]:
-        """For each of the ``2^(d-1)`` corner blocks: (slices into the rfft spectrum, slices into the
-        block's mode axes). On a grid too coarse for the modes, only the frequencies it has are
-        used (the weight is truncated: low blocks keep their first, high blocks their last entries)."""
-        d = len(spatial)
-        per_axis = []
-        for k, (h, n) in enumerate(zip(self.half_modes, spatial)):
-            if k == d - 1:
-                a = min(h, n // 2 + 1)
-                per_axis.append([(slice(0, a), slice(0, a))])
-            else:
-                low, high = min(h, (n + 1) // 2), min(h, n // 2)
-                per_axis.append([(slice(0, low), slice(0, low)), (slice(n - high, n), slice(h - high, h))])
+    def _axis_plan(self, spatial: Sequence[int]) -> tuple[list[tuple[int, int, int]], int]:
+        """Frequencies kept on a grid of size ``spatial``: for each leading axis ``(n, low, high)``
+        (low ``[0, low)`` and high ``[n - high, n)``), and ``a`` columns ``[0, a)`` of the last
+        (rfft) axis. On a grid too coarse for the modes only the resolved frequencies are kept
+        (the weight is truncated: low blocks keep their first, high blocks their last entries)."""
+        lead = [(n, min(h, (n + 1) // 2), min(h, n // 2)) for h, n in zip(self.half_modes[:-1], spatial[:-1])]
+        return lead, min(self.half_modes[-1], spatial[-1] // 2 + 1)
+
+    def _full_blocks(self, lead: list[tuple[int, int, int]], a: int) -> bool:
+        """True when every block is complete (the usual case), so blocks are a reshape of the spectrum."""
+        return a == self.half_modes[-1] and all(lo == hi == h for (_, lo, hi), h in zip(lead, self.half_modes))
+
+    def _block_index(self, lead: list[tuple[int, int, int]], a: int) -> list[tuple[tuple[slice, ...], tuple[slice, ...]]]:
+        """For each of the ``2^(d-1)`` corner blocks: (slices into the reduced spectrum, slices into
+        the block's mode axes), blocks ordered like ``itertools.product`` over (low, high) per axis."""
+        per_axis = [[(slice(0, lo), slice(0, lo)), (slice(lo, lo + hi), slice(h - hi, h))]
+                    for (_, lo, hi), h in zip(lead, self.half_modes)]
+        per_axis.append([(slice(0, a), slice(0, a))])
         return [tuple(zip(*combo)) for combo in itertools.product(*per_axis)]
+
+    def _reduced_spectrum(self, x: torch.Tensor, lead: list[tuple[int, int, int]], a: int) -> torch.Tensor:
+        """The kept Fourier coefficients (batch, C, low_1 + high_1, …, a).
+
+        Axis by axis (equal to slicing ``rfftn``, whose normalisation factorises over axes): the
+        real FFT of the last axis first, then only the ``a`` kept columns go through the complex
+        FFTs of the leading axes, which is several times cheaper than transforming every column.
+        """
+        norm = self.fft_norm
+        x_ft = torch.fft.rfft(x, dim=-1, norm=norm)[..., :a]
+        for k, (n, lo, hi) in enumerate(lead):
+            axis = 2 + k
+            x_ft = torch.fft.fft(x_ft, dim=axis, norm=norm)
+            if lo + hi < n:
+                x_ft = torch.cat([x_ft.narrow(axis, 0, lo), x_ft.narrow(axis, n - hi, hi)], dim=axis)
+        return x_ft
+
+    def _full_field(self, out: torch.Tensor, lead: list[tuple[int, int, int]], spatial: Sequence[int]) -> torch.Tensor:
+        """Inverse of :meth:`_reduced_spectrum`: zero the dropped frequencies and transform back."""
+        norm = self.fft_norm
+        for k, (n, lo, hi) in enumerate(lead):
+            axis = 2 + k
+            if lo + hi < n:
+                gap = list(out.shape)
+                gap[axis] = n - lo - hi
+                out = torch.cat([out.narrow(axis, 0, lo), out.new_zeros(gap), out.narrow(axis, lo, hi)], dim=axis)
+            out = torch.fft.ifft(out, dim=axis, norm=norm)
+        return torch.fft.irfft(out, n=spatial[-1], dim=-1, norm=norm)  # zero-pads the rfft columns ≥ a
 
     def forward(self, x: torch.Tensor, layer: int = 0) -> torch.Tensor:
         """Apply layer ``layer`` to ``x`` of shape (batch, in_channels, n_1, …, n_d).
@@ -162,18 +195,31 @@ class FactorizedSpectralConv(nn.Module):
         dtype = x.dtype
         if dtype in (torch.float16, torch.bfloat16):  # half-precision FFTs need power-of-two sizes
             x = x.float()
-        axes = tuple(range(-d, 0))
-        spatial = x.shape[2:]
-        x_ft = torch.fft.rfftn(x, dim=axes, norm=self.fft_norm)
-        blocks = [((Ellipsis, *spec), (Ellipsis, *modes)) for spec, modes in self._block_slices(spatial)]
-        stacked = x_ft.new_zeros((x.shape[0], self.n_blocks, self.in_channels, *self.half_modes))
-        for j, (spec, modes) in enumerate(blocks):
-            stacked[:, j][modes] = x_ft[spec]
+        spatial = tuple(x.shape[2:])
+        batch = x.shape[0]
+        lead, a = self._axis_plan(spatial)
+        x_red = self._reduced_spectrum(x, lead, a)
+        # (batch, C, [2, h_k] per leading axis, h_d) ↔ (batch, blocks, C, h_1, …, h_d)
+        split = [s for h in self.half_modes[:-1] for s in (2, h)] + [self.half_modes[-1]]
+        to_blocks = [0, *(2 + 2 * k for k in range(d - 1)), 1, *(3 + 2 * k for k in range(d - 1)), 2 * d]
+        from_blocks = [0, d, *(v for k in range(d - 1) for v in (1 + k, d + 1 + k)), 2 * d]
+        if self._full_blocks(lead, a):
+            stacked = x_red.reshape(batch, self.in_channels, *split).permute(to_blocks)
+            stacked = stacked.reshape(batch, self.n_blocks, self.in_channels, *self.half_modes)
+        else:
+            index = self._block_index(lead, a)
+            stacked = x_red.new_zeros((batch, self.n_blocks, self.in_channels, *self.half_modes))
+            for j, (spec, modes) in enumerate(index):
+                stacked[(slice(None), j, Ellipsis, *modes)] = x_red[(Ellipsis, *spec)]
         out = contract(stacked, self.layer_weight(layer), self.separable, self.implementation)
-        out_ft = x_ft.new_zeros((x.shape[0], self.out_channels, *x_ft.shape[2:]))
-        for j, (spec, modes) in enumerate(blocks):
-            out_ft[spec] = out[:, j][modes]
-        y = torch.fft.irfftn(out_ft, s=spatial, dim=axes, norm=self.fft_norm)
+        if self._full_blocks(lead, a):
+            out = out.reshape(batch, *(2,) * (d - 1), self.out_channels, *self.half_modes).permute(from_blocks)
+            out_red = out.reshape(batch, self.out_channels, *x_red.shape[2:])
+        else:
+            out_red = x_red.new_zeros((batch, self.out_channels, *x_red.shape[2:]))
+            for j, (spec, modes) in enumerate(index):
+                out_red[(Ellipsis, *spec)] = out[(slice(None), j, Ellipsis, *modes)]
+        y = self._full_field(out_red, lead, spatial)
         y = y + self.bias[layer].reshape(1, -1, *(1,) * d)
         return y.to(dtype)
 

@@ -198,3 +198,41 @@ def test_coarse_grid_uses_the_truncated_weight():
     torch.testing.assert_close(big(x), small(x), rtol=1e-5, atol=1e-6)
     tfno = TFNO((16, 16), 1, 1, 4, n_layers=1)
     assert tfno(torch.randn(1, 1, 6, 6)).shape == (1, 1, 6, 6)
+
+
+def _truncated_multiplier(conv, layer, spatial):
+    """Dense multiplier on the rfft grid of ``spatial`` (any size, also odd or coarser than the modes):
+    frequency ``k`` of a leading axis uses weight entry ``k`` of the low block if ``k < min(h, ceil(n/2))``
+    and entry ``h - (n - k)`` of the high block if ``n - k ≤ min(h, floor(n/2))``."""
+    w = conv.layer_weight(layer)
+    w = w if isinstance(w, torch.Tensor) else w.to_dense()
+    d = len(spatial)
+    m = torch.zeros(w.shape[1], w.shape[2], *spatial[:-1], spatial[-1] // 2 + 1, dtype=w.dtype)
+    columns = min(conv.half_modes[-1], spatial[-1] // 2 + 1)
+    per_axis = []
+    for h, n in zip(conv.half_modes[:-1], spatial[:-1]):
+        low = [(0, k, k) for k in range(min(h, (n + 1) // 2))]
+        high = [(1, n - q, h - q) for q in range(1, min(h, n // 2) + 1)]
+        per_axis.append(low + high)
+    for combo in itertools.product(*per_axis):
+        block = sum(side << (d - 2 - k) for k, (side, _, _) in enumerate(combo))
+        freq = tuple(f for _, f, _ in combo)
+        entry = tuple(e for _, _, e in combo)
+        m[(slice(None), slice(None), *freq, slice(0, columns))] = w[(block, slice(None), slice(None), *entry,
+                                                                      slice(0, columns))]
+    return m
+
+
+@pytest.mark.parametrize("n_modes, spatial", [((8,), (5,)), ((8, 6), (5, 7)), ((8, 6), (9, 4)), ((8, 6), (20, 16)),
+                                              ((4, 6, 4), (3, 5, 4)), ((4, 6, 4), (8, 9, 7))])
+def test_axis_by_axis_fft_equals_full_rfftn(n_modes, spatial):
+    """The layer's axis-by-axis transforms equal multiplying the full ``rfftn`` by the multiplier,
+    on odd grids and on grids coarser than the modes (where blocks are truncated)."""
+    conv = FactorizedSpectralConv(3, 2, n_modes, n_layers=2, factorization="tucker", rank=0.5,
+                                  generator=torch.Generator().manual_seed(0))
+    x = torch.randn(2, 3, *spatial)
+    axes = tuple(range(2, 2 + len(spatial)))
+    x_ft = torch.fft.rfftn(x, dim=axes, norm="forward")
+    y_ft = torch.einsum("bi...,io...->bo...", x_ft, _truncated_multiplier(conv, 1, spatial))
+    expected = torch.fft.irfftn(y_ft, s=spatial, dim=axes, norm="forward") + conv.bias[1].reshape(1, -1, *(1,) * len(spatial))
+    torch.testing.assert_close(conv(x, 1), expected, rtol=1e-4, atol=1e-5)
