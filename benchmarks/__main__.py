@@ -1,9 +1,9 @@
 """Run every benchmark script in this folder and collect their markdown tables.
 
 Each ``benchmarks/<name>.py`` (other than this file and ``timing.py``) is run as ``python -m
-benchmarks.<name>`` and writes ``benchmarks/results/<name>.md``; this runner then writes
-``benchmarks/results/README.md`` with the date, the machine and the command. ``--only NAME`` runs a
-subset.
+benchmarks.<name>`` and writes one or more ``benchmarks/results/<name>*.md`` tables; this runner
+then writes ``benchmarks/results/README.md`` with the date, the machine, the command and every
+table. ``--only NAME`` runs a subset (the other tables are kept from their last run).
 """
 
 from __future__ import annotations
@@ -16,6 +16,8 @@ import sys
 from pathlib import Path
 
 import torch
+
+from tensorkit.runtime import atomic_write
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
@@ -40,12 +42,13 @@ def main() -> int:
         parser.error(f"unknown benchmark(s) {sorted(unknown)}; available: {names}")
     RESULTS.mkdir(exist_ok=True)
     failed = [n for n in chosen if subprocess.run([sys.executable, "-m", f"benchmarks.{n}"], cwd=HERE.parent).returncode]
-    tables = [(RESULTS / f"{n}.md").read_text() for n in names if (RESULTS / f"{n}.md").exists()]
+    tables = [p.read_text() for p in sorted(RESULTS.glob("*.md")) if p.name != "README.md"]
     header = (f"# Benchmark results\n\nRun {datetime.date.today().isoformat()} on {machine()}.\n"
               f"Command: `python -m benchmarks{' --only ' + ' '.join(chosen) if args.only else ''}`.\n"
-              "Ratios are tensorkit time (or memory) divided by the peer's, measured in the same run: "
-              "below 1 means tensorkit is faster (or smaller).\n\n")
-    (RESULTS / "README.md").write_text(header + "\n".join(tables))
+              "Every ratio compares tensorkit with a peer measured in the same run; each table states "
+              "its direction.\n\n")
+    with atomic_write(RESULTS / "README.md", "w") as fh:
+        fh.write(header + "\n".join(tables))
     if failed:
         print(f"benchmarks failed: {failed}", file=sys.stderr)
     return 1 if failed else 0

@@ -9,6 +9,8 @@ from typing import Any
 
 import torch
 
+from tensorkit.runtime import atomic_write
+
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
@@ -34,5 +36,6 @@ def write_table(name: str, title: str, columns: Sequence[str], rows: Sequence[Se
     lines += ["| " + " | ".join(fmt(v) for v in row) + " |" for row in rows]
     text = "\n".join(lines) + ("\n\n" + note if note else "") + "\n"
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / f"{name}.md").write_text(text)
+    with atomic_write(RESULTS / f"{name}.md", "w") as fh:
+        fh.write(text)
     return text
