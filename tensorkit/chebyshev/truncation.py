@@ -35,9 +35,9 @@ class TruncatedTucker:
         self.relative_error_bound = relative_error_bound
 
 
-# Entries of the tensor copied per QR call when the unfolding is factored slab by slab (512 KiB in float64;
+# Entries of the tensor copied per QR call when the unfolding is factored slab by slab (256 KiB in float64;
 # at least 8·m² so each step's new rows outnumber the carried R eightfold and TSQR costs few extra flops).
-_QR_BLOCK_ENTRIES = 1 << 16
+_QR_BLOCK_ENTRIES = 1 << 15
 
 
 def modal_svd(x: torch.Tensor, mode: int) -> tuple[torch.Tensor, torch.Tensor]:
