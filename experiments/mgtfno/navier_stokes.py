@@ -2,8 +2,11 @@
 
 Data: ν = 1e-3, FNO forcing, GRF initial vorticity (α 2.5, τ 7), original CN scheme, dt = 1e-3,
 map ω(0) → ω(T = 1). Models (width 32, 4 layers, 16×9 rfft modes): dense FNO, TFNO with joint
-Tucker at rank 0.05 and 0.2, and MG-TFNO (the same TFNO on 2-level patches, padding 1/16, stitched).
-Writes results/ns64.json and results/ns64.md (errors, parameter counts, input compression).
+Tucker at rank 0.05 and 0.2, and MG-TFNO (the TFNO at rank 0.05 on 1- and 2-level patches,
+stitched), with and without global periodic coordinates on the patches. The forcing
+0.1(sin 2π(x+y) + cos 2π(x+y)) depends on absolute position; a model whose only positional input
+is patch-local cannot represent its effect, which the row "TFNO ..., no positional embedding"
+(full domain, no coordinates at all) isolates. Writes results/ns64.json and results/ns64.md.
 
     python experiments/mgtfno/navier_stokes.py [--n-samples 200] [--epochs 20] [--data /tmp/ns64.nc]
 """
@@ -60,6 +63,9 @@ def main() -> None:
         "FNO dense": {**base, "model": {**model, "factorization": None}},
         "TFNO tucker r=0.05": {**base, "model": {**model, "factorization": "tucker", "rank": 0.05}},
         "TFNO tucker r=0.2": {**base, "model": {**model, "factorization": "tucker", "rank": 0.2}},
+        "TFNO tucker r=0.05, no positional embedding": {
+            **base, "model": {**model, "factorization": "tucker", "rank": 0.05, "positional_embedding": None},
+        },
         "MG-TFNO L=2 p=1/16 tucker r=0.05": {
             **base, "model": {**model, "factorization": "tucker", "rank": 0.05},
             "patching": {"levels": 2, "padding_fraction": 1 / 16, "stitching": True},

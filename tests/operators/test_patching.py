@@ -121,3 +121,28 @@ def test_global_coordinate_channels():
     patch = patches[4 + 2]
     torch.testing.assert_close(patch[2], torch.sin(2 * torch.pi * rows)[:, None].expand(24, 24))
     torch.testing.assert_close(patch[5], torch.cos(2 * torch.pi * cols)[None, :].expand(24, 24))
+
+
+@pytest.mark.parametrize("levels,fraction", [(1, 0.125), (2, 1 / 16)])
+def test_without_global_coordinates_patched_model_is_blind_to_patch_position(levels, fraction):
+    """Why MG-TFNO needs global coordinates for position-dependent PDE terms (e.g. NS forcing).
+
+    TFNO's "grid" embedding is local to each patch, so for an input that repeats with the patch
+    period every patch gets identical channels and the stitched output repeats too: no choice of
+    weights can produce a target that varies from patch to patch. Global coordinates break this.
+    """
+    torch.manual_seed(0)
+    n = 32
+    tile = torch.randn(1, 1, n // 2**levels, n // 2**levels)
+    x = tile.repeat(1, 1, 2**levels, 2**levels)  # periodic with the patch period
+    shift = n // 2**levels
+    blind = MultigridPatching(levels, fraction)
+    model = TFNO((4, 4), levels + 1, 1, 8, n_layers=1)
+    with torch.no_grad():
+        y = blind.apply(model, x)
+    torch.testing.assert_close(y, torch.roll(y, shift, dims=-1), rtol=1e-4, atol=1e-5)
+    seeing = MultigridPatching(levels, fraction, global_coordinates=True)
+    model = TFNO((4, 4), levels + 1 + seeing.extra_channels(2), 1, 8, n_layers=1)
+    with torch.no_grad():
+        y = seeing.apply(model, x)
+    assert (y - torch.roll(y, shift, dims=-1)).abs().max() > 1e-3
