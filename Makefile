@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install demo test docs benchmarks
+.PHONY: install demo test docs figures benchmarks
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +20,9 @@ test: install
 
 docs: install
 	$(BIN)/python -m sphinx -W --keep-going -b html docs docs/_build/html
+
+figures: install
+	$(BIN)/python docs/make_figures.py
 
 benchmarks: install
 	$(BIN)/python -m benchmarks
