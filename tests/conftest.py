@@ -10,6 +10,16 @@ import torch
 from tensorkit.data.reference import ENV_VAR, shared_data_dir
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _single_thread():
+    """One intra-op thread: the test problems are small, and oversubscribed OpenMP threads on a
+    shared 2-core CI machine slow small FFT/solve-heavy tests down by an order of magnitude."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     if torch.cuda.is_available():
         return

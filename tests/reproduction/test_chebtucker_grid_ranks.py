@@ -21,16 +21,6 @@ GRID_RANKS = {0.5: [4, 6, 7, 9], 1.0: [5, 7, 9, 11]}  # reference grid-HOSVD ran
 CHEB_DEGREE = {0.5: 64, 1.0: 128}
 
 
-@pytest.fixture(autouse=True)
-def _single_thread():
-    """Small dense kernels: one thread avoids oversubscription on shared machines."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
-
 def erf_over_r(w):
     def f(x, y, z):
         r = torch.sqrt(x**2 + y**2 + z**2)

@@ -18,16 +18,6 @@ from tensorkit.core import CPTensor
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(autouse=True)
-def _single_thread():
-    """Small dense kernels: one thread avoids oversubscription on shared machines."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
-
 @pytest.fixture(scope="module")
 def reference(shared_data):
     return json.loads((shared_data / "chebtuck" / "reference_numbers.json").read_text())

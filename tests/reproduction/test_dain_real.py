@@ -14,14 +14,6 @@ CASES = [(path, fold) for path in ("data/beijing/beijing_PM2.5/DISCT_50x50x150.n
          for fold in range(5)]  # fmt: skip
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
 @pytest.mark.parametrize(("relpath", "fold"), CASES)
 def test_none_and_dain_beat_training_mean(shared_data, relpath, fold):
     data = funbat_fold(relpath, fold, val_fraction=0.2, seed=fold)

@@ -18,15 +18,12 @@ SEEDS = [0, 1, 2, 3, 4]
 
 @pytest.fixture(scope="module")
 def rows(shared_data):
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)  # small MLP: one thread is fastest and does not oversubscribe
     obs = read_tsv(shared_data / "dain" / "synthetic_10K.tensor")
     out = []
     for seed in SEEDS:
         train, val, test = obs.split((0.72, 0.18, 0.10), seed=seed)
         out += compare_arms(train.indices, train.values, test.indices, test.values, arms=("none", "dain", "uniform"),
                             seeds=[seed], shape=obs.shape, val_indices=val.indices, val_values=val.values, **CONFIG)  # fmt: skip
-    torch.set_num_threads(previous)
     return out
 
 

@@ -1,7 +1,6 @@
 """FunBaT on Beijing PM2.5 with bin-centre coordinates (method note A3): reference numbers, no collapse."""
 
 import pytest
-import torch
 
 from tensorkit.funbat import FunBaT
 from tensorkit.funbat.datasets import BEIJING_PM25, load_binned_fold
@@ -12,14 +11,6 @@ REFERENCE_CP = dict(
     decomposition="cp", rank=2, kernel="matern12", lengthscale=0.1, variance=5.0, damping=0.3,
     damping_noise=0.8, schedule="inner", n_epochs=150, tol=0.0, standardize=False, parity_mode=True,
 )
-
-
-@pytest.fixture(autouse=True)
-def _single_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +29,6 @@ def _fit(fold, **kwargs):
 
 @pytest.fixture(scope="module")
 def cp_rmse(fold0):
-    torch.set_num_threads(1)
     return _rmse(_fit(fold0, **REFERENCE_CP), fold0)
 
 

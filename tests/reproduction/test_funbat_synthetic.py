@@ -13,14 +13,6 @@ REFERENCE_CP = dict(
 )
 
 
-@pytest.fixture(autouse=True)
-def _single_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
 @pytest.fixture(scope="module")
 def synthetic(shared_data):
     with np.load(shared_data / "funbat/data/synthetic/simulation_r1.npz") as d:
