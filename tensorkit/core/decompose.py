@@ -15,7 +15,7 @@ import torch
 
 from tensorkit._validation import as_tensor, check_choice, check_positive_float, check_positive_int, check_rank
 from tensorkit.core.cp import CPTensor
-from tensorkit.core.tenalg import khatri_rao, multi_mode_dot, unfold
+from tensorkit.core.tenalg import khatri_rao, mode_dot, multi_mode_dot, unfold
 from tensorkit.core.tt import TTTensor
 from tensorkit.core.tucker import TuckerTensor
 
@@ -26,7 +26,7 @@ def hosvd(x: torch.Tensor, rank: int | Sequence[int]) -> TuckerTensor:
     """Truncated higher-order SVD: leading left singular vectors of every unfolding, then the core."""
     x = _check_dense(x)
     ranks = check_rank(rank, x.shape)
-    factors = [_leading_left_singular_vectors(unfold(x, k), r) for k, r in enumerate(ranks)]
+    factors = _hosvd_factors(x, ranks)
     return TuckerTensor(multi_mode_dot(x, factors, transpose=True), factors)
 
 
@@ -45,7 +45,7 @@ def tucker_ranks_for_tol(x: torch.Tensor, tol: float) -> tuple[int, ...]:
     x = _check_dense(x)
     tol = check_positive_float(tol, "tol")
     budget = tol * float(torch.linalg.vector_norm(x)) / math.sqrt(x.ndim)
-    return tuple(eps_rank(torch.linalg.svdvals(unfold(x, k)), budget) for k in range(x.ndim))
+    return tuple(eps_rank(torch.linalg.svdvals(_tall(unfold(x, k))), budget) for k in range(x.ndim))
 
 
 def hooi(
@@ -94,21 +94,25 @@ def hooi(
     filled = _initial_fill(x, mask)
     ranks = _resolve_ranks(filled, rank, tol)
     if init == "svd":
-        factors = hosvd(filled, ranks).factors
+        factors = _hosvd_factors(filled, ranks)
     else:
         gen = torch.Generator().manual_seed(seed)
         factors = [
             torch.linalg.qr(torch.randn(n, r, generator=gen, dtype=x.dtype).to(x.device))[0]
             for n, r in zip(x.shape, ranks)
         ]
+    x_sq = _squared_norm(x) if mask is None else None
     errors: list[float] = []
     for _ in range(n_iter_max):
         for k in range(x.ndim):
             others = [u for j, u in enumerate(factors) if j != k]
             projected = multi_mode_dot(filled, others, [j for j in range(x.ndim) if j != k], transpose=True)
             factors[k] = _leading_left_singular_vectors(unfold(projected, k), ranks[k])
-        tucker = TuckerTensor(multi_mode_dot(filled, factors, transpose=True), factors)
-        filled, error = _em_step(x, mask, filled, tucker)
+        # the last projection skipped only the last mode, so the core is one mode product away
+        core = mode_dot(projected, factors[-1].mT, x.ndim - 1)
+        tucker = TuckerTensor(core, factors)
+        core_sq = _squared_norm(core)  # = <x, tucker> = ||tucker||^2 (orthonormal factors)
+        filled, error = _em_step(x, mask, filled, tucker, x_sq, core_sq, core_sq)
         errors.append(error)
         if len(errors) > 1 and abs(errors[-2] - errors[-1]) < tol_iter:
             break
@@ -165,20 +169,22 @@ def cp_als(
             lead = _leading_left_singular_vectors(unfold(filled, k), min(rank, n))
             noise = torch.cat([lead, noise[:, lead.shape[1]:]], 1)
         factors.append(noise)
-    weights = torch.ones(rank, dtype=x.dtype, device=x.device)
+    x_sq = _squared_norm(x) if mask is None else None
     errors: list[float] = []
     for _ in range(n_iter_max):
         for k in range(x.ndim):
-            others = [u for j, u in enumerate(factors) if j != k]
             gram = torch.ones(rank, rank, dtype=x.dtype, device=x.device)
-            for u in others:
-                gram = gram * (u.mT @ u)
-            mttkrp = unfold(filled, k) @ khatri_rao(others)
+            for j, u in enumerate(factors):
+                if j != k:
+                    gram = gram * (u.mT @ u)
+            mttkrp = _mttkrp(filled, factors, k)
             factor = mttkrp @ torch.linalg.pinv(gram, hermitian=True)
             weights = torch.linalg.vector_norm(factor, dim=0)
             factors[k] = factor / torch.where(weights > 0, weights, torch.ones_like(weights))
         cp = CPTensor(weights, factors)
-        filled, error = _em_step(x, mask, filled, cp)
+        # <x, cp> and ||cp||^2 from the last mode's MTTKRP and Gram matrix
+        inner, cp_sq = (mttkrp * factor).sum(), (gram * (factor.mT @ factor)).sum()
+        filled, error = _em_step(x, mask, filled, cp, x_sq, inner, cp_sq)
         errors.append(error)
         if len(errors) > 1 and abs(errors[-2] - errors[-1]) < tol:
             break
@@ -196,6 +202,12 @@ def tt_svd(x: torch.Tensor, rank: int | Sequence[int] | None = None, tol: float 
         Maximum TT rank (int), or the ``K-1`` inner ranks (or all ``K+1`` with ones at both ends).
     tol : float, optional
         Relative error target: each of the ``K-1`` SVDs discards a tail of norm ``≤ tol·‖x‖/√(K-1)``.
+
+    Returns
+    -------
+    TTTensor
+        Left-orthonormal cores; each SVD's singular vectors are signed so that the largest entry of
+        every left vector is positive (tensorly's convention).
     """
     x = _check_dense(x)
     if x.ndim < 2:
@@ -206,10 +218,11 @@ def tt_svd(x: torch.Tensor, rank: int | Sequence[int] | None = None, tol: float 
     budget = 0.0 if tol is None else check_positive_float(tol, "tol") * float(torch.linalg.vector_norm(x)) / math.sqrt(x.ndim - 1)
     cores, rest, r_prev = [], x, 1
     for k, n in enumerate(x.shape[:-1]):
-        u, s, vh = torch.linalg.svd(rest.reshape(r_prev * n, -1), full_matrices=False)
+        u, s, vh = _svd(rest.reshape(r_prev * n, -1))
         r = min(eps_rank(s, budget), max_ranks[k])
-        cores.append(u[:, :r].reshape(r_prev, n, r))
-        rest, r_prev = s[:r, None] * vh[:r], r
+        sign = _column_signs(u[:, :r])
+        cores.append((u[:, :r] * sign).reshape(r_prev, n, r))
+        rest, r_prev = (sign * s[:r]).mT * vh[:r], r
     cores.append(rest.reshape(r_prev, x.shape[-1], 1))
     return TTTensor(cores)
 
@@ -243,14 +256,54 @@ def _initial_fill(x: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
     return torch.where(mask, x, x[mask].mean())
 
 
-def _em_step(x: torch.Tensor, mask: torch.Tensor | None, filled: torch.Tensor, fit: Any) -> tuple[torch.Tensor, float]:
-    """Relative error of ``fit`` (on observed entries) and the re-imputed tensor."""
-    recon = fit.to_dense()
+def _em_step(
+    x: torch.Tensor,
+    mask: torch.Tensor | None,
+    filled: torch.Tensor,
+    fit: Any,
+    x_sq: torch.Tensor | None,
+    inner: torch.Tensor,
+    fit_sq: torch.Tensor,
+) -> tuple[torch.Tensor, float]:
+    """Relative error of ``fit`` (on observed entries) and the re-imputed tensor.
+
+    Parameters
+    ----------
+    x, mask, filled : torch.Tensor
+        Data, observation mask (None: fully observed) and the currently imputed data.
+    fit : TensorFormat
+        The current decomposition.
+    x_sq, inner, fit_sq : torch.Tensor
+        ``‖x‖²``, ``⟨x, fit⟩`` and ``‖fit‖²`` (``x_sq`` is None when masked).
+
+    Notes
+    -----
+    Unmasked, ``‖x − fit‖² = ‖x‖² − 2⟨x, fit⟩ + ‖fit‖²`` gives the error without reconstructing
+    ``fit``. The identity loses about ``log10(‖x‖² / ‖x − fit‖²)`` digits to cancellation, so when
+    the relative squared error falls below ``√eps`` the dense residual is used instead.
+    """
     if mask is None:
-        err = torch.linalg.vector_norm(x - recon) / torch.linalg.vector_norm(x)
-        return filled, float(err)
+        rel_sq = float((x_sq - 2 * inner + fit_sq) / x_sq)
+        if rel_sq >= torch.finfo(x.dtype).eps ** 0.5:
+            return filled, math.sqrt(rel_sq)
+        return filled, float(torch.linalg.vector_norm(x - fit.to_dense()) / x_sq.sqrt())
+    recon = fit.to_dense()
     err = torch.linalg.vector_norm((x - recon)[mask]) / torch.linalg.vector_norm(x[mask])
     return torch.where(mask, x, recon), float(err)
+
+
+def _squared_norm(x: torch.Tensor) -> torch.Tensor:
+    return torch.linalg.vector_norm(x) ** 2
+
+
+def _mttkrp(x: torch.Tensor, factors: Sequence[torch.Tensor], mode: int) -> torch.Tensor:
+    """``unfold(x, mode) @ khatri_rao(factors without mode)`` without a permuted copy of ``x``."""
+    left, right = factors[:mode], factors[mode + 1:]
+    n, rank = x.shape[mode], factors[0].shape[1]
+    if not right:
+        return x.reshape(-1, n).mT @ khatri_rao(left)
+    out = (x.reshape(-1, math.prod(x.shape[mode + 1:])) @ khatri_rao(right)).reshape(-1, n, rank)
+    return torch.einsum("lnr,lr->nr", out, khatri_rao(left)) if left else out[0]
 
 
 def _resolve_ranks(x: torch.Tensor, rank: Any, tol: float | None) -> tuple[int, ...]:
@@ -277,10 +330,53 @@ def _tt_max_ranks(rank: Any, ndim: int) -> list[int]:
     return [check_positive_int(r, f"rank[{k}]") for k, r in enumerate(ranks)]
 
 
-def _leading_left_singular_vectors(matrix: torch.Tensor, r: int) -> torch.Tensor:
-    """Leading ``r`` left singular vectors, signs fixed so each column's largest entry is positive."""
-    u = torch.linalg.svd(matrix, full_matrices=False)[0][:, :r]
-    if u.shape[1] < r:
-        raise ValueError(f"rank {r} exceeds the product of the other modes' sizes or ranks ({u.shape[1]})")
-    pivot = u.gather(0, u.abs().argmax(0, keepdim=True))
-    return u * torch.sign(pivot)
+def _hosvd_factors(x: torch.Tensor, ranks: Sequence[int]) -> list[torch.Tensor]:
+    return [_leading_left_singular_vectors(unfold(x, k), r) for k, r in enumerate(ranks)]
+
+
+def _tall(matrix: torch.Tensor) -> torch.Tensor:
+    """``matrix`` or its transpose, whichever has at least as many rows as columns.
+
+    LAPACK's SVD of a wide matrix is several times slower than that of its (tall) transpose.
+    """
+    return matrix.mT if matrix.shape[0] < matrix.shape[1] else matrix
+
+
+def _svd(matrix: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Thin SVD ``(u, s, vh)`` of ``matrix``, computed on :func:`_tall` of it."""
+    u, s, vh = torch.linalg.svd(_tall(matrix), full_matrices=False)
+    return (u, s, vh) if matrix.shape[0] >= matrix.shape[1] else (vh.mT, s, u.mT)
+
+
+def _leading_left_singular_vectors(matrix: torch.Tensor, r: int, amplification: float = 10.0) -> torch.Tensor:
+    """Leading ``r`` left singular vectors, signs fixed so each column's largest entry is positive.
+
+    Parameters
+    ----------
+    matrix : torch.Tensor
+        An ``(m, n)`` matrix.
+    r : int
+        Number of vectors, at most ``min(m, n)``.
+    amplification : float
+        For a wide matrix (``n ≥ 2m``) the vectors come from the eigendecomposition of the ``m × m``
+        Gram matrix ``A Aᵀ``, much cheaper than an SVD. Squaring the matrix multiplies the error bound
+        of the leading subspace by about ``σ_1 / (σ_r + σ_{r+1})``; when that exceeds
+        ``amplification`` the exact SVD is used instead.
+    """
+    m, n = matrix.shape
+    if r > min(m, n):
+        raise ValueError(f"rank {r} exceeds the product of the other modes' sizes or ranks ({min(m, n)})")
+    u = None
+    if n >= 2 * m:
+        evals, evecs = torch.linalg.eigh(matrix @ matrix.mT)
+        s = evals.flip(0).clamp_min(0).sqrt()
+        if s[0] <= amplification * (s[r - 1] + (s[r] if r < m else 0)):
+            u = evecs[:, m - r:].flip(1)
+    if u is None:
+        u = _svd(matrix)[0][:, :r]
+    return u * _column_signs(u)
+
+
+def _column_signs(u: torch.Tensor) -> torch.Tensor:
+    """Signs that make each column's largest-magnitude entry positive (tensorly's ``svd_flip``)."""
+    return torch.sign(u.gather(0, u.abs().argmax(0, keepdim=True)))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import torch
@@ -19,12 +20,21 @@ def fold(matrix: torch.Tensor, mode: int, shape: Sequence[int]) -> torch.Tensor:
 
 
 def mode_dot(x: torch.Tensor, matrix: torch.Tensor, mode: int) -> torch.Tensor:
-    """Mode-``mode`` product ``x ×_mode matrix`` with ``matrix`` of shape ``(m, n_mode)``."""
+    """Mode-``mode`` product ``x ×_mode matrix`` with ``matrix`` of shape ``(m, n_mode)``.
+
+    ``x`` is viewed as ``(before, n_mode, after)`` and multiplied in place of that axis, so the
+    result is contiguous and no permuted copy of ``x`` is made.
+    """
     if matrix.ndim != 2 or matrix.shape[1] != x.shape[mode]:
         raise ValueError(
             f"matrix must have shape (m, {x.shape[mode]}) for mode {mode}, got {tuple(matrix.shape)}"
         )
-    return torch.movedim(torch.tensordot(matrix, x, dims=([1], [mode])), 0, mode)
+    mode = mode % x.ndim
+    before, n, after = math.prod(x.shape[:mode]), x.shape[mode], math.prod(x.shape[mode + 1:])
+    shape = (*x.shape[:mode], matrix.shape[0], *x.shape[mode + 1:])
+    if after == 1:
+        return (x.reshape(before, n) @ matrix.mT).reshape(shape)
+    return (matrix @ x.reshape(before, n, after)).reshape(shape)
 
 
 def multi_mode_dot(

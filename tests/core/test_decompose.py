@@ -8,7 +8,7 @@ import torch
 from tensorly.datasets import load_kinetic
 from tensorly.decomposition import parafac, tensor_train, tucker
 
-from tensorkit.core import cp_als, hooi, hosvd, tt_svd, tucker_ranks_for_tol
+from tensorkit.core import cp_als, decompose, hooi, hosvd, tt_svd, tucker_ranks_for_tol
 from tests.core.test_conformance import make_cp, make_tt, make_tucker
 
 SHAPE, RANK = (12, 10, 8), (3, 4, 2)
@@ -130,3 +130,39 @@ def test_decompositions_follow_device_and_dtype(device, low_rank):
     x = low_rank.to(device=device, dtype=torch.float32)
     for fmt in (hooi(x, RANK), cp_als(x, 3, n_iter_max=3), tt_svd(x, rank=2)):
         assert fmt.device.type == device.type and fmt.dtype == torch.float32
+
+
+def _planted(m, n, singular_values, seed):
+    gen = torch.Generator().manual_seed(seed)
+    u = torch.linalg.qr(torch.randn(m, m, generator=gen, dtype=torch.float64))[0]
+    v = torch.linalg.qr(torch.randn(n, m, generator=gen, dtype=torch.float64))[0]
+    return (u * torch.as_tensor(singular_values, dtype=torch.float64)) @ v.mT
+
+
+@pytest.mark.parametrize("spectrum, gram", [(torch.linspace(3, 1, 20), True), (torch.logspace(0, -8, 20), False)])
+def test_leading_vectors_gram_path_matches_svd(monkeypatch, spectrum, gram):
+    a = _planted(20, 400, spectrum, seed=10)
+    u = torch.linalg.svd(a, full_matrices=False)[0][:, :5]
+    u = u * torch.sign(u.gather(0, u.abs().argmax(0, keepdim=True)))
+    calls = []
+    monkeypatch.setattr(decompose, "_svd", lambda m: calls.append(m) or torch.linalg.svd(m, full_matrices=False))
+    torch.testing.assert_close(decompose._leading_left_singular_vectors(a, 5), u, rtol=0, atol=1e-10)
+    assert (not calls) == gram  # ill-conditioned kept spectrum: exact SVD
+
+
+@pytest.mark.parametrize("exact", [False, True])
+def test_unmasked_error_identity_matches_dense_error(low_rank, noisy, exact):
+    x = low_rank if exact else noisy
+    t, t_err = hooi(x, RANK, n_iter_max=3, tol_iter=0.0, return_errors=True)
+    cp, cp_err = cp_als(x, 3, n_iter_max=3, tol=0.0, return_errors=True)
+    for fit, errors in ((t, t_err), (cp, cp_err)):
+        assert errors[-1] == pytest.approx(rel_err(fit.to_dense(), x), rel=1e-10, abs=1e-14)
+    assert t_err[-1] < 1e-13 if exact else t_err[-1] > 1e-3  # exact fits fall back to the dense residual
+
+
+def test_tt_svd_cores_equal_tensorlys():
+    x = torch.randn(12, 10, 8, 6, generator=torch.Generator().manual_seed(11), dtype=torch.float64)
+    with tl.backend_context("pytorch"):
+        theirs = tensor_train(x, rank=[1, 5, 6, 4, 1]).factors
+    for ours, core in zip(tt_svd(x, rank=[1, 5, 6, 4, 1]).cores, theirs):
+        torch.testing.assert_close(ours, core, rtol=0, atol=1e-12)

@@ -1,0 +1,34 @@
+"""Tensor-algebra primitives against einsum / explicit unfoldings."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from tensorkit.core.decompose import _mttkrp
+from tensorkit.core.tenalg import khatri_rao, mode_dot, unfold
+
+SHAPE = (4, 5, 6, 3)
+LETTERS = "abcd"
+
+
+@pytest.mark.parametrize("mode", [0, 1, 2, 3, -1])
+@pytest.mark.parametrize("contiguous", [True, False])
+def test_mode_dot_matches_einsum(mode, contiguous):
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(SHAPE if contiguous else SHAPE[::-1], generator=gen, dtype=torch.float64)
+    x = x if contiguous else x.permute(3, 2, 1, 0)
+    assert x.shape == SHAPE and x.is_contiguous() == contiguous
+    m = torch.randn(7, SHAPE[mode], generator=gen, dtype=torch.float64)
+    k = mode % len(SHAPE)
+    expected = torch.einsum(f"z{LETTERS[k]},{LETTERS}->{LETTERS[:k]}z{LETTERS[k + 1:]}", m, x)
+    torch.testing.assert_close(mode_dot(x, m, mode), expected, rtol=1e-13, atol=1e-13)
+
+
+@pytest.mark.parametrize("mode", range(len(SHAPE)))
+def test_mttkrp_matches_unfolding_times_khatri_rao(mode):
+    gen = torch.Generator().manual_seed(1)
+    x = torch.randn(SHAPE, generator=gen, dtype=torch.float64)
+    factors = [torch.randn(n, 4, generator=gen, dtype=torch.float64) for n in SHAPE]
+    expected = unfold(x, mode) @ khatri_rao([u for j, u in enumerate(factors) if j != mode])
+    torch.testing.assert_close(_mttkrp(x, factors, mode), expected, rtol=1e-13, atol=1e-13)
