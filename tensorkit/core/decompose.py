@@ -104,9 +104,12 @@ def hooi(
     x_sq = _squared_norm(x) if mask is None else None
     errors: list[float] = []
     for _ in range(n_iter_max):
+        # suffix[k] = filled ×_{j>k} U_jᵀ with the incoming factors, shared by the modes ≤ k
+        suffix = [filled]
+        for j in range(x.ndim - 1, 0, -1):
+            suffix.insert(0, mode_dot(suffix[0], factors[j].mT, j))
         for k in range(x.ndim):
-            others = [u for j, u in enumerate(factors) if j != k]
-            projected = multi_mode_dot(filled, others, [j for j in range(x.ndim) if j != k], transpose=True)
+            projected = multi_mode_dot(suffix[k], factors[:k], transpose=True)
             factors[k] = _leading_left_singular_vectors(unfold(projected, k), ranks[k])
         # the last projection skipped only the last mode, so the core is one mode product away
         core = mode_dot(projected, factors[-1].mT, x.ndim - 1)
@@ -172,12 +175,13 @@ def cp_als(
     x_sq = _squared_norm(x) if mask is None else None
     errors: list[float] = []
     for _ in range(n_iter_max):
+        right = _right_contractions(filled, factors)
         for k in range(x.ndim):
             gram = torch.ones(rank, rank, dtype=x.dtype, device=x.device)
             for j, u in enumerate(factors):
                 if j != k:
                     gram = gram * (u.mT @ u)
-            mttkrp = _mttkrp(filled, factors, k)
+            mttkrp = _mttkrp(filled, factors, k, right[k])
             factor = mttkrp @ torch.linalg.pinv(gram, hermitian=True)
             weights = torch.linalg.vector_norm(factor, dim=0)
             factors[k] = factor / torch.where(weights > 0, weights, torch.ones_like(weights))
@@ -296,14 +300,30 @@ def _squared_norm(x: torch.Tensor) -> torch.Tensor:
     return torch.linalg.vector_norm(x) ** 2
 
 
-def _mttkrp(x: torch.Tensor, factors: Sequence[torch.Tensor], mode: int) -> torch.Tensor:
-    """``unfold(x, mode) @ khatri_rao(factors without mode)`` without a permuted copy of ``x``."""
-    left, right = factors[:mode], factors[mode + 1:]
-    n, rank = x.shape[mode], factors[0].shape[1]
-    if not right:
+def _right_contractions(x: torch.Tensor, factors: Sequence[torch.Tensor]) -> list[torch.Tensor | None]:
+    """``out[k]`` is ``x`` contracted over the modes after ``k`` with ``khatri_rao(factors[k+1:])``.
+
+    ``out[k]`` has shape ``(n_0 ⋯ n_k, rank)``; ``out[K-1]`` is None (nothing to contract). Each is one
+    cheap step from the next, so a CP sweep reads all of ``x`` only twice.
+    """
+    out: list[torch.Tensor | None] = [None] * x.ndim
+    if x.ndim > 1:
+        out[-2] = x.reshape(-1, x.shape[-1]) @ factors[-1]
+    for k in range(x.ndim - 3, -1, -1):
+        out[k] = torch.einsum("lnr,nr->lr", out[k + 1].reshape(-1, x.shape[k + 1], out[k + 1].shape[1]), factors[k + 1])
+    return out
+
+
+def _mttkrp(x: torch.Tensor, factors: Sequence[torch.Tensor], mode: int, right: torch.Tensor | None) -> torch.Tensor:
+    """``unfold(x, mode) @ khatri_rao(factors without mode)`` without a permuted copy of ``x``.
+
+    ``right`` is ``_right_contractions(x, factors)[mode]``, computed with the current ``factors[mode+1:]``.
+    """
+    n, left = x.shape[mode], factors[:mode]
+    if right is None:
         return x.reshape(-1, n).mT @ khatri_rao(left)
-    out = (x.reshape(-1, math.prod(x.shape[mode + 1:])) @ khatri_rao(right)).reshape(-1, n, rank)
-    return torch.einsum("lnr,lr->nr", out, khatri_rao(left)) if left else out[0]
+    right = right.reshape(-1, n, right.shape[1])
+    return torch.einsum("lnr,lr->nr", right, khatri_rao(left)) if left else right[0]
 
 
 def _resolve_ranks(x: torch.Tensor, rank: Any, tol: float | None) -> tuple[int, ...]:
