@@ -28,7 +28,12 @@ def main() -> None:
             rows.append((label, f"{n}³", t_ours, t_peer, t_ours / t_peer))
     print(write_table("core", "Core decompositions vs tensorly (CPU, float64)",
                       ["case", "size", "tensorkit (s)", "tensorly (s)", "ratio tensorkit / tensorly"], rows,
-                      "Both compute the same decomposition; neither stops early (tolerances set to 0)."))
+                      "Same input, ranks, SVD initialisation and sweep count; neither stops early (tolerances 0). "
+                      "Both Tucker codes track the error every sweep (from ‖x‖² − ‖core‖²); tensorkit's CP-ALS "
+                      "does too (inner-product identity), tensorly's parafac computes none with tol=0. Most of the gap "
+                      "is the SVD of wide unfoldings: tensorkit takes initial factors from the eigenvectors of "
+                      "the small Gram matrix (exact SVD if the kept spectrum is ill-conditioned) and runs exact "
+                      "SVDs (TT-SVD) on the tall transpose, which LAPACK factors several times faster."))
 
 
 if __name__ == "__main__":
