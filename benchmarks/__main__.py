@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import os
 import platform
 import subprocess
 import sys
@@ -27,7 +28,8 @@ SKIP = {"__init__", "__main__", "timing"}
 def machine() -> str:
     """One line naming the CPU/GPU, core count and library versions."""
     gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
-    return (f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads, {gpu}; "
+    threads = os.environ.get("OMP_NUM_THREADS", "1")
+    return (f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, {threads} thread(s) per run, {gpu}; "
             f"Python {platform.python_version()}, torch {torch.__version__}")
 
 
@@ -41,7 +43,9 @@ def main() -> int:
     if unknown:
         parser.error(f"unknown benchmark(s) {sorted(unknown)}; available: {names}")
     RESULTS.mkdir(exist_ok=True)
-    failed = [n for n in chosen if subprocess.run([sys.executable, "-m", f"benchmarks.{n}"], cwd=HERE.parent).returncode]
+    env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
+    failed = [n for n in chosen
+              if subprocess.run([sys.executable, "-m", f"benchmarks.{n}"], cwd=HERE.parent, env=env).returncode]
     tables = [p.read_text() for p in sorted(RESULTS.glob("*.md")) if p.name != "README.md"]
     header = (f"# Benchmark results\n\nRun {datetime.date.today().isoformat()} on {machine()}.\n"
               f"Command: `python -m benchmarks{' --only ' + ' '.join(chosen) if args.only else ''}`.\n"
