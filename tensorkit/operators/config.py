@@ -32,6 +32,9 @@ DEFAULTS: dict[str, dict[str, Any]] = {
 }
 _SCHEDULERS = ("cosine", "step", "none")
 _MODEL_KEYS = set(inspect.signature(TFNO.__init__).parameters) - {"self", "in_channels", "out_channels", "seed"}
+# model keys whose defaults do not show every accepted type: None (dense FNO), or ranks as a
+# fraction, an int or a list; TFNO checks them itself
+_UNTYPED_MODEL_KEYS = {"factorization", "rank"}
 
 
 def merge_config(config: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
@@ -51,7 +54,7 @@ def merge_config(config: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
             if key not in known:
                 raise ValueError(f"unknown key {section}.{key}; known: {sorted(known)}")
             default = merged[section].get(key)
-            if default is not None:
+            if default is not None and not (section == "model" and key in _UNTYPED_MODEL_KEYS):
                 value = check_value_type(value, default, f"{section}.{key}")
             merged[section][key] = value
     for key in ("n_epochs", "batch_size"):

@@ -36,3 +36,21 @@ def test_unknown_keys_are_rejected(tmp_path):
     path = tmp_path / "bad.yaml"
     path.write_text(yaml.safe_dump({"model": {"compression": 0.42}}))
     assert main(["train-operator", str(path), "--out", str(tmp_path / "r"), "--quiet"]) == 2  # clear error, no run
+
+
+def test_shipped_configs_load_dense_and_explicit_ranks():
+    """``factorization: null`` (dense FNO) and explicit rank lists are valid model settings: the
+    typed config check must not reject values whose type differs from the default's."""
+    from pathlib import Path
+
+    from tensorkit.operators.config import build_model, load_config
+
+    configs = Path(__file__).resolve().parents[2] / "experiments" / "mgtfno" / "configs"
+    for path in sorted(configs.glob("*.yaml")):
+        load_config(path)
+    assert load_config(configs / "darcy16_fno.yaml")["model"]["factorization"] is None
+    cfg = merge_config({"model": {"n_modes": [4, 4], "hidden_channels": 4, "n_layers": 2, "factorization": "tucker",
+                                  "rank": [2, 3, 3, 2, 2]}})
+    assert build_model(cfg["model"], 1, 1, 0, seed=0).spectral.weight.rank == (2, 3, 3, 2, 2)
+    with pytest.raises(TypeError, match="model.hidden_channels"):
+        merge_config({"model": {"hidden_channels": "32"}})
