@@ -1,7 +1,8 @@
 """Train-step time and memory of tensorkit's TFNO against neuraloperator 2.0's, same configuration.
 
 For each model: forward + relative-H1 loss + backward + Adam step on a random batch. Time is the
-median over ``--steps`` steps (models interleaved, so machine load hits them alike). Memory is the
+median over ``--steps`` steps (models interleaved, so machine load hits them alike); on CPU it is
+the process's CPU time per step (robust to other jobs on a shared machine), on GPU wall time. Memory is the
 peak CUDA allocation on GPU; on CPU it is the bytes autograd saves for the backward pass plus the
 parameter and optimizer bytes (the part of the footprint the models control). Writes
 ``benchmarks/results/mgtfno_step.md``/``.json`` (``mgtfno_step_cuda.*`` on GPU) with ratios tensorkit / neuraloperator.
@@ -107,11 +108,12 @@ def main() -> None:
                 memory = cpu_bytes(model, opt, x, y)
             runs[peer] = {"step": step, "times": [], "memory": memory,
                           "params": sum(p.numel() * (2 if p.is_complex() else 1) for p in model.parameters())}
+        clock = time.perf_counter if device.type == "cuda" else time.process_time
         for _ in range(args.steps):
             for peer in (False, True):
-                t0 = time.perf_counter()
+                t0 = clock()
                 runs[peer]["step"]()
-                runs[peer]["times"].append(time.perf_counter() - t0)
+                runs[peer]["times"].append(clock() - t0)
         tk, nl = runs[False], runs[True]
         row = {"case": label, "tensorkit_ms": 1e3 * statistics.median(tk["times"]),
                "neuralop_ms": 1e3 * statistics.median(nl["times"]), "tensorkit_MB": tk["memory"] / 2**20,
@@ -130,7 +132,7 @@ def main() -> None:
     memory_kind = "peak CUDA allocation" if device.type == "cuda" else "autograd-saved + parameter + Adam-state bytes"
     lines = [f"# TFNO train step: tensorkit vs neuraloperator 2.0 ({meta['cuda'] or 'CPU'}, {args.threads} thread(s))", "",
              f"Batch {args.batch}, {args.resolution}², width {args.width}, {args.modes}×{args.modes // 2 + 1} rfft modes, "
-             f"4 layers; median of {args.steps} steps; memory = {memory_kind}. Ratio < 1: tensorkit is faster/smaller. "
+             f"4 layers; median of {args.steps} steps ({'wall' if device.type == 'cuda' else 'CPU'} time); memory = {memory_kind}. Ratio < 1: tensorkit is faster/smaller. "
              "A joint CP/Tucker tensor gives every layer the full shared rank (CP: R≈650 vs ≈165 per layer), so "
              "per-layer rows are the like-for-like comparison with neuraloperator.", "",
              "| case | tensorkit ms | neuralop ms | time ratio | tensorkit MB | neuralop MB | memory ratio | params tk / nl |",
