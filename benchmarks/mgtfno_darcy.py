@@ -4,7 +4,10 @@ Both libraries' models are trained by the same tensorkit Trainer (method note hy
 AdamW 8e-3, wd 1e-4, cosine, batch 32, H1 loss, normalised output, width 32, 16×9 rfft modes,
 10 epochs, 1 thread), so only the models differ. Writes benchmarks/results/mgtfno_darcy.{json,md}.
 
-    python benchmarks/mgtfno_darcy.py [--seeds 0 1 2] [--reuse]   # --reuse: re-tabulate the JSON
+    python benchmarks/mgtfno_darcy.py [--seeds 0 1 2] [--reuse [JSON]]   # --reuse: re-tabulate a JSON
+
+``--reuse experiments/mgtfno/results/darcy16.json`` tabulates a ``darcy16.py --peer`` run, which
+trains the same models with the same function and seeds.
 """
 
 from __future__ import annotations
@@ -60,10 +63,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--epochs", type=int, default=10)
-    parser.add_argument("--reuse", action="store_true", help="only re-tabulate benchmarks/results/mgtfno_darcy.json")
+    parser.add_argument("--reuse", nargs="?", const=str(OUT.with_suffix(".json")), default=None, metavar="JSON",
+                        help="only re-tabulate rows from JSON (default benchmarks/results/mgtfno_darcy.json)")
     args = parser.parse_args()
     if args.reuse:
-        rows = json.loads(OUT.with_suffix(".json").read_text())["rows"]
+        rows = json.loads(Path(args.reuse).read_text())["rows"]
+        if Path(args.reuse).resolve() != OUT.with_suffix(".json").resolve():
+            with atomic_write(OUT.with_suffix(".json"), "w") as fh:
+                json.dump({"torch": torch.__version__, "threads": 1, "source": str(args.reuse), "rows": rows}, fh, indent=1)
     else:
         torch.set_num_threads(1)
         darcy = _darcy16()
