@@ -3,8 +3,8 @@
 For each model: forward + relative-H1 loss + backward + Adam step on a random batch. Time is the
 median over ``--steps`` steps (models interleaved, so machine load hits them alike); on CPU it is
 the process's CPU time per step (robust to other jobs on a shared machine), on GPU wall time. Memory is the
-peak CUDA allocation on GPU; on CPU it is the bytes autograd saves for the backward pass plus the
-parameter and optimizer bytes (the part of the footprint the models control). Writes
+peak CUDA allocation on GPU; on CPU it is the bytes of the distinct storages autograd keeps for
+the backward pass (views counted once) plus the parameter and optimizer bytes (the part of the footprint the models control). Writes
 ``benchmarks/results/mgtfno_step.md``/``.json`` (``mgtfno_step_cuda.*`` on GPU) with ratios tensorkit / neuraloperator.
 
     python benchmarks/mgtfno_step.py [--device cpu] [--resolution 64] [--batch 8] [--width 32] [--modes 16]
@@ -63,11 +63,17 @@ def step_fn(model, x, y, device):
 
 
 def cpu_bytes(model, opt, x, y) -> int:
-    saved = 0
+    """Bytes of the distinct storages autograd keeps for the backward pass, plus parameters and
+    Adam state. Saved tensors that are views of one storage (or of a parameter, or of the input)
+    are counted once: they allocate nothing new."""
+    storages: dict[int, int] = {}
+    known = {p.untyped_storage().data_ptr() for p in model.parameters()} | {x.untyped_storage().data_ptr(),
+                                                                             y.untyped_storage().data_ptr()}
 
     def pack(t):
-        nonlocal saved
-        saved += t.numel() * t.element_size()
+        storage = t.untyped_storage()
+        if storage.data_ptr() not in known:
+            storages[storage.data_ptr()] = storage.nbytes()
         return t
 
     with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
@@ -75,7 +81,7 @@ def cpu_bytes(model, opt, x, y) -> int:
     loss.backward()
     params = sum(p.numel() * p.element_size() for p in model.parameters())
     state = sum(t.numel() * t.element_size() for s in opt.state.values() for t in s.values() if torch.is_tensor(t))
-    return saved + params + state
+    return sum(storages.values()) + params + state
 
 
 def main() -> None:
@@ -129,7 +135,8 @@ def main() -> None:
             ("resolution", "batch", "width", "modes", "steps")}}
     with atomic_write(OUT / f"{name}.json", "w") as fh:
         json.dump({"meta": meta, "rows": rows}, fh, indent=1)
-    memory_kind = "peak CUDA allocation" if device.type == "cuda" else "autograd-saved + parameter + Adam-state bytes"
+    memory_kind = ("peak CUDA allocation" if device.type == "cuda" else
+                   "distinct storages autograd saves + parameter + Adam-state bytes")
     lines = [f"# TFNO train step: tensorkit vs neuraloperator 2.0 ({meta['cuda'] or 'CPU'}, {args.threads} thread(s))", "",
              f"Batch {args.batch}, {args.resolution}², width {args.width}, {args.modes}×{args.modes // 2 + 1} rfft modes, "
              f"4 layers; median of {args.steps} steps ({'wall' if device.type == 'cuda' else 'CPU'} time); memory = {memory_kind}. Ratio < 1: tensorkit is faster/smaller. "

@@ -57,25 +57,43 @@ def contract(x: torch.Tensor, weight: SpectralTensor, separable: bool = False, i
     Returns (batch, block, out, k…).
     """
     x_labels, w_labels, out_labels = weight_labels(x.ndim - 3, separable)
-    if implementation == "reconstructed":
-        return torch.einsum(f"{x_labels},{w_labels}->{out_labels}", x, reconstruct(weight, w_labels))
-    if implementation != "factorized":
+    if implementation not in IMPLEMENTATIONS:
         raise ValueError(f"implementation must be one of {IMPLEMENTATIONS}, got {implementation!r}")
+    if isinstance(weight, torch.Tensor):
+        return _contract_dense(x, weight, x_labels, w_labels, out_labels)
+    if implementation == "reconstructed":
+        # rebuild the weight batch-major (block, k…, channels) so the einsum batches over a view of it
+        k = x_labels[3:]
+        layout = "n" + k + w_labels[1:len(w_labels) - len(k)]
+        return torch.einsum(f"{x_labels},{layout}->{out_labels}", x, reconstruct(weight, w_labels, layout))
     subs, operands = format_operands(weight, w_labels)
     equation = ",".join([x_labels, *subs]) + f"->{out_labels}"
     operands = [x, *operands]
     return _planned(equation, tuple(tuple(t.shape) for t in operands))(*operands)
 
 
-def reconstruct(weight: SpectralTensor, labels: str) -> torch.Tensor:
+def _contract_dense(x: torch.Tensor, weight: torch.Tensor, x_labels: str, w_labels: str, out_labels: str) -> torch.Tensor:
+    """One einsum per block: within a block the weight's frequency axes are adjacent in memory, so
+    torch batches over them with a view of the weight; a single einsum over (block, k…) would have
+    to copy the whole weight into a batch-major layout and keep that copy for the backward pass."""
+    if weight.shape[0] == 1:
+        return torch.einsum(f"{x_labels},{w_labels}->{out_labels}", x, weight)
+    eq = f"{x_labels.replace('n', '')},{w_labels[1:]}->{out_labels.replace('n', '')}"
+    return torch.stack([torch.einsum(eq, x[:, j], weight[j]) for j in range(weight.shape[0])], dim=1)
+
+
+def reconstruct(weight: SpectralTensor, labels: str, output: str | None = None) -> torch.Tensor:
     """The dense weight, contracted from its factors along a planned path (equal to ``to_dense()``,
-    without the ``prod(shape) × R`` Khatri–Rao matrix a CP ``to_dense`` forms)."""
+    without the ``prod(shape) × R`` Khatri–Rao matrix a CP ``to_dense`` forms). ``output`` orders
+    its axes (a permutation of ``labels``; default ``labels``)."""
+    output = labels if output is None else output
     if isinstance(weight, torch.Tensor):
-        return weight
+        return torch.einsum(f"{labels}->{output}", weight) if output != labels else weight
     subs, operands = format_operands(weight, labels)
     if len(operands) == 1:
-        return dense_of(weight)
-    return _planned(",".join(subs) + f"->{labels}", tuple(tuple(t.shape) for t in operands))(*operands)
+        dense = dense_of(weight)
+        return torch.einsum(f"{labels}->{output}", dense) if output != labels else dense
+    return _planned(",".join(subs) + f"->{output}", tuple(tuple(t.shape) for t in operands))(*operands)
 
 
 @lru_cache(maxsize=256)
