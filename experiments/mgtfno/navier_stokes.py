@@ -84,8 +84,15 @@ def main() -> None:
             "patching": {"levels": 2, "padding_fraction": 1 / 16, "stitching": True, "global_coordinates": True},
         },
     }
+    order = list(runs)
     if args.only:
         runs = {name: runs[name] for name in args.only}
+    previous = HERE / "results" / "ns64.json"
+    kept: list[dict] = []
+    if args.only and previous.exists():  # merge: keep the rows of models not rerun
+        old = json.loads(previous.read_text())
+        generation = old["generation"]
+        kept = [r for r in old["rows"] if r["model"] not in runs]
     rows = []
     for name, config in runs.items():
         start = time.process_time()
@@ -97,11 +104,12 @@ def main() -> None:
                      "input_compression": MultigridPatching(patch["levels"], patch["padding_fraction"]).input_compression((64, 64)) if patch else 1.0,
                      "cpu_s": time.process_time() - start})
         print(json.dumps(rows[-1]), flush=True)
-    previous = HERE / "results" / "ns64.json"
-    if args.only and previous.exists():
-        old = json.loads(previous.read_text())
-        generation = old["generation"]
-        rows = [r for r in old["rows"] if r["model"] not in args.only] + rows
+        # written after every model, so a long run that stops keeps what it finished
+        table = sorted(kept + rows, key=lambda r: order.index(r["model"]) if r["model"] in order else len(order))
+        write_results(table, generation, args)
+
+
+def write_results(rows: list[dict], generation: dict, args: argparse.Namespace) -> None:
     with atomic_write(HERE / "results" / "ns64.json", "w") as fh:
         json.dump({"generation": generation, "epochs": args.epochs, "rows": rows}, fh, indent=1)
     lines = [f"# Navier–Stokes 64² (ν=1e-3, ω(0)→ω(1)), {args.n_samples - args.n_test} train / {args.n_test} test, "
@@ -114,7 +122,6 @@ def main() -> None:
                      f"{r['spectral_compression']:.1f}× | {r['input_compression']:.2f}× | {r['cpu_s']:.0f} |")
     with atomic_write(HERE / "results" / "ns64.md", "w") as fh:
         fh.write("\n".join(lines) + "\n")
-
 
 if __name__ == "__main__":
     main()
