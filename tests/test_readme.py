@@ -56,3 +56,18 @@ def test_readme_example_runs_and_prints_what_it_says(index, tmp_path):
     assert len(printed) == len(expected), (printed, expected)
     for actual, wanted in zip(printed, expected):
         assert same_up_to_numbers(actual, wanted), (actual, wanted)
+
+
+def benchmark_rows() -> list[tuple[str, str]]:
+    """(results file, figures cell) for each row of the README's benchmark table."""
+    rows = re.findall(r"^\| `(\w+\.md)` \|[^|]*\| ([^|]*) \|", README.read_text(), flags=re.M)
+    assert len(rows) >= 7
+    return rows
+
+
+def test_readme_benchmark_figures_come_from_the_result_files():
+    results = README.parent / "benchmarks" / "results"
+    for name, figures in benchmark_rows():
+        text = (results / name).read_text()
+        for number in NUMBER.findall(figures):
+            assert number in text, f"README figure {number} not found in benchmarks/results/{name}"
