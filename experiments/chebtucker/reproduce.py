@@ -19,28 +19,11 @@ import torch
 
 from tensorkit.chebyshev import ChebTucker
 from tensorkit.chebyshev.potentials import gaussian_sum, sinc_quadrature
-from tensorkit.chebyshev.reference import load_biomolecule, load_lattice, load_newton_canonical
-from tensorkit.chebyshev.sampling import uniform_grid
-from tensorkit.core import CPTensor
+from tensorkit.chebyshev.reference import first_terms, load_biomolecule, load_lattice, load_newton_canonical, slice_error
 from tensorkit.data.reference import shared_file
 from tensorkit.runtime import GracefulInterrupt, atomic_write, progress
 
 TABLES = ("acceptance_sinc", "acceptance_erf", "newton_long", "newton_full", "biomolecule", "lattice")
-
-
-def slice_error(model: ChebTucker, cp: CPTensor) -> tuple[float, float]:
-    """(max |model − cp|, max |cp|) on the slice z = x_{n/2} (0-based n/2 − 1) over all n×n cell centres."""
-    n = cp.shape[0]
-    x = torch.as_tensor(uniform_grid(n, (-1.0, 1.0)))
-    k = n // 2 - 1
-    exact = (cp.factors[0] * (cp.weights * cp.factors[2][k])) @ cp.factors[1].mT
-    tucker = model.on_grid([x, x, x[k : k + 1]])  # contract the one-point mode first: no n²·r intermediate
-    approx = tucker.factors[0] @ (tucker.core @ tucker.factors[2][0]) @ tucker.factors[1].mT
-    return float((approx - exact).abs().max()), float(exact.abs().max())
-
-
-def first_terms(cp: CPTensor, count: int) -> CPTensor:
-    return CPTensor(cp.weights[:count], [f[:, :count] for f in cp.factors])
 
 
 def timed_fit(f, **kwargs) -> tuple[ChebTucker, float]:

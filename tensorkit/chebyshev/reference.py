@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import scipy.io
@@ -15,7 +16,7 @@ import torch
 
 from tensorkit.core import CPTensor
 
-__all__ = ["load_newton_canonical", "load_biomolecule", "load_lattice"]
+__all__ = ["first_terms", "load_biomolecule", "load_lattice", "load_newton_canonical", "slice_error"]
 
 
 def _path(name: str, path: str | os.PathLike | None) -> Path:
@@ -71,3 +72,25 @@ def load_lattice(path: str | os.PathLike | None = None, n_short: int = 11) -> CP
     norms = [np.linalg.norm(f, axis=0) for f in factors]
     weights = weights * np.prod(norms, axis=0)
     return CPTensor(torch.as_tensor(weights), [torch.as_tensor(f / nrm) for f, nrm in zip(factors, norms)])
+
+
+def first_terms(cp: CPTensor, count: int) -> CPTensor:
+    """The first ``count`` rank-one terms of ``cp`` (the long-range part of a sinc CP of 1/r)."""
+    return CPTensor(cp.weights[:count], [f[:, :count] for f in cp.factors])
+
+
+def slice_error(model: Any, cp: CPTensor) -> tuple[float, float]:
+    """``(max |model − cp|, max |cp|)`` on the authors' error slice ``z = x_{n/2}`` (0-based ``n/2 − 1``).
+
+    ``model`` is a fitted :class:`~tensorkit.ChebTucker` (anything with ``on_grid``); ``cp`` the
+    reference on the ``n³`` cell-centred grid. Only the ``n × n`` slice is formed.
+    """
+    from tensorkit.chebyshev.sampling import uniform_grid
+
+    n = cp.shape[0]
+    x = torch.as_tensor(uniform_grid(n, (-1.0, 1.0)))
+    k = n // 2 - 1
+    exact = (cp.factors[0] * (cp.weights * cp.factors[2][k])) @ cp.factors[1].mT
+    tucker = model.on_grid([x, x, x[k : k + 1]])  # contract the one-point mode first: no n²·r intermediate
+    approx = tucker.factors[0] @ (tucker.core @ tucker.factors[2][0]) @ tucker.factors[1].mT
+    return float((approx - exact).abs().max()), float(exact.abs().max())

@@ -8,12 +8,9 @@ from the same data by an independent port). Truncation is the authors' RHOSVD ru
 import json
 
 import pytest
-import torch
 
 from tensorkit.chebyshev import ChebTucker
-from tensorkit.chebyshev.reference import load_biomolecule, load_lattice, load_newton_canonical
-from tensorkit.chebyshev.sampling import uniform_grid
-from tensorkit.core import CPTensor
+from tensorkit.chebyshev.reference import first_terms, load_biomolecule, load_lattice, load_newton_canonical, slice_error
 
 pytestmark = pytest.mark.slow
 
@@ -23,27 +20,12 @@ def reference(shared_data):
     return json.loads((shared_data / "chebtuck" / "reference_numbers.json").read_text())
 
 
-def slice_errors(model, cp):
-    """(max |model − cp| on the slice, max |cp| on the slice)."""
-    n = cp.shape[0]
-    x = torch.as_tensor(uniform_grid(n, (-1.0, 1.0)))
-    k = n // 2 - 1
-    exact = (cp.factors[0] * (cp.weights * cp.factors[2][k])) @ cp.factors[1].mT
-    tucker = model.on_grid([x, x, x[k : k + 1]])  # contract the one-point mode first: no n²·r intermediate
-    approx = tucker.factors[0] @ (tucker.core @ tucker.factors[2][0]) @ tucker.factors[1].mT
-    return float((approx - exact).abs().max()), float(exact.abs().max())
-
-
-def first_terms(cp, count):
-    return CPTensor(cp.weights[:count], [f[:, :count] for f in cp.factors])
-
-
 @pytest.mark.parametrize("row, n", list(enumerate([256, 512, 1024, 2048, 4096])))
 def test_newton_long_range_table2_m129(shared_data, reference, row, n):
     ref = reference["newton"]
     cp = first_terms(load_newton_canonical(n, shared_data / "chebtuck" / f"Newt_canon_{n}.mat"), ref["R_long"][row])
     model = ChebTucker(degree=128, tol=1e-7, truncation="rhosvd").fit(cp)
-    err, scale = slice_errors(model, cp)
+    err, scale = slice_error(model, cp)
     assert max(model.ranks_) == ref["rank_long"][row][0]
     assert err / scale <= 3 * ref["rel_err_long"][row][0]
 
@@ -51,7 +33,7 @@ def test_newton_long_range_table2_m129(shared_data, reference, row, n):
 def test_newton_long_range_n4096_resolved_at_m257(shared_data, reference):
     cp = first_terms(load_newton_canonical(4096, shared_data / "chebtuck" / "Newt_canon_4096.mat"), 16)
     model = ChebTucker(degree=256, tol=1e-7, truncation="rhosvd").fit(cp)
-    err, scale = slice_errors(model, cp)
+    err, scale = slice_error(model, cp)
     assert max(model.ranks_) == 15 and err / scale <= 3 * reference["newton"]["rel_err_long"][4][1]
 
 
@@ -59,7 +41,7 @@ def test_newton_full_kernel_table1_diagonal(shared_data, reference):
     """The full kernel cannot be Chebyshev-compressed: 7.3e-2 at m ≈ n (n = 256, m = 257)."""
     cp = load_newton_canonical(256, shared_data / "chebtuck" / "Newt_canon_256.mat")
     model = ChebTucker(degree=256, tol=1e-7, truncation="rhosvd").fit(cp)
-    err, scale = slice_errors(model, cp)
+    err, scale = slice_error(model, cp)
     assert err / scale == pytest.approx(reference["newton"]["rel_err_full"][0][1], rel=0.5)
     assert abs(max(model.ranks_) - reference["newton"]["rank_full"][0][1]) <= 1
 
@@ -68,7 +50,7 @@ def test_biomolecule_n256_N500(shared_data, reference):
     ref = reference["biomol_n256_N500"]
     cp = load_biomolecule(shared_data / "chebtuck" / "n256_Pn500.mat")
     model = ChebTucker(degree=128, tol=1e-7, truncation="rhosvd").fit(cp)
-    err, scale = slice_errors(model, cp)
+    err, scale = slice_error(model, cp)
     assert model.ranks_ == (40, 40, 47)
     assert err <= 2e-6 and err <= 3 * ref["abs_err"][4]
     assert scale == pytest.approx(ref["slice_max_abs"], rel=1e-3)
@@ -81,7 +63,7 @@ def test_lattice_n960(shared_data, reference):
     ref = reference["lattice_n960"]
     cp = load_lattice(shared_data / "chebtuck" / "Lattice_n960_ParticlesNumber_2304_Rank_50.mat")
     model = ChebTucker(degree=128, tol=1e-7, truncation="rhosvd").fit(cp)
-    err, scale = slice_errors(model, cp)
+    err, scale = slice_error(model, cp)
     assert model.ranks_ == (18, 18, 12)
     assert err <= 4e-6 and err <= 3 * ref["total_abs_err"][1]
     assert scale == pytest.approx(ref["slice_max_abs_long"], rel=1e-3)
