@@ -2,7 +2,8 @@
 
 Each ```` ```python ```` block runs in a fresh interpreter (one thread, temporary directory). Trailing
 ``# …`` comment lines after the code are the expected output: the same text with every number
-within 10 % of the stated value (BLAS and thread differences move the last digits).
+within 20 % of the stated value (seeded, but float32 training on another CPU's BLAS kernels rounds
+differently and the difference grows over the epochs).
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ def same_up_to_numbers(actual: str, expected: str) -> bool:
     if NUMBER.sub("#", actual).strip() != NUMBER.sub("#", expected).strip():
         return False
     pairs = zip(map(float, NUMBER.findall(actual)), map(float, NUMBER.findall(expected)))
-    return all(abs(a - e) <= 0.1 * abs(e) for a, e in pairs)
+    return all(abs(a - e) <= 0.2 * abs(e) for a, e in pairs)
 
 
 def test_readme_has_one_example_per_method():

@@ -61,7 +61,8 @@ class TFNO(nn.Module):
         Symmetric zero padding of the lifted field, as a fraction of each axis (0 = none).
     fft_norm : {"forward", "backward", "ortho"}
     seed : int, optional
-        Seed of the spectral-weight initialisation (other layers use torch's global RNG).
+        Seed of the whole initialisation, which then leaves torch's global RNG untouched (``None``:
+        draw from the global RNG).
     """
 
     def __init__(
@@ -98,28 +99,32 @@ class TFNO(nn.Module):
         self.positional_embedding = check_choice(positional_embedding, "positional_embedding", POSITIONAL_EMBEDDINGS)
         self.preactivation = bool(preactivation)
         generator = None if seed is None else torch.Generator().manual_seed(int(seed))
-        self.spectral = FactorizedSpectralConv(
-            hidden_channels, hidden_channels, n_modes, n_layers, factorization=factorization, rank=rank,
-            joint=joint, implementation=implementation, separable=separable,
-            fixed_rank_modes=fixed_rank_modes, fft_norm=fft_norm, generator=generator,
-        )
-        self.dim = len(self.spectral.n_modes)
-        lifted_in = in_channels + (self.dim if positional_embedding == "grid" else 0)
-        lift_hidden = _width(lifting_channel_ratio, hidden_channels, "lifting_channel_ratio")
-        proj_hidden = _width(projection_channel_ratio, hidden_channels, "projection_channel_ratio")
-        self.lifting = ChannelMLP(lifted_in, hidden_channels, lift_hidden)
-        self.projection = ChannelMLP(hidden_channels, out_channels, proj_hidden)
-        self.fno_skips = nn.ModuleList(make_skip(fno_skip, hidden_channels) for _ in range(n_layers))
-        self.norms = nn.ModuleList(make_norm(norm, hidden_channels) for _ in range(2 * n_layers))
-        if channel_mlp_expansion is None:
-            self.channel_mlps = None
-        else:
-            mlp_hidden = _width(channel_mlp_expansion, hidden_channels, "channel_mlp_expansion")
-            self.channel_mlps = nn.ModuleList(
-                ChannelMLP(hidden_channels, hidden_channels, mlp_hidden) for _ in range(n_layers)
+        # every other layer draws from torch's RNG: seeded here, in a fork, so the caller's RNG is untouched
+        with torch.random.fork_rng(devices=[], enabled=seed is not None):
+            if seed is not None:
+                torch.manual_seed(int(seed))
+            self.spectral = FactorizedSpectralConv(
+                hidden_channels, hidden_channels, n_modes, n_layers, factorization=factorization, rank=rank,
+                joint=joint, implementation=implementation, separable=separable,
+                fixed_rank_modes=fixed_rank_modes, fft_norm=fft_norm, generator=generator,
             )
-            self.channel_mlp_skips = nn.ModuleList(make_skip(channel_mlp_skip, hidden_channels) for _ in range(n_layers))
-        self.domain_padding = DomainPadding(domain_padding) if domain_padding else None
+            self.dim = len(self.spectral.n_modes)
+            lifted_in = in_channels + (self.dim if positional_embedding == "grid" else 0)
+            lift_hidden = _width(lifting_channel_ratio, hidden_channels, "lifting_channel_ratio")
+            proj_hidden = _width(projection_channel_ratio, hidden_channels, "projection_channel_ratio")
+            self.lifting = ChannelMLP(lifted_in, hidden_channels, lift_hidden)
+            self.projection = ChannelMLP(hidden_channels, out_channels, proj_hidden)
+            self.fno_skips = nn.ModuleList(make_skip(fno_skip, hidden_channels) for _ in range(n_layers))
+            self.norms = nn.ModuleList(make_norm(norm, hidden_channels) for _ in range(2 * n_layers))
+            if channel_mlp_expansion is None:
+                self.channel_mlps = None
+            else:
+                mlp_hidden = _width(channel_mlp_expansion, hidden_channels, "channel_mlp_expansion")
+                self.channel_mlps = nn.ModuleList(
+                    ChannelMLP(hidden_channels, hidden_channels, mlp_hidden) for _ in range(n_layers)
+                )
+                self.channel_mlp_skips = nn.ModuleList(make_skip(channel_mlp_skip, hidden_channels) for _ in range(n_layers))
+            self.domain_padding = DomainPadding(domain_padding) if domain_padding else None
 
     @property
     def n_spectral_parameters(self) -> int:
