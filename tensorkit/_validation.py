@@ -144,17 +144,17 @@ def check_same_length(**arrays: Any) -> int:
     return next(iter(lengths.values()))
 
 
-def check_value_type(value: Any, default: Any, name: str) -> Any:
-    """Return ``value`` if it has the type of ``default`` (ints pass for floats, never bools for numbers)."""
-    if isinstance(default, bool) or isinstance(value, bool):
-        ok = isinstance(value, bool) and isinstance(default, bool)
-    elif isinstance(default, float):
+def check_value_type(value: Any, expected: type, name: str) -> Any:
+    """Return ``value`` if it is an ``expected`` (ints pass as floats and are converted; bools never pass as numbers)."""
+    if expected is bool or isinstance(value, bool):
+        ok = isinstance(value, bool) and expected is bool
+    elif expected is float:
         ok = isinstance(value, (int, float))
     else:
-        ok = isinstance(value, type(default))
+        ok = isinstance(value, expected)
     if not ok:
-        raise TypeError(f"{name} must be {type(default).__name__}, got {value!r} ({type(value).__name__})")
-    return float(value) if isinstance(default, float) else value
+        raise TypeError(f"{name} must be {expected.__name__}, got {value!r} ({type(value).__name__})")
+    return float(value) if expected is float else value
 
 
 def read_yaml_mapping(path: str | os.PathLike, name: str) -> dict[str, Any]:

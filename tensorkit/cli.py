@@ -14,7 +14,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from tensorkit._validation import read_yaml_mapping
+from tensorkit._validation import check_value_type, read_yaml_mapping
 
 COMMANDS: dict[str, str] = {
     "demo": "tensorkit.demo",
@@ -74,13 +74,11 @@ def _check_config_value(parser: argparse.ArgumentParser, key: str, value: Any, a
         expected = action.type
     else:
         expected = type(action.default) if action.default is not None else str
-    ok = isinstance(value, expected) and not (expected is int and isinstance(value, bool))
-    if expected is float and isinstance(value, int) and not isinstance(value, bool):
-        value, ok = float(value), True
-    if action.nargs in ("+", "*") and isinstance(value, list):
-        ok = True
-    if not ok:
-        parser.error(f"--config: option {key!r} must be {expected.__name__}, got {value!r}")
+    if not (action.nargs in ("+", "*") and isinstance(value, list)):
+        try:
+            value = check_value_type(value, expected, f"option {key!r}")
+        except TypeError as err:
+            parser.error(f"--config: {err}")
     if action.choices is not None and value not in action.choices:
         parser.error(f"--config: option {key!r} must be one of {list(action.choices)}, got {value!r}")
     return value

@@ -40,8 +40,9 @@ _UNTYPED_MODEL_KEYS = {"factorization", "rank"}
 def merge_config(config: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     """Defaults updated with ``config``; unknown sections or keys and wrongly typed values raise.
 
-    Values must have the type of their default (a ``null`` default accepts anything, checked where
-    used); ``model`` keys must be :class:`TFNO` arguments and are checked by TFNO itself.
+    Values must have the type of their default; keys without one (a ``null`` default, a ``model`` key
+    absent from :data:`DEFAULTS`, ``factorization`` and ``rank``) are checked where they are used.
+    ``model`` keys must be :class:`TFNO` arguments.
     """
     merged = copy.deepcopy(DEFAULTS)
     for section, values in config.items():
@@ -55,7 +56,7 @@ def merge_config(config: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
                 raise ValueError(f"unknown key {section}.{key}; known: {sorted(known)}")
             default = merged[section].get(key)
             if default is not None and not (section == "model" and key in _UNTYPED_MODEL_KEYS):
-                value = check_value_type(value, default, f"{section}.{key}")
+                value = check_value_type(value, type(default), f"{section}.{key}")
             merged[section][key] = value
     for key in ("n_epochs", "batch_size"):
         check_positive_int(merged["training"][key], f"training.{key}")
@@ -98,7 +99,7 @@ def build_model(model: Mapping[str, Any], in_channels: int, out_channels: int, l
                 extra_channels: int = 0) -> TFNO:
     """TFNO from the ``model`` section; with multigrid patching the input has ``in_channels·(levels+1) + extra_channels`` channels."""
     kwargs = dict(model)
-    kwargs["n_modes"] = tuple(check_value_type(kwargs["n_modes"], [], "model.n_modes"))
+    kwargs["n_modes"] = tuple(check_value_type(kwargs["n_modes"], list, "model.n_modes"))
     return TFNO(in_channels=in_channels * (levels + 1) + extra_channels, out_channels=out_channels, seed=seed,
                 **kwargs)
 
