@@ -129,14 +129,20 @@ def run_experiment(
 ) -> dict[str, Any]:
     """Train the configured TFNO and return (and write, with ``out_dir``) its results.
 
-    Under ``torchrun`` the process group is initialised from the environment. ``out_dir`` gets
-    ``checkpoint.pt`` (resumable), ``metrics.json`` (per epoch) and ``results.json``. The
-    returned dict has ``interrupted`` True when SIGTERM/SIGUSR1 stopped the run early.
+    Under ``torchrun`` the process group is initialised from the environment (and destroyed at
+    the end when this call created it). ``out_dir`` gets ``checkpoint.pt`` (resumable),
+    ``metrics.json`` (per epoch) and ``results.json``. The returned dict has ``interrupted`` True
+    when SIGTERM/SIGUSR1 stopped the run early.
     """
     cfg = merge_config(config)
     dev = resolve_device(device)
-    ddp.init_from_env(dev)
-    dev = ddp.local_device(dev)
+    with ddp.process_group_from_env(dev):
+        return _train(cfg, ddp.local_device(dev), out_dir, resume, verbose)
+
+
+def _train(cfg: dict[str, Any], dev: torch.device, out_dir: str | os.PathLike | None, resume: bool,
+           verbose: bool | None) -> dict[str, Any]:
+    """The body of :func:`run_experiment` on a merged config, inside its process group."""
     training, patching_cfg = cfg["training"], cfg["patching"]
     seed = int(training["seed"])
     (x, y), tests = load_data(cfg["data"])

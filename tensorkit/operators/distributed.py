@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 
 import torch
@@ -43,6 +45,24 @@ def init_from_env(device: torch.device | None = None, timeout_s: float = 600.0) 
         torch.cuda.set_device(int(env.get("LOCAL_RANK", "0")))
     dist.init_process_group("nccl" if use_cuda else "gloo", timeout=timedelta(seconds=timeout_s))
     return True
+
+
+@contextmanager
+def process_group_from_env(device: torch.device | None = None, timeout_s: float = 600.0) -> Iterator[bool]:
+    """:func:`init_from_env` for the duration of a ``with`` block, yielding whether DDP is active.
+
+    A process group this call created is destroyed when the block ends (also on error): a process
+    that exits with a live gloo group can abort in its teardown ("terminate called without an
+    active exception"), which ``torchrun`` reports as a failed run. A group that already existed
+    is left alone.
+    """
+    owned = not (dist.is_available() and dist.is_initialized())
+    active = init_from_env(device, timeout_s)
+    try:
+        yield active
+    finally:
+        if owned and dist.is_available() and dist.is_initialized():
+            dist.destroy_process_group()
 
 
 def local_device(device: torch.device) -> torch.device:

@@ -74,6 +74,8 @@ def test_two_process_gloo_matches_one_process(tmp_path, mode):
            f"--master_port={_free_port()}", str(SCRIPT), *common, "--out", str(tmp_path / "two.pt")]
     double = subprocess.run(cmd, env=ENV, capture_output=True, text=True, timeout=300)
     assert double.returncode == 0, double.stderr[-3000:]
+    # a gloo group left alive at exit made a rank abort in teardown in about 1 run of 10
+    assert double.stdout.count("process group destroyed") == 2, double.stdout
     one, two = _load(tmp_path / "one.pt"), _load(tmp_path / "two.pt")
     assert one["losses"].shape == two["losses"].shape == (6,)
     assert not torch.equal(one["losses"][0], one["losses"][-1])
@@ -126,3 +128,20 @@ def test_bad_arguments():
         Trainer(model, opt, batch_size=0)
     with pytest.raises(ValueError, match="loss"):
         Trainer(model, opt, train_loss="l3").fit(_data(4, 8), 1)
+
+
+def test_process_group_from_env_leaves_an_existing_group_alone(monkeypatch):
+    import torch.distributed as dist
+
+    from tensorkit.operators import distributed as ddp
+
+    monkeypatch.setenv("WORLD_SIZE", "1")
+    with ddp.process_group_from_env() as active:  # nothing to initialise in a single process
+        assert not active and not dist.is_initialized()
+    dist.init_process_group("gloo", rank=0, world_size=1, store=dist.HashStore())
+    try:
+        with ddp.process_group_from_env() as active:
+            assert not active  # one rank: no DDP
+        assert dist.is_initialized()  # not created by the block, so not destroyed by it
+    finally:
+        dist.destroy_process_group()

@@ -20,19 +20,20 @@ parser.add_argument("--patch-parallel", action="store_true", help="MG patches (L
 args = parser.parse_args()
 
 torch.set_num_threads(1)
-ddp.init_from_env()
-g = torch.Generator().manual_seed(0)
-x = torch.randn(args.n_samples, 1, args.size, args.size, generator=g)
-y = torch.roll(x, 1, dims=-1) ** 2 + 0.5 * x
-torch.manual_seed(0)
-patching = MultigridPatching(1, 0.125) if args.patch_parallel else None
-model = TFNO((4, 4), 2 if patching else 1, 1, 8, n_layers=2, factorization="tucker", rank=0.5)
-optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
-scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=1, gamma=0.5)
-trainer = Trainer(model, optimizer, scheduler, train_loss="h1", batch_size=args.batch_size, seed=1,
-                  patching=patching, patch_parallel=args.patch_parallel, checkpoint_path=args.checkpoint, save_every=1 if args.checkpoint else None, verbose=False)
-trainer.fit((x, y), args.epochs, resume=args.resume)
-if ddp.rank() == 0:
-    torch.save({"model": model.state_dict(), "losses": torch.tensor(trainer.step_losses, dtype=torch.float64),
-                "interrupted": trainer.interrupted, "global_step": trainer.global_step}, args.out)
-print("interrupted" if trainer.interrupted else "finished", trainer.epoch, trainer.step_in_epoch, flush=True)
+with ddp.process_group_from_env():
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(args.n_samples, 1, args.size, args.size, generator=g)
+    y = torch.roll(x, 1, dims=-1) ** 2 + 0.5 * x
+    torch.manual_seed(0)
+    patching = MultigridPatching(1, 0.125) if args.patch_parallel else None
+    model = TFNO((4, 4), 2 if patching else 1, 1, 8, n_layers=2, factorization="tucker", rank=0.5)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
+    scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=1, gamma=0.5)
+    trainer = Trainer(model, optimizer, scheduler, train_loss="h1", batch_size=args.batch_size, seed=1,
+                      patching=patching, patch_parallel=args.patch_parallel, checkpoint_path=args.checkpoint, save_every=1 if args.checkpoint else None, verbose=False)
+    trainer.fit((x, y), args.epochs, resume=args.resume)
+    if ddp.rank() == 0:
+        torch.save({"model": model.state_dict(), "losses": torch.tensor(trainer.step_losses, dtype=torch.float64),
+                    "interrupted": trainer.interrupted, "global_step": trainer.global_step}, args.out)
+    print("interrupted" if trainer.interrupted else "finished", trainer.epoch, trainer.step_in_epoch, flush=True)
+print("process group destroyed" if not torch.distributed.is_initialized() else "process group alive", flush=True)
