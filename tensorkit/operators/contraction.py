@@ -4,6 +4,8 @@ The weight has modes ``(block, in, out, k_1, …, k_d)`` (or ``(block, channel, 
 separable) and the input ``(batch, block, in, k_1, …, k_d)``. The *reconstructed* path forms the
 dense weight and performs one einsum; the *factorized* path hands the input and every factor to a
 single einsum, whose contraction order torch plans with opt_einsum, so the weight is never formed.
+In training, the batch-free part of either path is recomputed in the backward pass rather than
+stored, so the memory kept per layer is what the batch contraction needs.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from functools import lru_cache
 from typing import Any, Callable
 
 import torch
+from torch.utils.checkpoint import checkpoint
 
 from tensorkit.core.cp import CPTensor
 from tensorkit.core.tt import TTTensor
@@ -69,7 +72,7 @@ def contract(x: torch.Tensor, weight: SpectralTensor, separable: bool = False, i
     subs, operands = format_operands(weight, w_labels)
     equation = ",".join([x_labels, *subs]) + f"->{out_labels}"
     operands = [x, *operands]
-    return _planned(equation, tuple(tuple(t.shape) for t in operands))(*operands)
+    return _planned(equation, tuple(tuple(t.shape) for t in operands), 0)(*operands)
 
 
 def _contract_dense(x: torch.Tensor, weight: torch.Tensor, x_labels: str, w_labels: str, out_labels: str) -> torch.Tensor:
@@ -97,31 +100,62 @@ def reconstruct(weight: SpectralTensor, labels: str, output: str | None = None) 
 
 
 @lru_cache(maxsize=256)
-def _planned(equation: str, shapes: tuple[tuple[int, ...], ...]) -> Callable[..., Any]:
+def _planned(equation: str, shapes: tuple[tuple[int, ...], ...], batch_operand: int | None = None) -> Callable[..., Any]:
     """A contraction whose pairwise order is planned once per equation and shapes (opt_einsum
-    "optimal"/"greedy"), then replayed as torch einsums; plain ``torch.einsum`` without opt_einsum."""
+    "optimal"/"greedy"), then replayed as torch einsums; plain ``torch.einsum`` without opt_einsum.
+
+    The pairwise steps that involve only weight operands (all steps when ``batch_operand`` is None,
+    else those not fed by operand ``batch_operand``) are batch-free and cheap: when autograd
+    records, they run under a non-reentrant checkpoint, so their intermediates are recomputed in
+    the backward pass instead of being kept; only what the batch steps consume is stored.
+    """
     try:
         import opt_einsum
     except ImportError:  # pragma: no cover - opt_einsum ships with neuraloperator
         return lambda *ops: torch.einsum(equation, *ops)
     path, _ = opt_einsum.contract_path(equation, *shapes, shapes=True, optimize="auto")
     inputs, output = equation.split("->")
-    terms = inputs.split(",")
-    steps = []
-    for pair in path:
+    terms = list(enumerate(inputs.split(",")))  # (operand id, subscripts); step k produces id len(shapes) + k
+    batched = set() if batch_operand is None else {batch_operand}
+    weight_steps, batch_steps = [], []
+    for new_id, pair in enumerate(path, start=len(shapes)):
         picked = [terms[i] for i in pair]
         rest = [t for i, t in enumerate(terms) if i not in pair]
-        keep = set(output).union(*rest) if rest else set(output)
-        seen = "".join(dict.fromkeys("".join(picked)))
+        keep = set(output).union(*(sub for _, sub in rest)) if rest else set(output)
+        seen = "".join(dict.fromkeys("".join(sub for _, sub in picked)))
         result = "".join(c for c in seen if c in keep) if rest else output
-        steps.append((tuple(pair), ",".join(picked) + "->" + result))
-        terms = rest + [result]
+        ids = tuple(i for i, _ in picked)
+        step = (ids, ",".join(sub for _, sub in picked) + "->" + result, new_id)
+        if batched.intersection(ids):
+            batched.add(new_id)
+            batch_steps.append(step)
+        else:
+            weight_steps.append(step)
+        terms = rest + [(new_id, result)]
+    final = terms[0][0]
+    made = {out for _, _, out in weight_steps}
+    weight_inputs = sorted({i for ids, _, _ in weight_steps for i in ids} - made)
+    frontier = sorted(({i for ids, _, _ in batch_steps for i in ids} | {final}) & made)
+
+    def weight_side(*ops: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        values = dict(zip(weight_inputs, ops))
+        _replay(weight_steps, values)
+        return tuple(values[i] for i in frontier)
 
     def run(*ops: torch.Tensor) -> torch.Tensor:
-        ops_list = list(ops)
-        for pair, eq in steps:
-            picked = [ops_list[i] for i in pair]
-            ops_list = [t for i, t in enumerate(ops_list) if i not in pair] + [torch.einsum(eq, *picked)]
-        return ops_list[0]
+        values = dict(enumerate(ops))
+        args = [values.pop(i) for i in weight_inputs]
+        if weight_steps and torch.is_grad_enabled() and any(t.requires_grad for t in args):
+            values.update(zip(frontier, checkpoint(weight_side, *args, use_reentrant=False, preserve_rng_state=False)))
+        else:
+            values.update(zip(frontier, weight_side(*args)))
+        _replay(batch_steps, values)
+        return values[final]
 
     return run
+
+
+def _replay(steps: list[tuple[tuple[int, ...], str, int]], values: dict[int, torch.Tensor]) -> None:
+    """Run pairwise einsum ``steps`` on the operands in ``values`` (by id), adding their results."""
+    for ids, eq, out in steps:
+        values[out] = torch.einsum(eq, *(values.pop(i) for i in ids))
