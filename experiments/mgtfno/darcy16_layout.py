@@ -12,7 +12,9 @@ mode pairs up:
 
 ``fixed-layer-mode`` keeps the shifted layout but holds the layer/block mode at full rank
 (``fixed_rank_modes=(0,)``: ranks (8, 18, 18, 4, 5) instead of (5, 20, 20, 5, 6)), so that every
-layer-block gets its own mix of the shared core. ``neuralop`` is a reference row: neuraloperator 2.0's per-layer Tucker TFNO (built as in
+layer-block gets its own mix of the shared core. ``single-block`` stores each layer's kept
+frequencies as one block (``blocks="single"``: joint shape (L, C_in, C_out, 16, 9)), so one factor
+spans the low and the high frequencies of the first axis. ``neuralop`` is a reference row: neuraloperator 2.0's per-layer Tucker TFNO (built as in
 ``darcy16.py --peer``) in the same loop and split.
 
 The layouts are a permutation of the reduced spectrum along the leading axis, applied before the
@@ -21,7 +23,7 @@ layout. Protocol: train on the first 900 Darcy-16 training samples, validate on 
 (the normaliser is fitted on the 900), 10 epochs, the note's hyper-parameters, seeds 0–2. The
 test set is not loaded. Writes ``results/darcy16_layout.{json,md}``.
 
-    python experiments/mgtfno/darcy16_layout.py [--layouts shifted reversed mirrored fixed-layer-mode neuralop] [--seeds 0 1 2]
+    python experiments/mgtfno/darcy16_layout.py [--layouts shifted reversed mirrored fixed-layer-mode single-block neuralop] [--seeds 0 1 2]
     python experiments/mgtfno/darcy16_layout.py --merge part1.json part2.json   # combine parallel runs
 """
 
@@ -71,7 +73,8 @@ def with_layout(model: TFNO, layout: str) -> TFNO:
 
     def reduced_spectrum(x, lead, a):
         x_red = reduced(x, lead, a)
-        assert conv._full_blocks(lead, a), "layout experiment runs at the training resolution only"
+        kept = (*conv.n_modes[:-1], conv.half_modes[-1])
+        assert tuple(x_red.shape[2:]) == kept, "layout experiment runs at the training resolution only"
         for k, (perm, _) in enumerate(perms):
             x_red = x_red.index_select(2 + k, perm)
         return x_red
@@ -94,9 +97,9 @@ def run(layout: str, seed: int, n_epochs: int) -> dict:
         model = build("TFNO tucker r=0.1", seed, peer=True)
     else:
         torch.manual_seed(seed)
-        fixed = (0,) if layout == "fixed-layer-mode" else ()
-        model = TFNO((16, 18), 1, 1, 32, n_layers=4, seed=seed, factorization="tucker", rank=0.1, fixed_rank_modes=fixed)
-        model = with_layout(model, "shifted" if fixed else layout)
+        variant = {"fixed-layer-mode": {"fixed_rank_modes": (0,)}, "single-block": {"blocks": "single"}}.get(layout, {})
+        model = TFNO((16, 18), 1, 1, 32, n_layers=4, seed=seed, factorization="tucker", rank=0.1, **variant)
+        model = with_layout(model, "shifted" if variant else layout)
     optimizer = torch.optim.AdamW(model.parameters(), lr=8e-3, weight_decay=1e-4)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=n_epochs)
     trainer = Trainer(model, optimizer, scheduler, train_loss="h1", batch_size=32, seed=seed,

@@ -43,9 +43,10 @@ def load_neuralop_dense_fno(model: TFNO, peer: torch.nn.Module) -> TFNO:
 
     ``model`` must be a dense tensorkit TFNO with the same widths, layers and skips, and modes
     covering the same rfft block: neuraloperator's ``n_modes=(m_1, …, m_d)`` keeps ``m_k`` centred
-    frequencies on the leading axes, which tensorkit stores as a low and a high block of ``m_k/2``
-    each, so ``model.spectral.n_modes[:-1]`` must equal ``m[:-1]``; on the last (rfft) axis
-    neuraloperator keeps ``m_d//2 + 1`` frequencies, tensorkit ``n_modes[-1]/2``.
+    frequencies on the leading axes, which tensorkit stores as a low and a high half of ``m_k/2``
+    each (in corner blocks or in one block), so ``model.spectral.n_modes[:-1]`` must equal
+    ``m[:-1]``; on the last (rfft) axis neuraloperator keeps ``m_d//2 + 1`` frequencies, tensorkit
+    ``n_modes[-1]/2``.
     """
     spectral = model.spectral
     if spectral.factorization != "dense" or spectral.separable:
@@ -63,18 +64,17 @@ def load_neuralop_dense_fno(model: TFNO, peer: torch.nn.Module) -> TFNO:
         weight = conv.weight.to_tensor() if hasattr(conv.weight, "to_tensor") else conv.weight
         weight = torch.as_tensor(weight).detach()  # (C_in, C_out, m_1, …, m_{d-1}, m_d//2+1), centred
         # neuraloperator stores the leading axes fft-shifted (frequency −m/2 first); undo that so
-        # index k is frequency k for k < m/2 and k − m for k ≥ m/2, then cut into low/high halves.
+        # index k is frequency k for k < m/2 and k − m for k ≥ m/2 (the single-block layout), then
+        # cut into low/high halves for corner blocks.
         if d > 1:
             weight = torch.fft.ifftshift(weight, dim=tuple(range(2, 2 + d - 1)))
+        if tuple(weight.shape[2:]) != (*spectral.n_modes[:-1], spectral.half_modes[-1]):
+            raise ValueError(f"neuraloperator keeps modes {tuple(weight.shape[2:])} of the rfft spectrum, "
+                             f"tensorkit {(*spectral.n_modes[:-1], spectral.half_modes[-1])}")
         pieces = [weight]
-        for axis, half in enumerate(spectral.half_modes[:-1]):
-            if weight.shape[2 + axis] != 2 * half:
-                raise ValueError(f"neuraloperator keeps {weight.shape[2 + axis]} modes on axis {axis}, "
-                                 f"tensorkit {2 * half}")
-            pieces = [p for q in pieces for p in (q.narrow(2 + axis, 0, half), q.narrow(2 + axis, half, half))]
-        if weight.shape[-1] != spectral.half_modes[-1]:
-            raise ValueError(f"neuraloperator keeps {weight.shape[-1]} rfft modes on the last axis, "
-                             f"tensorkit {spectral.half_modes[-1]}")
+        if spectral.blocks == "corners":
+            for axis, half in enumerate(spectral.half_modes[:-1]):
+                pieces = [p for q in pieces for p in (q.narrow(2 + axis, 0, half), q.narrow(2 + axis, half, half))]
         stacked = torch.stack(pieces, 0)
         start = spectral.n_blocks * layer
         target = spectral.weight.weight if spectral.joint else spectral.weight[layer].weight

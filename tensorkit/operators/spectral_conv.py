@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 import math
 from collections.abc import Sequence
 from typing import Any
@@ -15,6 +14,7 @@ from tensorkit.operators.contraction import IMPLEMENTATIONS, contract
 from tensorkit.operators.weights import SpectralTensor, SpectralWeight, index_mode
 
 FFT_NORMS = ("forward", "backward", "ortho")
+BLOCK_LAYOUTS = ("corners", "single")
 
 
 def normalize_factorization(factorization: str | None) -> str:
@@ -29,12 +29,16 @@ def normalize_factorization(factorization: str | None) -> str:
 class FactorizedSpectralConv(nn.Module):
     """``n_layers`` spectral convolutions ``x ↦ IFFT(R_ℓ · FFT(x)) + b_ℓ`` with factorized ``R``.
 
-    With ``d`` spatial axes and modes ``(m_1, …, m_d)`` (even), each layer keeps ``2^(d-1)`` corner
-    blocks of the real-FFT spectrum: for every axis but the last the low ``[0, m_k/2)`` or the high
-    ``[-m_k/2, 0)`` frequencies, and ``[0, m_d/2)`` on the last. With ``joint=True`` all blocks of
-    all layers form **one** complex tensor of shape ``(2^(d-1)·L, C_in, C_out, m_1/2, …, m_d/2)``
-    (layer ℓ uses blocks ``[2^(d-1)·ℓ, 2^(d-1)·(ℓ+1))``), factorized as one Tucker/CP/TT tensor;
-    with ``joint=False`` each layer has its own ``(2^(d-1), C_in, C_out, …)`` tensor.
+    With ``d`` spatial axes and modes ``(m_1, …, m_d)`` (even), each layer keeps, on every axis but
+    the last, the low ``[0, m_k/2)`` and the high ``[-m_k/2, 0)`` frequencies, and ``[0, m_d/2)`` on
+    the last axis of the real-FFT spectrum. With ``blocks="corners"`` (the paper's layout) these
+    form ``2^(d-1)`` corner blocks of shape ``(C_in, C_out, m_1/2, …, m_d/2)``; with
+    ``blocks="single"`` (neuraloperator ≥ 1.0's layout, up to the order of the frequencies) one
+    block ``(C_in, C_out, m_1, …, m_{d-1}, m_d/2)`` holds them all, so the factors of the leading
+    frequency axes see low and high frequencies together. With ``joint=True`` the blocks of all
+    layers form **one** complex tensor ``(n_blocks·L, C_in, C_out, …)`` (layer ℓ uses blocks
+    ``[n_blocks·ℓ, n_blocks·(ℓ+1))``), factorized as one Tucker/CP/TT tensor; with ``joint=False``
+    each layer has its own ``(n_blocks, C_in, C_out, …)`` tensor.
 
     Parameters
     ----------
@@ -54,6 +58,8 @@ class FactorizedSpectralConv(nn.Module):
         Depthwise weights ``(…, C, m…)``; needs ``in_channels == out_channels``.
     fixed_rank_modes : sequence of int
         Tucker modes kept at full rank (``(0,)`` keeps the layer/block mode).
+    blocks : {"corners", "single"}
+        Layout of the kept frequencies: ``2^(d-1)`` corner blocks per layer or one block.
     fft_norm : {"forward", "backward", "ortho"}
     init_std : float or "auto"
         Spread of the dense weight at initialisation; ``"auto"`` is ``sqrt(2/(C_in + C_out))``.
@@ -73,6 +79,7 @@ class FactorizedSpectralConv(nn.Module):
         implementation: str = "factorized",
         separable: bool = False,
         fixed_rank_modes: Sequence[int] = (),
+        blocks: str = "corners",
         fft_norm: str = "forward",
         init_std: float | str = "auto",
         generator: torch.Generator | None = None,
@@ -96,11 +103,14 @@ class FactorizedSpectralConv(nn.Module):
         if self.separable and in_channels != out_channels:
             raise ValueError(f"separable=True needs in_channels == out_channels, got {in_channels} and {out_channels}")
         self.joint = bool(joint)
-        self.n_blocks = 2 ** (len(self.n_modes) - 1)
+        self.blocks = check_choice(blocks, "blocks", BLOCK_LAYOUTS)
+        corners = self.blocks == "corners"
+        self.n_blocks = 2 ** (len(self.n_modes) - 1) if corners else 1
+        self.block_modes = self.half_modes if corners else (*self.n_modes[:-1], self.half_modes[-1])
         if init_std == "auto":
             init_std = math.sqrt(2.0 / (in_channels + out_channels))
         channels = (in_channels,) if self.separable else (in_channels, out_channels)
-        per_layer = (self.n_blocks, *channels, *self.half_modes)
+        per_layer = (self.n_blocks, *channels, *self.block_modes)
         kwargs = dict(factorization=self.factorization, rank=rank, fixed_rank_modes=fixed_rank_modes,
                       std=init_std, generator=generator)
         if self.joint:
@@ -111,13 +121,13 @@ class FactorizedSpectralConv(nn.Module):
 
     # -- weights ------------------------------------------------------------------------------
     def layer_weight(self, layer: int) -> SpectralTensor:
-        """The complex weight of ``layer``: shape ``(2^(d-1), C_in, C_out, m/2…)``, in its format."""
+        """The complex weight of ``layer``: shape ``(n_blocks, C_in, C_out, *block_modes)``, in its format."""
         if not 0 <= layer < self.n_layers:
             raise IndexError(f"layer must lie in [0, {self.n_layers - 1}], got {layer}")
         if not self.joint:
             return self.weight[layer].tensor()
-        blocks = slice(self.n_blocks * layer, self.n_blocks * (layer + 1))
-        return index_mode(self.weight.tensor(), 0, blocks)
+        rows = slice(self.n_blocks * layer, self.n_blocks * (layer + 1))
+        return index_mode(self.weight.tensor(), 0, rows)
 
     @property
     def n_spectral_parameters(self) -> int:
@@ -129,7 +139,7 @@ class FactorizedSpectralConv(nn.Module):
     def compression_ratio(self) -> float:
         """Dense complex entry count of the spectral weights over the stored count."""
         channels = self.in_channels if self.separable else self.in_channels * self.out_channels
-        dense = self.n_layers * self.n_blocks * channels * math.prod(self.half_modes)
+        dense = self.n_layers * self.n_blocks * channels * math.prod(self.block_modes)
         return dense / self.n_spectral_parameters
 
     # -- forward ------------------------------------------------------------------------------
@@ -140,18 +150,6 @@ class FactorizedSpectralConv(nn.Module):
         (the weight is truncated: low blocks keep their first, high blocks their last entries)."""
         lead = [(n, min(h, (n + 1) // 2), min(h, n // 2)) for h, n in zip(self.half_modes[:-1], spatial[:-1])]
         return lead, min(self.half_modes[-1], spatial[-1] // 2 + 1)
-
-    def _full_blocks(self, lead: list[tuple[int, int, int]], a: int) -> bool:
-        """True when every block is complete (the usual case), so blocks are a reshape of the spectrum."""
-        return a == self.half_modes[-1] and all(lo == hi == h for (_, lo, hi), h in zip(lead, self.half_modes))
-
-    def _block_index(self, lead: list[tuple[int, int, int]], a: int) -> list[tuple[tuple[slice, ...], tuple[slice, ...]]]:
-        """For each of the ``2^(d-1)`` corner blocks: (slices into the reduced spectrum, slices into
-        the block's mode axes), blocks ordered like ``itertools.product`` over (low, high) per axis."""
-        per_axis = [[(slice(0, lo), slice(0, lo)), (slice(lo, lo + hi), slice(h - hi, h))]
-                    for (_, lo, hi), h in zip(lead, self.half_modes)]
-        per_axis.append([(slice(0, a), slice(0, a))])
-        return [tuple(zip(*combo)) for combo in itertools.product(*per_axis)]
 
     def _reduced_spectrum(self, x: torch.Tensor, lead: list[tuple[int, int, int]], a: int) -> torch.Tensor:
         """The kept Fourier coefficients (batch, C, low_1 + high_1, …, a).
@@ -181,11 +179,55 @@ class FactorizedSpectralConv(nn.Module):
             out = torch.fft.ifft(out, dim=axis, norm=norm)
         return torch.fft.irfft(out, n=spatial[-1], dim=-1, norm=norm)  # zero-pads the rfft columns ≥ a
 
+    def _to_kept_grid(self, x_red: torch.Tensor, lead: list[tuple[int, int, int]], a: int) -> torch.Tensor:
+        """Place the resolved frequencies of :meth:`_reduced_spectrum` on the full kept grid
+        ``(…, m_1, …, m_{d-1}, m_d/2)`` (low ``[0, h)``, high ``[-h, 0)`` on each leading axis), with
+        zeros for frequencies a coarse grid does not resolve; a no-op on the usual grids."""
+        for k, ((_, lo, hi), h) in enumerate(zip(lead, self.half_modes)):
+            if lo < h or hi < h:
+                axis = 2 + k
+                gap = list(x_red.shape)
+                gap[axis] = 2 * h - lo - hi
+                x_red = torch.cat([x_red.narrow(axis, 0, lo), x_red.new_zeros(gap), x_red.narrow(axis, lo, hi)], dim=axis)
+        if a < self.half_modes[-1]:
+            gap = list(x_red.shape)
+            gap[-1] = self.half_modes[-1] - a
+            x_red = torch.cat([x_red, x_red.new_zeros(gap)], dim=-1)
+        return x_red
+
+    def _from_kept_grid(self, out: torch.Tensor, lead: list[tuple[int, int, int]], a: int) -> torch.Tensor:
+        """Inverse of :meth:`_to_kept_grid`: keep the resolved frequencies only."""
+        for k, ((_, lo, hi), h) in enumerate(zip(lead, self.half_modes)):
+            if lo < h or hi < h:
+                axis = 2 + k
+                out = torch.cat([out.narrow(axis, 0, lo), out.narrow(axis, 2 * h - hi, hi)], dim=axis)
+        return out[..., :a]
+
+    def _split_blocks(self, kept: torch.Tensor) -> torch.Tensor:
+        """(batch, C, m_1, …, m_{d-1}, h_d) → (batch, n_blocks, C, *block_modes)."""
+        if self.blocks == "single":
+            return kept.unsqueeze(1)
+        d = len(self.n_modes)
+        batch, channels = kept.shape[:2]
+        split = [s for h in self.half_modes[:-1] for s in (2, h)] + [self.half_modes[-1]]
+        order = [0, *(2 + 2 * k for k in range(d - 1)), 1, *(3 + 2 * k for k in range(d - 1)), 2 * d]
+        return kept.reshape(batch, channels, *split).permute(order).reshape(batch, self.n_blocks, channels, *self.half_modes)
+
+    def _merge_blocks(self, out: torch.Tensor) -> torch.Tensor:
+        """Inverse of :meth:`_split_blocks`: (batch, n_blocks, C, *block_modes) → (batch, C, m_1, …, h_d)."""
+        if self.blocks == "single":
+            return out.squeeze(1)
+        d = len(self.n_modes)
+        batch, channels = out.shape[0], out.shape[2]
+        order = [0, d, *(v for k in range(d - 1) for v in (1 + k, d + 1 + k)), 2 * d]
+        out = out.reshape(batch, *(2,) * (d - 1), channels, *self.half_modes).permute(order)
+        return out.reshape(batch, channels, *self.n_modes[:-1], self.half_modes[-1])
+
     def forward(self, x: torch.Tensor, layer: int = 0) -> torch.Tensor:
         """Apply layer ``layer`` to ``x`` of shape (batch, in_channels, n_1, …, n_d).
 
         Any grid works: the output has the input's resolution, and a grid coarser than the modes
-        uses the modes it resolves.
+        uses the modes it resolves (the weight entries of the other frequencies meet zeros).
         """
         d = len(self.n_modes)
         if x.ndim != d + 2 or x.shape[1] != self.in_channels:
@@ -196,30 +238,10 @@ class FactorizedSpectralConv(nn.Module):
         if dtype in (torch.float16, torch.bfloat16):  # half-precision FFTs need power-of-two sizes
             x = x.float()
         spatial = tuple(x.shape[2:])
-        batch = x.shape[0]
         lead, a = self._axis_plan(spatial)
-        x_red = self._reduced_spectrum(x, lead, a)
-        # (batch, C, [2, h_k] per leading axis, h_d) ↔ (batch, blocks, C, h_1, …, h_d)
-        split = [s for h in self.half_modes[:-1] for s in (2, h)] + [self.half_modes[-1]]
-        to_blocks = [0, *(2 + 2 * k for k in range(d - 1)), 1, *(3 + 2 * k for k in range(d - 1)), 2 * d]
-        from_blocks = [0, d, *(v for k in range(d - 1) for v in (1 + k, d + 1 + k)), 2 * d]
-        if self._full_blocks(lead, a):
-            stacked = x_red.reshape(batch, self.in_channels, *split).permute(to_blocks)
-            stacked = stacked.reshape(batch, self.n_blocks, self.in_channels, *self.half_modes)
-        else:
-            index = self._block_index(lead, a)
-            stacked = x_red.new_zeros((batch, self.n_blocks, self.in_channels, *self.half_modes))
-            for j, (spec, modes) in enumerate(index):
-                stacked[(slice(None), j, Ellipsis, *modes)] = x_red[(Ellipsis, *spec)]
+        stacked = self._split_blocks(self._to_kept_grid(self._reduced_spectrum(x, lead, a), lead, a))
         out = contract(stacked, self.layer_weight(layer), self.separable, self.implementation)
-        if self._full_blocks(lead, a):
-            out = out.reshape(batch, *(2,) * (d - 1), self.out_channels, *self.half_modes).permute(from_blocks)
-            out_red = out.reshape(batch, self.out_channels, *x_red.shape[2:])
-        else:
-            out_red = x_red.new_zeros((batch, self.out_channels, *x_red.shape[2:]))
-            for j, (spec, modes) in enumerate(index):
-                out_red[(Ellipsis, *spec)] = out[(slice(None), j, Ellipsis, *modes)]
-        y = self._full_field(out_red, lead, spatial)
+        y = self._full_field(self._from_kept_grid(self._merge_blocks(out), lead, a), lead, spatial)
         y = y + self.bias[layer].reshape(1, -1, *(1,) * d)
         return y.to(dtype)
 
@@ -227,5 +249,5 @@ class FactorizedSpectralConv(nn.Module):
         return (
             f"{self.in_channels}, {self.out_channels}, n_modes={self.n_modes}, n_layers={self.n_layers}, "
             f"factorization={self.factorization!r}, joint={self.joint}, implementation={self.implementation!r}, "
-            f"separable={self.separable}"
+            f"separable={self.separable}, blocks={self.blocks!r}"
         )

@@ -46,6 +46,9 @@ class TFNO(nn.Module):
         Depthwise spectral weights.
     fixed_rank_modes : sequence of int
         Tucker modes kept at full rank.
+    blocks : {"corners", "single"}
+        Layout of the kept frequencies in the spectral weight: ``2^(d-1)`` corner blocks per layer
+        (the paper's) or one block per layer (see :class:`FactorizedSpectralConv`).
     lifting_channel_ratio, projection_channel_ratio : float
         Hidden width of the lifting/projection MLPs, relative to ``hidden_channels``.
     positional_embedding : "grid" or None
@@ -79,6 +82,7 @@ class TFNO(nn.Module):
         *,
         separable: bool = False,
         fixed_rank_modes: Sequence[int] = (),
+        blocks: str = "corners",
         lifting_channel_ratio: float = 2,
         projection_channel_ratio: float = 2,
         positional_embedding: str | None = "grid",
@@ -106,7 +110,7 @@ class TFNO(nn.Module):
             self.spectral = FactorizedSpectralConv(
                 hidden_channels, hidden_channels, n_modes, n_layers, factorization=factorization, rank=rank,
                 joint=joint, implementation=implementation, separable=separable,
-                fixed_rank_modes=fixed_rank_modes, fft_norm=fft_norm, generator=generator,
+                fixed_rank_modes=fixed_rank_modes, blocks=blocks, fft_norm=fft_norm, generator=generator,
             )
             self.dim = len(self.spectral.n_modes)
             lifted_in = in_channels + (self.dim if positional_embedding == "grid" else 0)

@@ -3,7 +3,7 @@
 With neuraloperator's initial weights copied in, both models must agree to float32 round-off, in
 1-D, 2-D and 3-D and at a resolution other than the one the modes were chosen for. This pins every
 backbone component (grid embedding, lifting/projection MLP widths, Fourier block order, double
-skips, channel-MLP expansion, spectral bias, corner-block layout, FFT normalisation).
+skips, channel-MLP expansion, spectral bias, corner-block and single-block layouts, FFT normalisation).
 """
 
 import pytest
@@ -27,10 +27,11 @@ def _pytorch_backend():
     "nl_modes, tk_modes, grids",
     [((12,), (14,), [(24,), (40,)]), ((8, 8), (8, 10), [(16, 16), (24, 20)]), ((4, 4, 4), (4, 4, 6), [(8, 8, 8)])],
 )
-def test_dense_backbone_matches_neuralop(nl_modes, tk_modes, grids):
+@pytest.mark.parametrize("blocks", ["corners", "single"])
+def test_dense_backbone_matches_neuralop(nl_modes, tk_modes, grids, blocks):
     torch.manual_seed(0)
     peer = neuralop_models.FNO(n_modes=nl_modes, in_channels=2, out_channels=1, hidden_channels=8, n_layers=3)
-    ours = load_neuralop_dense_fno(TFNO(tk_modes, 2, 1, 8, n_layers=3, factorization=None), peer)
+    ours = load_neuralop_dense_fno(TFNO(tk_modes, 2, 1, 8, n_layers=3, factorization=None, blocks=blocks), peer)
     for grid in grids:
         x = torch.randn(3, 2, *grid)
         with torch.no_grad():

@@ -14,9 +14,10 @@ from tensorkit.operators.rank import n_parameters, resolve_rank
 FORMATS = ["dense", "tucker", "cp", "tt"]
 
 
-def _conv(fmt, n_modes, separable=False, n_layers=2, implementation="factorized", joint=True, seed=0):
+def _conv(fmt, n_modes, separable=False, n_layers=2, implementation="factorized", joint=True, seed=0,
+          blocks="corners"):
     return FactorizedSpectralConv(
-        4, 4, n_modes, n_layers=n_layers, factorization=fmt, rank=0.5, joint=joint,
+        4, 4, n_modes, n_layers=n_layers, factorization=fmt, rank=0.5, joint=joint, blocks=blocks,
         implementation=implementation, separable=separable, generator=torch.Generator().manual_seed(seed),
     )
 
@@ -24,9 +25,10 @@ def _conv(fmt, n_modes, separable=False, n_layers=2, implementation="factorized"
 @pytest.mark.parametrize("fmt", FORMATS)
 @pytest.mark.parametrize("n_modes", [(4,), (4, 6), (4, 4, 2)])
 @pytest.mark.parametrize("separable", [False, True])
-def test_factorized_equals_reconstructed(fmt, n_modes, separable):
-    fac = _conv(fmt, n_modes, separable)
-    rec = _conv(fmt, n_modes, separable, implementation="reconstructed")
+@pytest.mark.parametrize("blocks", ["corners", "single"])
+def test_factorized_equals_reconstructed(fmt, n_modes, separable, blocks):
+    fac = _conv(fmt, n_modes, separable, blocks=blocks)
+    rec = _conv(fmt, n_modes, separable, implementation="reconstructed", blocks=blocks)
     rec.load_state_dict(fac.state_dict())
     assert list(fac.state_dict()) == list(rec.state_dict())
     x = torch.randn(3, 4, *(8,) * len(n_modes))
@@ -80,6 +82,20 @@ def test_joint_tensor_shape_and_layer_blocks(fmt):
         torch.testing.assert_close(w, full[2 * layer: 2 * layer + 2])  # layer ℓ uses blocks 2ℓ, 2ℓ+1
     conv3d = FactorizedSpectralConv(2, 2, (4, 4, 4), n_layers=2, factorization=fmt, rank=0.3)
     assert conv3d.weight.shape == (4 * 2, 2, 2, 2, 2, 2)
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_single_block_layout_shape_and_layers(fmt):
+    conv = FactorizedSpectralConv(6, 5, (8, 6), n_layers=3, factorization=fmt, rank=0.3, blocks="single")
+    assert conv.weight.shape == (3, 6, 5, 8, 3)  # one block (C_in, C_out, m_1, m_2/2) per layer
+    full = conv.weight.to_dense()
+    for layer in range(3):
+        w = conv.layer_weight(layer)
+        torch.testing.assert_close(w if isinstance(w, torch.Tensor) else w.to_dense(), full[layer: layer + 1])
+    corners = FactorizedSpectralConv(6, 5, (8, 6), n_layers=3, factorization="dense")
+    assert conv.compression_ratio == pytest.approx(corners.weight.n_complex_parameters / conv.n_spectral_parameters)
+    conv3d = FactorizedSpectralConv(2, 2, (4, 6, 4), n_layers=2, factorization=fmt, rank=0.3, blocks="single")
+    assert conv3d.weight.shape == (2, 2, 2, 4, 6, 2)
 
 
 def test_layers_do_not_share_weights():
@@ -206,6 +222,12 @@ def _truncated_multiplier(conv, layer, spatial):
     and entry ``h - (n - k)`` of the high block if ``n - k ≤ min(h, floor(n/2))``."""
     w = conv.layer_weight(layer)
     w = w if isinstance(w, torch.Tensor) else w.to_dense()
+    if conv.blocks == "single":  # the same multiplier, stored as one block: split it into the corners
+        d = len(spatial)
+        halves = [s for h in conv.half_modes[:-1] for s in (2, h)]  # each leading axis: (low/high, h)
+        order = [*(2 + 2 * k for k in range(d - 1)), 0, 1, *(3 + 2 * k for k in range(d - 1)), 2 * d]
+        w = w[0].reshape(conv.in_channels, conv.out_channels, *halves, conv.half_modes[-1]).permute(order)
+        w = w.reshape(2 ** (d - 1), conv.in_channels, conv.out_channels, *conv.half_modes)
     d = len(spatial)
     m = torch.zeros(w.shape[1], w.shape[2], *spatial[:-1], spatial[-1] // 2 + 1, dtype=w.dtype)
     columns = min(conv.half_modes[-1], spatial[-1] // 2 + 1)
@@ -225,10 +247,11 @@ def _truncated_multiplier(conv, layer, spatial):
 
 @pytest.mark.parametrize("n_modes, spatial", [((8,), (5,)), ((8, 6), (5, 7)), ((8, 6), (9, 4)), ((8, 6), (20, 16)),
                                               ((4, 6, 4), (3, 5, 4)), ((4, 6, 4), (8, 9, 7))])
-def test_axis_by_axis_fft_equals_full_rfftn(n_modes, spatial):
+@pytest.mark.parametrize("blocks", ["corners", "single"])
+def test_axis_by_axis_fft_equals_full_rfftn(n_modes, spatial, blocks):
     """The layer's axis-by-axis transforms equal multiplying the full ``rfftn`` by the multiplier,
     on odd grids and on grids coarser than the modes (where blocks are truncated)."""
-    conv = FactorizedSpectralConv(3, 2, n_modes, n_layers=2, factorization="tucker", rank=0.5,
+    conv = FactorizedSpectralConv(3, 2, n_modes, n_layers=2, factorization="tucker", rank=0.5, blocks=blocks,
                                   generator=torch.Generator().manual_seed(0))
     x = torch.randn(2, 3, *spatial)
     axes = tuple(range(2, 2 + len(spatial)))
