@@ -212,6 +212,7 @@ OPERATORS = [
     P(lambda f: TFNO((8, 8), 1, 1, 8, rank=(2, 2)), ValueError, "rank must have one entry per mode", id="tfno-rank-length"),
     P(lambda f: TFNO((8, 0), 1, 1, 8), ValueError, r"n_modes\[1\]", id="tfno-modes"),
     P(lambda f: TFNO((8, 8), 1, 1, 8, implementation="fast"), ValueError, "implementation", id="tfno-implementation"),
+    P(lambda f: TFNO((8, 8), 1, 1, 8, blocks="centred"), ValueError, "blocks must be one of", id="tfno-blocks"),
     P(lambda f: TFNO((8, 8), 0, 1, 8), ValueError, "in_channels", id="tfno-channels"),
     P(lambda f: TFNO((8, 8), 1, 1, 8, n_layers=0), ValueError, "n_layers", id="tfno-layers"),
     P(lambda f: TFNO((8, 8), 1, 1, 8)(torch.randn(2, 3, 16, 16)), ValueError, "x must have shape", id="tfno-input-channels"),
