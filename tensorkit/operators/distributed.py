@@ -53,8 +53,10 @@ def process_group_from_env(device: torch.device | None = None, timeout_s: float 
 
     A process group this call created is destroyed when the block ends (also on error): a process
     that exits with a live gloo group can abort in its teardown ("terminate called without an
-    active exception"), which ``torchrun`` reports as a failed run. A group that already existed
-    is left alone.
+    active exception"), which ``torchrun`` reports as a failed run. Objects that hold the group (a
+    DDP-wrapped model, a :class:`~tensorkit.operators.trainer.Trainer`) should be released inside
+    the block, e.g. by training in a function called there; otherwise the group itself is only
+    freed at interpreter teardown. A group that already existed is left alone.
     """
     owned = not (dist.is_available() and dist.is_initialized())
     active = init_from_env(device, timeout_s)

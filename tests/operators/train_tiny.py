@@ -19,8 +19,10 @@ parser.add_argument("--size", type=int, default=8)
 parser.add_argument("--patch-parallel", action="store_true", help="MG patches (L=1) spread over the ranks")
 args = parser.parse_args()
 
-torch.set_num_threads(1)
-with ddp.process_group_from_env():
+
+def main() -> None:
+    """Train; a function, so the trainer and its DDP wrapper (which hold the process group) are
+    released before the group is destroyed, not at interpreter teardown."""
     g = torch.Generator().manual_seed(0)
     x = torch.randn(args.n_samples, 1, args.size, args.size, generator=g)
     y = torch.roll(x, 1, dims=-1) ** 2 + 0.5 * x
@@ -36,4 +38,9 @@ with ddp.process_group_from_env():
         torch.save({"model": model.state_dict(), "losses": torch.tensor(trainer.step_losses, dtype=torch.float64),
                     "interrupted": trainer.interrupted, "global_step": trainer.global_step}, args.out)
     print("interrupted" if trainer.interrupted else "finished", trainer.epoch, trainer.step_in_epoch, flush=True)
+
+
+torch.set_num_threads(1)
+with ddp.process_group_from_env():
+    main()
 print("process group destroyed" if not torch.distributed.is_initialized() else "process group alive", flush=True)
