@@ -14,12 +14,14 @@ mode pairs up:
 (``fixed_rank_modes=(0,)``: ranks (8, 18, 18, 4, 5) instead of (5, 20, 20, 5, 6)), so that every
 layer-block gets its own mix of the shared core. ``single-block`` stores each layer's kept
 frequencies as one block (``blocks="single"``: joint shape (L, C_in, C_out, 16, 9)), so one factor
-spans the low and the high frequencies of the first axis. ``neuralop`` is a reference row: neuraloperator 2.0's per-layer Tucker TFNO (built as in
-``darcy16.py --peer``) in the same loop and split.
+spans the low and the high frequencies of the first axis. ``neuralop`` is a reference row:
+neuraloperator 2.0's per-layer Tucker TFNO (built as in ``darcy16.py --peer``) in the same loop
+and split.
 
-The layouts are a permutation of the reduced spectrum along the leading axis, applied before the
-block reshape and undone after it; the same seed gives the same initial parameter values in every
-layout. Protocol: train on the first 900 Darcy-16 training samples, validate on the last 100
+The three layouts are a permutation of the reduced spectrum along the leading axis, applied before
+the block reshape and undone after it; the same seed gives the same initial parameter values in
+all three. The two rank/block variants change the shape of the spectral weight, so only its
+initial values differ (the other layers, data order and split are the same). Protocol: train on the first 900 Darcy-16 training samples, validate on the last 100
 (the normaliser is fitted on the 900), 10 epochs, the note's hyper-parameters, seeds 0–2. The
 test set is not loaded. Writes ``results/darcy16_layout.{json,md}``.
 
@@ -161,6 +163,7 @@ def main() -> None:
             rows.append(run(layout, seed, args.epochs))
             print(json.dumps(rows[-1]), flush=True)
             write(out, rows, args.epochs)
+
 
 if __name__ == "__main__":
     main()

@@ -222,13 +222,12 @@ def _truncated_multiplier(conv, layer, spatial):
     and entry ``h - (n - k)`` of the high block if ``n - k ≤ min(h, floor(n/2))``."""
     w = conv.layer_weight(layer)
     w = w if isinstance(w, torch.Tensor) else w.to_dense()
+    d = len(spatial)
     if conv.blocks == "single":  # the same multiplier, stored as one block: split it into the corners
-        d = len(spatial)
         halves = [s for h in conv.half_modes[:-1] for s in (2, h)]  # each leading axis: (low/high, h)
         order = [*(2 + 2 * k for k in range(d - 1)), 0, 1, *(3 + 2 * k for k in range(d - 1)), 2 * d]
         w = w[0].reshape(conv.in_channels, conv.out_channels, *halves, conv.half_modes[-1]).permute(order)
         w = w.reshape(2 ** (d - 1), conv.in_channels, conv.out_channels, *conv.half_modes)
-    d = len(spatial)
     m = torch.zeros(w.shape[1], w.shape[2], *spatial[:-1], spatial[-1] // 2 + 1, dtype=w.dtype)
     columns = min(conv.half_modes[-1], spatial[-1] // 2 + 1)
     per_axis = []
@@ -269,15 +268,9 @@ def test_gradients_equal_autograd_through_the_dense_weight(fmt, implementation):
     oracle.load_state_dict(conv.state_dict())
     x = torch.randn(3, 4, 8, 8)
     conv(x, 1).square().sum().backward()
-    # the oracle: one einsum with the full weight, differentiated by plain autograd
-    w = oracle.layer_weight(1)
-    w = w if isinstance(w, torch.Tensor) else w.to_dense()
-    spectrum = torch.fft.rfft2(x, norm="forward")
-    kept = torch.stack([spectrum[..., :2, :3], spectrum[..., -2:, :3]], dim=1)
-    out = torch.zeros(3, 4, 8, 5, dtype=spectrum.dtype)
-    prod = torch.einsum("bnixy,nioxy->bnoxy", kept, w)
-    out[..., :2, :3], out[..., -2:, :3] = prod[:, 0], prod[:, 1]
-    y = torch.fft.irfft2(out, s=(8, 8), norm="forward") + oracle.bias[1].reshape(1, -1, 1, 1)
+    # the oracle: the full weight's multiplier on the rfft grid, differentiated by plain autograd
+    spectrum = torch.einsum("bixy,ioxy->boxy", torch.fft.rfft2(x, norm="forward"), _full_multiplier(oracle, 1, (8, 8)))
+    y = torch.fft.irfft2(spectrum, s=(8, 8), norm="forward") + oracle.bias[1].reshape(1, -1, 1, 1)
     y.square().sum().backward()
     for (name, p), q in zip(conv.named_parameters(), oracle.parameters()):
         torch.testing.assert_close(p.grad, q.grad, rtol=1e-4, atol=1e-5, msg=name)
