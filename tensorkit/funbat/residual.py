@@ -1,0 +1,98 @@
+"""FunBaT's residual term: a GP on the grid of unique training coordinates, fitted to what the low-rank mean misses.
+
+The model is ``y = f_lowrank(x) + g(x) + ε``. After the low-rank fit, ``g`` (a sum of a short- and a
+long-range separable kernel, see :class:`tensorkit.gp.grid.GridGP`) is learned from the training
+residuals on the grid ``x_1 × … × x_K`` of the unique training coordinates, observed at the
+training cells. This is exact GP inference when the data lie on a grid (gridded fields with gaps);
+for scattered coordinates that grid is mostly empty, and the residual is switched off with a warning.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+
+from tensorkit.gp.grid import GridGP
+
+__all__ = ["MAX_GRID_CELLS", "ResidualField", "grid_layout"]
+
+#: largest grid (training or prediction) the residual GP works on
+MAX_GRID_CELLS = 2_000_000
+#: the training grid may be at most this many times larger than the number of observations
+MAX_EMPTY_RATIO = 10
+
+
+def grid_layout(X: torch.Tensor) -> tuple[list[torch.Tensor], torch.Tensor] | str:
+    """The unique coordinates per mode and each point's flat cell, or why the points are not a grid."""
+    grids, cells = [], torch.zeros(X.shape[0], dtype=torch.long, device=X.device)
+    for k in range(X.shape[1]):
+        grid, index = torch.unique(X[:, k], return_inverse=True)
+        grids.append(grid)
+        cells = cells * grid.numel() + index
+    size = math.prod(g.numel() for g in grids)
+    if size > MAX_GRID_CELLS:
+        return f"the grid of unique coordinates has {size:,} cells (more than {MAX_GRID_CELLS:,})"
+    if size > MAX_EMPTY_RATIO * X.shape[0]:
+        return f"the points fill only {X.shape[0] / size:.1%} of the grid of their unique coordinates"
+    if torch.unique(cells).numel() != X.shape[0]:
+        return "some grid cells are observed more than once"
+    return grids, cells
+
+
+class ResidualField:
+    """The fitted residual GP, predicting at points of (a refinement of) the training grid.
+
+    Parameters
+    ----------
+    grids : list of (n_k,) tensors
+        Unique training coordinates per mode (rescaled units).
+    cells : (N,) long tensor
+        Flat C-order cell of each training point.
+    residuals : (N,) tensor
+    kinds, periods
+        Kernel family and period (rescaled units) per mode.
+    n_samples, seed
+        Pathwise samples for the variance, and their seed.
+    """
+
+    def __init__(self, grids: list[torch.Tensor], cells: torch.Tensor, residuals: torch.Tensor, kinds: Sequence[str],
+                 periods: Sequence[float | None], n_samples: int = 64, seed: int = 0) -> None:
+        shape = tuple(g.numel() for g in grids)
+        observed = torch.zeros(math.prod(shape), dtype=torch.bool, device=residuals.device)
+        observed[cells] = True
+        order = torch.argsort(cells)
+        self.gp = GridGP(grids, observed.reshape(shape), residuals[order], kinds, periods, n_samples=n_samples, seed=seed)
+        self.kernel = self.gp.fit()
+
+    def predict(self, X: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Posterior mean and variance of ``g`` at the rows of ``X`` (rescaled coordinates)."""
+        grids, positions = [], []
+        for k, train in enumerate(self.gp.grids):
+            grid, index = torch.unique(torch.cat([train, X[:, k]]), return_inverse=True)
+            grids.append(grid)
+            positions.append(index[train.numel():])
+        size = math.prod(g.numel() for g in grids)
+        if size > MAX_GRID_CELLS:
+            raise ValueError(f"predicting the residual GP needs a grid of {size:,} cells (more than {MAX_GRID_CELLS:,}): "
+                             "predict at fewer new coordinates per call, or fit with residual=None")
+        mean, variance = self.gp.posterior(grids)
+        return mean[tuple(positions)], variance[tuple(positions)]
+
+    def describe(self, scales: Sequence[float], value_scale: float) -> dict[str, Any]:
+        """Hyper-parameters, lengthscales in rescaled and in user units, variances in value units²."""
+        kernel = self.kernel
+        scale = torch.as_tensor(list(scales), dtype=kernel.short.dtype)
+        short, long = kernel.short.cpu(), kernel.long.cpu()
+        return {
+            "kernels": list(kernel.kinds),
+            "lengthscales_short": short.tolist(),
+            "lengthscales_long": long.tolist(),
+            "lengthscales_short_user_units": (short * scale).tolist(),
+            "lengthscales_long_user_units": (long * scale).tolist(),
+            "short_weights": kernel.weights.cpu().tolist(),
+            "outputscale": float(kernel.outputscale) * value_scale**2,
+            "noise_variance": float(kernel.noise) * value_scale**2,
+        }

@@ -1,0 +1,352 @@
+"""A Gaussian process on a grid with missing cells: separable kernel, Kronecker algebra, exact mean.
+
+The latent field ``g`` lives on the Cartesian grid ``x_1 × … × x_K`` with a separable covariance
+``s Π_k k_k(x_k, x'_k)``, each mode's kernel a mixture ``w_k k(·; ℓ_short) + (1 - w_k) k(·; ℓ_long)``
+of a short- and a long-range member of one family (so a mode can be rough at the grid scale and
+smooth across a gap), and is observed with noise ``σ²`` at an arbitrary subset ``O`` of the cells
+("latent Kronecker" structure). Nothing of size ``cells²`` is formed:
+
+- ``A = s ⊗_k K_k + σ² I`` on the **whole** grid is solved exactly through the per-mode
+  eigendecompositions (linear_operator's :class:`KroneckerProductAddedDiagLinearOperator`);
+- the observed block is solved through the identity ``A_OO⁻¹ = B_OO - B_OM B_MM⁻¹ B_MO`` with
+  ``B = A⁻¹``: conjugate gradients on the *missing* cells ``M`` only, ``B_MM z = (B ỹ)_M``. With
+  scattered gaps ``B_MM`` is nearly diagonal and CG takes a few iterations; the posterior mean on
+  ``M`` is ``-z`` and on ``O`` it is ``y - σ² α``;
+- **posterior variance** by pathwise conditioning (Matheron's rule): prior samples drawn exactly on
+  the grid from per-mode eigendecompositions, each conditioned by the same solve; the estimate is
+  unbiased with relative standard error ``√(2/S)`` for ``S`` samples;
+- **hyper-parameters** by type-II maximum likelihood of a composite likelihood: the exact log
+  marginal likelihood (dense Cholesky) of the observed cells of a few random contiguous windows,
+  summed. Windows keep the neighbourhood structure that sets the lengthscales and cost ``O(W m³)``
+  instead of ``O(N³)``. Lengthscales stay above the grid spacing (below it they are not
+  identifiable from gridded data; free ML-II collapsed there on a real field) and the noise above
+  ``1e-4`` of the residual variance (which bounds the conditioning of ``B_MM``).
+
+Hand-written here, because gpytorch/linear_operator lack them: the windowed composite likelihood,
+the missing-cell Schur solve and pathwise sampling on a masked grid. linear_operator's
+``linear_cg`` stalls near a relative residual of 6e-6 even in float64 on a well-conditioned
+155 × 155 system (measured), too loose for a posterior checked to 1e-6 against a dense GP, so
+:func:`conjugate_gradients` is a plain batched CG.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import torch
+from linear_operator.operators import (
+    ConstantDiagLinearOperator,
+    DenseLinearOperator,
+    KroneckerProductAddedDiagLinearOperator,
+    KroneckerProductLinearOperator,
+)
+
+__all__ = ["GridGP", "GridKernel", "conjugate_gradients", "kernel_matrix"]
+
+_MATERN_NU = {"matern12": 0.5, "matern32": 1.5, "matern52": 2.5}
+#: noise variance floor, as a fraction of the variance of the values
+NOISE_FLOOR = 1e-4
+#: merge modes 2…K into one dense factor when their cells observed at least once are at most this many
+MAX_MERGED_CELLS = 4000
+#: … and their cross-covariance with all cells of modes 2…K has at most this many entries
+MAX_MERGED_ENTRIES = 20_000_000
+
+
+def kernel_matrix(kind: str, x1: torch.Tensor, x2: torch.Tensor, lengthscale: torch.Tensor, period: float | None = None) -> torch.Tensor:
+    """Unit-variance kernel matrix ``k(x1, x2)`` of one mode.
+
+    ``kind`` is ``"matern12"``, ``"matern32"``, ``"matern52"`` or ``"periodic"`` (the exp-sine-squared
+    kernel ``exp(-2 sin²(π d / period) / ℓ²)``, as in gpytorch's ``PeriodicKernel``).
+    """
+    d = (x1[:, None] - x2[None, :]).abs()
+    if kind == "periodic":
+        return torch.exp(-2 * torch.sin(math.pi * d / period) ** 2 / lengthscale**2)
+    nu = _MATERN_NU[kind]
+    r = math.sqrt(2 * nu) * d / lengthscale
+    poly = {0.5: 1.0, 1.5: 1.0 + r, 2.5: 1.0 + r + r**2 / 3.0}[nu]
+    return poly * torch.exp(-r)
+
+
+@dataclass
+class GridKernel:
+    """Hyper-parameters of ``s Π_k (w_k k(ℓ_short,k) + (1 - w_k) k(ℓ_long,k))`` plus noise σ².
+
+    Attributes
+    ----------
+    short, long : (K,) tensors
+        Lengthscales, in the grid's coordinate units.
+    weights : (K,) tensor
+        Weight ``w_k`` of the short-range member.
+    outputscale, noise : scalar tensors
+    kinds : list of str
+        Per-mode kernel family (see :func:`kernel_matrix`).
+    periods : list of float or None
+    """
+
+    short: torch.Tensor
+    long: torch.Tensor
+    weights: torch.Tensor
+    outputscale: torch.Tensor
+    noise: torch.Tensor
+    kinds: list[str]
+    periods: list[float | None]
+
+    def factors(self, grids: Sequence[torch.Tensor]) -> list[torch.Tensor]:
+        """Per-mode kernel matrices on ``grids`` (the outputscale not included)."""
+        return [w * kernel_matrix(kind, g, g, ls, p) + (1 - w) * kernel_matrix(kind, g, g, ll, p)
+                for kind, g, ls, ll, w, p in zip(self.kinds, grids, self.short, self.long, self.weights, self.periods)]
+
+    def detach(self) -> GridKernel:
+        return GridKernel(self.short.detach(), self.long.detach(), self.weights.detach(), self.outputscale.detach(),
+                          self.noise.detach(), self.kinds, self.periods)
+
+
+class GridGP:
+    """Zero-mean GP regression on a grid observed at a subset of its cells.
+
+    Parameters
+    ----------
+    grids : list of (n_k,) tensors
+        Sorted coordinates of each mode.
+    observed : (n_1, …, n_K) bool tensor
+        Which cells carry an observation.
+    values : (N,) tensor
+        The observations, in the C order of ``observed``'s true cells.
+    kinds : list of str
+        Kernel family per mode.
+    periods : list of float or None
+        Period of each ``"periodic"`` mode.
+    n_samples : int
+        Pathwise samples for the variance.
+    seed : int
+    """
+
+    def __init__(self, grids: Sequence[torch.Tensor], observed: torch.Tensor, values: torch.Tensor, kinds: Sequence[str],
+                 periods: Sequence[float | None], n_samples: int = 64, seed: int = 0) -> None:
+        self.grids = list(grids)
+        self.observed = observed
+        self.values = values
+        self.kinds = list(kinds)
+        self.periods = list(periods)
+        self.n_samples = n_samples
+        self.seed = seed
+        self.spacing = torch.stack([_spacing(g) for g in self.grids])
+        self.span = torch.stack([(g[-1] - g[0]).clamp_min(s) for g, s in zip(self.grids, self.spacing)])
+        self.kernel: GridKernel | None = None
+        self._cache: dict[tuple, tuple[torch.Tensor, torch.Tensor]] = {}
+
+    # ------------------------------------------------------------------ hyper-parameters
+    def fit(self, window_cells: int = 400, n_windows: int = 6, max_iter: int = 40) -> GridKernel:
+        """Learn the kernel by the windowed composite marginal likelihood (L-BFGS); returns it."""
+        generator = torch.Generator().manual_seed(self.seed)
+        windows = self._windows(window_cells, n_windows, generator)
+        dtype, device = self.values.dtype, self.values.device
+        total = float(self.values.var()) if self.values.numel() > 1 else 1.0
+        total = total if total > 0 else 1.0
+        low, high = torch.log(self.spacing), torch.log(10 * self.span)
+        # Start: short at 2 grid spacings, long at a quarter of the span; half the variance each.
+        raw_short = _inverse_softplus(torch.full_like(low, math.log(2.0))).requires_grad_()
+        raw_long = _inverse_softplus((torch.log(self.span / 4) - low).clamp_min(math.log(4.0))).requires_grad_()
+        raw_weight = torch.zeros_like(low, requires_grad=True)
+        raw_scale = torch.tensor(math.log(0.9 * total), dtype=dtype, device=device, requires_grad=True)
+        raw_noise = torch.tensor(math.log(0.1 * total), dtype=dtype, device=device, requires_grad=True)
+        parameters = [raw_short, raw_long, raw_weight, raw_scale, raw_noise]
+
+        def unpack() -> GridKernel:
+            short = torch.exp((low + torch.nn.functional.softplus(raw_short)).clamp(max=high))
+            long = torch.exp((low + torch.nn.functional.softplus(raw_long)).clamp(max=high))
+            noise = torch.exp(raw_noise) + NOISE_FLOOR * total
+            return GridKernel(short, long, torch.sigmoid(raw_weight), torch.exp(raw_scale), noise, self.kinds, self.periods)
+
+        optimizer = torch.optim.LBFGS(parameters, lr=1.0, max_iter=max_iter, line_search_fn="strong_wolfe")
+        n_cells = sum(int(w[1].numel()) for w in windows)
+
+        def closure() -> torch.Tensor:
+            optimizer.zero_grad()
+            kernel = unpack()
+            loss = -sum(self._window_log_likelihood(kernel, w) for w in windows) / n_cells
+            loss.backward()
+            return loss
+
+        optimizer.step(closure)
+        with torch.no_grad():
+            self.kernel = unpack().detach()
+        self._cache.clear()
+        return self.kernel
+
+    def _windows(self, window_cells: int, n_windows: int, generator: torch.Generator) -> list[tuple[list[torch.Tensor], torch.Tensor]]:
+        """Random contiguous sub-grids of about ``8 · window_cells`` cells, each with ``window_cells`` of
+        its observed cells drawn at random (so ranges of up to ~2× the window's side are visible)."""
+        sizes = [g.numel() for g in self.grids]
+        side = 1
+        while math.prod(min(n, side + 1) for n in sizes) <= 8 * window_cells and any(n > side for n in sizes):
+            side += 1
+        extents = [min(n, side) for n in sizes]
+        position_of = torch.full(self.observed.shape, -1, dtype=torch.long, device=self.observed.device)
+        position_of[self.observed] = torch.arange(self.values.numel(), device=self.observed.device)
+        windows = []
+        for _ in range(n_windows):
+            starts = [int(torch.randint(0, n - e + 1, (1,), generator=generator)) for n, e in zip(sizes, extents)]
+            cells = torch.nonzero(self.observed[tuple(slice(s, s + e) for s, e in zip(starts, extents))])
+            if cells.shape[0] < 2:
+                continue
+            cells = cells[torch.randperm(cells.shape[0], generator=generator)[:window_cells].to(cells.device)]
+            positions = [cells[:, k] + starts[k] for k in range(len(sizes))]
+            windows.append((positions, self.values[position_of[tuple(positions)]]))
+        if not windows:
+            raise ValueError("too few observed cells to learn the residual GP's hyper-parameters")
+        return windows
+
+    def _window_log_likelihood(self, kernel: GridKernel, window: tuple[list[torch.Tensor], torch.Tensor]) -> torch.Tensor:
+        positions, y = window
+        cov = kernel.outputscale
+        for k, matrix in enumerate(kernel.factors(self.grids)):
+            cov = cov * matrix[positions[k][:, None], positions[k][None, :]]
+        cov = cov + kernel.noise * torch.eye(y.numel(), dtype=y.dtype, device=y.device)
+        chol = torch.linalg.cholesky(cov)
+        alpha = torch.cholesky_solve(y[:, None], chol)[:, 0]
+        return -0.5 * (y @ alpha) - torch.log(torch.diagonal(chol)).sum() - 0.5 * y.numel() * math.log(2 * math.pi)
+
+    # ------------------------------------------------------------------ posterior
+    def posterior(self, query: Sequence[torch.Tensor] | None = None, tol: float = 1e-8) -> tuple[torch.Tensor, torch.Tensor]:
+        """Posterior mean and variance of ``g`` (noise excluded) on a grid.
+
+        Parameters
+        ----------
+        query : list of (m_k,) tensors, optional
+            Per-mode coordinates that contain the training grid's (default: the training grid).
+        tol : float
+            Relative residual of the CG solves.
+
+        Returns
+        -------
+        mean, variance : (m_1, …, m_K) tensors
+        """
+        if self.kernel is None:
+            raise RuntimeError("call fit first")
+        grids = self.grids if query is None else list(query)
+        key = tuple(tuple(g.tolist()) for g in grids)
+        if key not in self._cache:
+            self._cache = {key: self._posterior(grids, tol)}
+        return self._cache[key]
+
+    def _posterior(self, grids: list[torch.Tensor], tol: float) -> tuple[torch.Tensor, torch.Tensor]:
+        positions = [torch.searchsorted(g, t) for g, t in zip(grids, self.grids)]
+        for g, t, p in zip(grids, self.grids, positions):
+            if p.max() >= g.numel() or not torch.equal(g[p], t):
+                raise ValueError("query grids must contain every training coordinate")
+        shape = tuple(g.numel() for g in grids)
+        observed = torch.zeros(shape, dtype=torch.bool, device=self.observed.device)
+        observed[torch.meshgrid(*positions, indexing="ij")] = self.observed
+        kernel = self.kernel
+        factors = kernel.factors(grids)
+        factors[0] = kernel.outputscale * factors[0]
+        generator = torch.Generator(device=self.values.device).manual_seed(self.seed)
+        dtype, device = self.values.dtype, self.values.device
+        root = KroneckerProductLinearOperator(*(DenseLinearOperator(_psd_root(f)) for f in factors))
+        samples = root._matmul(torch.randn(observed.numel(), self.n_samples, generator=generator, dtype=dtype, device=device))
+        noise = kernel.noise.sqrt() * torch.randn(self.values.numel(), self.n_samples, generator=generator, dtype=dtype, device=device)
+        targets = torch.cat([self.values[:, None], samples[observed.reshape(-1)] + noise], 1)
+        solve_factors, solve_observed, cross = _layout(factors, observed)
+        noisy = KroneckerProductAddedDiagLinearOperator(
+            KroneckerProductLinearOperator(*(DenseLinearOperator(f) for f in solve_factors)),
+            ConstantDiagLinearOperator(kernel.noise.reshape(1), solve_observed.numel()),
+        )
+        fitted = cross(_weights(noisy, solve_observed, targets, tol))
+        variance = ((samples - fitted[:, 1:]) ** 2).mean(1)
+        return fitted[:, 0].reshape(shape), variance.reshape(shape)
+
+
+def _layout(factors: list[torch.Tensor], observed: torch.Tensor) -> tuple[list[torch.Tensor], torch.Tensor, Callable[[torch.Tensor], torch.Tensor]]:
+    """Where to solve: the kernel factors, the observed cells there, and the map from weights to the grid.
+
+    Cells of modes 2…K never observed at any coordinate of mode 1 (land, a gap hidden in every time
+    step) make the missing-cell system ill-conditioned. When the cells of modes 2…K observed at
+    least once are few enough, those modes are merged into one dense factor over these cells only;
+    the system then has only the scattered missing cells left, and the never-observed cells are
+    predicted through the cross-covariance. Otherwise the solve runs on the full Kronecker grid.
+    """
+    n0 = observed.shape[0]
+    rest = observed.reshape(n0, -1)
+    support = torch.nonzero(rest.any(0))[:, 0]
+    m, n_rest = support.numel(), rest.shape[1]
+    if len(factors) == 1 or m > MAX_MERGED_CELLS or m * n_rest > MAX_MERGED_ENTRIES:
+        prior = KroneckerProductLinearOperator(*(DenseLinearOperator(f) for f in factors))
+        return factors, observed.reshape(-1), prior._matmul
+    rows = torch.unravel_index(torch.arange(n_rest, device=observed.device), observed.shape[1:])
+    tail = torch.ones(n_rest, m, dtype=factors[0].dtype, device=factors[0].device)
+    for factor, row in zip(factors[1:], rows):
+        tail = tail * factor[row[:, None], row[support][None, :]]
+
+    def cross(weights: torch.Tensor) -> torch.Tensor:
+        first = (factors[0] @ weights.reshape(n0, -1)).reshape(n0, m, -1)
+        return torch.einsum("rj,tjb->trb", tail, first).reshape(n0 * n_rest, -1)
+
+    return [factors[0], tail[support]], rest[:, support].reshape(-1), cross
+
+
+def _weights(noisy: KroneckerProductAddedDiagLinearOperator, observed: torch.Tensor, targets: torch.Tensor, tol: float) -> torch.Tensor:
+    """``α`` on the grid with ``α_O = (K_OO + σ² I)⁻¹ targets`` and ``α_M = 0``, one column per target.
+
+    With ``B = (K + σ² I)⁻¹`` (exact, Kronecker eigendecomposition) and ``w`` the targets on ``O``
+    completed by ``-z`` on the missing cells ``M``, where ``B_MM z = (B [targets; 0])_M`` (CG),
+    ``α = B w`` vanishes on ``M`` (and ``-z`` is the noise-free posterior mean there).
+    """
+    missing = ~observed
+    full = targets.new_zeros(observed.numel(), targets.shape[1])
+    full[observed] = targets
+    if bool(missing.any()):
+
+        def product(columns: torch.Tensor) -> torch.Tensor:
+            spread = torch.zeros_like(full)
+            spread[missing] = columns
+            return noisy.solve(spread)[missing]
+
+        full[missing] = -conjugate_gradients(product, noisy.solve(full)[missing], tol)
+    weights = noisy.solve(full)
+    weights[missing] = 0.0
+    return weights
+
+
+def _spacing(grid: torch.Tensor) -> torch.Tensor:
+    """Median gap between neighbouring coordinates (1 for a single coordinate)."""
+    if grid.numel() < 2:
+        return torch.ones((), dtype=grid.dtype, device=grid.device)
+    return grid.diff().median()
+
+
+def _inverse_softplus(x: torch.Tensor) -> torch.Tensor:
+    return x + torch.log(-torch.expm1(-x))
+
+
+def _psd_root(matrix: torch.Tensor) -> torch.Tensor:
+    """``L`` with ``L Lᵀ = matrix`` for a symmetric PSD matrix (eigenvalues clamped at 0)."""
+    values, vectors = torch.linalg.eigh(matrix)
+    return vectors * values.clamp_min(0).sqrt()
+
+
+def conjugate_gradients(product: Callable[[torch.Tensor], torch.Tensor], rhs: torch.Tensor, tol: float = 1e-6, max_iter: int | None = None) -> torch.Tensor:
+    """Solve ``A X = rhs`` for a symmetric positive definite ``A`` given by ``product``, column by column.
+
+    Stops when every column's residual norm is below ``tol`` times its right-hand side's norm.
+    The convergence test reads one scalar back from the device every 10 iterations.
+    """
+    max_iter = max_iter or 10 * rhs.shape[0]
+    x = torch.zeros_like(rhs)
+    r = rhs.clone()
+    p = r.clone()
+    rr = (r * r).sum(0)
+    target = (tol * rhs.norm(dim=0)) ** 2
+    for it in range(max_iter):
+        q = product(p)
+        alpha = rr / (p * q).sum(0).clamp_min(torch.finfo(rhs.dtype).tiny)
+        x = x + alpha * p
+        r = r - alpha * q
+        new = (r * r).sum(0)
+        if it % 10 == 9 and bool((new <= target).all()):
+            break
+        p = r + (new / rr.clamp_min(torch.finfo(rhs.dtype).tiny)) * p
+        rr = new
+    return x
