@@ -16,7 +16,10 @@ from tensorkit.funbat.chains import ModeChain
 from tensorkit.funbat.checkpoint import capture_state, fingerprint, restore_state
 from tensorkit.funbat.hyper import initial_lengthscale, select_lengthscales
 from tensorkit.funbat.inference import ConditionalEP, EPSettings
-from tensorkit.gp import KERNELS, Matern
+from tensorkit.funbat.kernels import mode_kernels, parse_kernel, state_space_kernel
+from tensorkit.funbat.rank import select_ranks
+from tensorkit.funbat.residual import ResidualField, grid_layout
+from tensorkit.gp import Matern
 from tensorkit.runtime import GracefulInterrupt, load_checkpoint, progress, resolve_device, save_checkpoint
 
 __all__ = ["CorePosterior", "FunBaT"]
@@ -44,9 +47,21 @@ class FunBaT:
 
     Parameters
     ----------
-    rank : int or sequence of int
-        Rank per mode (CP: one rank).
-    kernel : {"matern12", "matern32", "matern52"}
+    rank : "auto", int or sequence of int
+        Rank per mode (CP: one rank). ``"auto"``: chosen on a held-out split of the training cells
+        (:func:`tensorkit.funbat.rank.select_ranks`).
+    kernel : str or sequence of str
+        Prior of the factor functions (and of the residual GP along that mode): ``"matern12"``,
+        ``"matern32"``, ``"matern52"``, or ``"periodic"`` for a mode that wraps (period = the span of
+        its coordinates plus one median spacing, e.g. 360° for a global longitude grid) or
+        ``"periodic:P"`` with the period ``P`` in the coordinate's units. One name, or one per mode.
+    residual : {"gp", None}
+        ``"gp"``: add a residual GP ``g`` on the grid of unique training coordinates,
+        ``y = f_lowrank + g + ε`` (see :mod:`tensorkit.funbat.residual`): it restores local detail the
+        low rank misses and widens the intervals inside gaps. Switched off, with a warning, when the
+        coordinates are not (mostly) a grid.
+    n_samples : int
+        Pathwise samples for the residual GP's variance (relative standard error ``√(2/S)``).
     lengthscale : "auto", float or sequence of float
         Per-mode ℓ in rescaled units. ``"auto"``: chosen per mode by maximising the Kalman evidence of
         that mode's merged pseudo-observations over a log grid, re-selected while EP runs.
@@ -85,6 +100,11 @@ class FunBaT:
 
     Attributes
     ----------
+    rank_ : tuple of int
+        The ranks used.
+    residual_ : dict or None
+        The residual GP's learned hyper-parameters (lengthscales in rescaled and user units, variances
+        in value units²), or None.
     bases_ : list of GPBasis
         Per mode, the posterior of its functions at any raw coordinate (``__call__``: mean;
         ``moments``: mean and covariance; ``std``).
@@ -112,8 +132,10 @@ class FunBaT:
 
     def __init__(
         self,
-        rank: int | Sequence[int] = 3,
-        kernel: str = "matern32",
+        rank: str | int | Sequence[int] = "auto",
+        kernel: str | Sequence[str] = "matern32",
+        residual: str | None = "gp",
+        n_samples: int = 64,
         lengthscale: str | float | Sequence[float] = "auto",
         variance: float | Sequence[float] = 1.0,
         decomposition: str = "tucker",
@@ -134,13 +156,19 @@ class FunBaT:
         device: str | torch.device | None = None,
         verbose: bool | None = None,
     ) -> None:
-        if isinstance(rank, int):
+        if isinstance(rank, str):
+            check_choice(rank, "rank", ("auto",))
+        elif isinstance(rank, int):
             check_positive_int(rank, "rank")
         else:
             for k, r in enumerate(rank):
                 check_positive_int(r, f"rank[{k}]")
         self.rank = rank
-        self.kernel = check_choice(kernel, "kernel", tuple(KERNELS))
+        for name in [kernel] if isinstance(kernel, str) else kernel:
+            parse_kernel(name)
+        self.kernel = kernel
+        self.residual = check_choice(residual, "residual", ("gp", None))
+        self.n_samples = check_positive_int(n_samples, "n_samples")
         if isinstance(lengthscale, str):
             check_choice(lengthscale, "lengthscale", ("auto",))
         else:
@@ -149,7 +177,7 @@ class FunBaT:
         _per_mode_floats(variance, "variance")
         self.variance = variance
         self.decomposition = check_choice(decomposition, "decomposition", ("tucker", "cp"))
-        if decomposition == "cp" and not isinstance(rank, int) and len(set(rank)) > 1:
+        if decomposition == "cp" and not isinstance(rank, (int, str)) and len(set(rank)) > 1:
             raise ValueError(f"rank must be one number for decomposition='cp', got {tuple(rank)}")
         self.n_epochs = check_positive_int(n_epochs, "n_epochs")
         for name, value in [("damping", damping), ("damping_core", damping_core), ("damping_noise", damping_noise)]:
@@ -188,7 +216,7 @@ class FunBaT:
         """
         X, y = self._parse(coords, values)
         K = X.shape[1]
-        ranks = self._ranks(K)
+        kinds, periods = mode_kernels(self.kernel, X)
         self.n_modes_ = K
         self.coordinate_shift_ = X.amin(0)
         span = X.amax(0) - self.coordinate_shift_
@@ -199,6 +227,9 @@ class FunBaT:
         self.value_scale_ = float(y.std()) if self.standardize and y.numel() > 1 and float(y.std()) > 0 else 1.0
         Xs = (X - self.coordinate_shift_) / self.coordinate_scale_
         ys = (y - self.value_offset_) / self.value_scale_
+        periods = [None if p is None else p / float(self.coordinate_scale_[k]) for k, p in enumerate(periods)]
+        ranks = self._ranks(K, Xs, ys)
+        self.rank_ = tuple(ranks)
         grids, indices = zip(*(torch.unique(Xs[:, k], return_inverse=True) for k in range(K)))
         self._auto = isinstance(self.lengthscale, str)
         lengthscales = [initial_lengthscale(g) for g in grids] if self._auto else _per_mode_floats(self.lengthscale, "lengthscale", K)
@@ -208,8 +239,8 @@ class FunBaT:
         warm = self.decomposition == "tucker" and self.init == "cp"
         first_ranks = [min(ranks)] * K if warm else ranks
         chains = [
-            self._initial_chain(g, Matern.from_name(self.kernel, ell, var), r)
-            for g, ell, var, r in zip(grids, lengthscales, variances, first_ranks)
+            self._initial_chain(g, state_space_kernel(kind, period, ell, var), r)
+            for g, kind, period, ell, var, r in zip(grids, kinds, periods, lengthscales, variances, first_ranks)
         ]
         ep = ConditionalEP(chains, list(indices), ys, settings)
         self.history_: list[float] = []
@@ -240,7 +271,21 @@ class FunBaT:
         if self.collapsed_:
             warnings.warn("FunBaT collapsed to the zero predictor (train predictions ≈ 0); use init='cp' or a larger variance",
                           RuntimeWarning, stacklevel=2)
+        self._residual = None if self.interrupted_ else self._fit_residual(Xs, ys - fitted, kinds, periods)
+        self.residual_ = None if self._residual is None else self._residual.describe(self.coordinate_scale_.tolist(), self.value_scale_)
         return self
+
+    def _fit_residual(self, Xs: torch.Tensor, residuals: torch.Tensor, kinds: list[str], periods: list[float | None]) -> ResidualField | None:
+        """The residual GP on the grid of unique training coordinates, or None (off, or not a grid)."""
+        if self.residual is None:
+            return None
+        layout = grid_layout(Xs)
+        if isinstance(layout, str):
+            warnings.warn(f"residual='gp' is switched off: {layout}; the fit is the low-rank model alone "
+                          "(pass residual=None to silence this warning)", UserWarning, stacklevel=3)
+            return None
+        grids, cells = layout
+        return ResidualField(grids, cells, residuals, kinds, periods, self.n_samples, self.seed)
 
     def _parse(self, coords: Any, values: Any) -> tuple[torch.Tensor, torch.Tensor]:
         try:
@@ -274,7 +319,9 @@ class FunBaT:
             raise ValueError("values must hold at least 2 observed entries")
         return X, y
 
-    def _ranks(self, K: int) -> list[int]:
+    def _ranks(self, K: int, Xs: torch.Tensor, ys: torch.Tensor) -> list[int]:
+        if self.rank == "auto":
+            return list(select_ranks(Xs, ys, self.decomposition, seed=self.seed))
         ranks = [self.rank] * K if isinstance(self.rank, int) else list(self.rank)
         if len(ranks) != K:
             raise ValueError(f"rank must have one entry per mode ({K}), got {len(ranks)}")
@@ -360,8 +407,10 @@ class FunBaT:
     def predict(self, coords: Any, return_std: bool = False, include_noise: bool = True) -> Any:
         """Predictive mean (and standard deviation) at ``N×K`` raw coordinates.
 
-        The standard deviation includes the factor posteriors, the core's posterior covariance and,
-        with ``include_noise``, the expected noise variance ``E[1/τ] = b / (a - 1)``.
+        With the residual GP, mean and variance are those of ``f_lowrank + g`` (the GP's variance,
+        plus its noise variance with ``include_noise``). Without it, the standard deviation includes
+        the factor posteriors, the core's posterior covariance and, with ``include_noise``, the
+        expected noise variance ``E[1/τ] = b / (a - 1)``.
         """
         self._check_fitted()
         X = as_tensor(coords, "coords", dtype=self._ep.y.dtype, device=self._ep.y.device, ndim=2)
@@ -376,6 +425,15 @@ class FunBaT:
             seconds.append(V + m[:, :, None] * m[:, None, :])
         contraction = self._ep.contraction()
         mean = contraction.predict_mean(means)
+        if self._residual is not None:
+            g_mean, g_var = self._residual.predict((X - self.coordinate_shift_) / self.coordinate_scale_)
+            out = self.value_offset_ + self.value_scale_ * (mean + g_mean)
+            if not return_std:
+                return out
+            # The residual GP was fitted to what the low-rank mean misses, its estimation error included,
+            # so its variance (plus its noise) is the predictive variance of f_lowrank + g.
+            var = g_var + float(self._residual.kernel.noise) if include_noise else g_var
+            return out, self.value_scale_ * var.sqrt()
         out = self.value_offset_ + self.value_scale_ * mean
         if not return_std:
             return out

@@ -31,6 +31,7 @@ the missing-cell Schur solve and pathwise sampling on a masked grid. linear_oper
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -44,6 +45,8 @@ from linear_operator.operators import (
 )
 
 __all__ = ["GridGP", "GridKernel", "conjugate_gradients", "kernel_matrix"]
+
+logger = logging.getLogger(__name__)
 
 _MATERN_NU = {"matern12": 0.5, "matern32": 1.5, "matern52": 2.5}
 #: noise variance floor, as a fraction of the variance of the values
@@ -210,15 +213,16 @@ class GridGP:
         return -0.5 * (y @ alpha) - torch.log(torch.diagonal(chol)).sum() - 0.5 * y.numel() * math.log(2 * math.pi)
 
     # ------------------------------------------------------------------ posterior
-    def posterior(self, query: Sequence[torch.Tensor] | None = None, tol: float = 1e-8) -> tuple[torch.Tensor, torch.Tensor]:
+    def posterior(self, query: Sequence[torch.Tensor] | None = None, tol: float = 1e-8, sample_tol: float = 1e-3) -> tuple[torch.Tensor, torch.Tensor]:
         """Posterior mean and variance of ``g`` (noise excluded) on a grid.
 
         Parameters
         ----------
         query : list of (m_k,) tensors, optional
             Per-mode coordinates that contain the training grid's (default: the training grid).
-        tol : float
-            Relative residual of the CG solves.
+        tol, sample_tol : float
+            Relative residual of the CG solve for the mean, and for the samples (whose Monte Carlo
+            error, ``√(2/S)``, dwarfs a 1e-3 solve).
 
         Returns
         -------
@@ -229,10 +233,10 @@ class GridGP:
         grids = self.grids if query is None else list(query)
         key = tuple(tuple(g.tolist()) for g in grids)
         if key not in self._cache:
-            self._cache = {key: self._posterior(grids, tol)}
+            self._cache = {key: self._posterior(grids, tol, sample_tol)}
         return self._cache[key]
 
-    def _posterior(self, grids: list[torch.Tensor], tol: float) -> tuple[torch.Tensor, torch.Tensor]:
+    def _posterior(self, grids: list[torch.Tensor], tol: float, sample_tol: float) -> tuple[torch.Tensor, torch.Tensor]:
         positions = [torch.searchsorted(g, t) for g, t in zip(grids, self.grids)]
         for g, t, p in zip(grids, self.grids, positions):
             if p.max() >= g.numel() or not torch.equal(g[p], t):
@@ -254,7 +258,9 @@ class GridGP:
             KroneckerProductLinearOperator(*(DenseLinearOperator(f) for f in solve_factors)),
             ConstantDiagLinearOperator(kernel.noise.reshape(1), solve_observed.numel()),
         )
-        fitted = cross(_weights(noisy, solve_observed, targets, tol))
+        tols = torch.full((targets.shape[1],), sample_tol, dtype=dtype, device=device)
+        tols[0] = tol
+        fitted = cross(_weights(noisy, solve_observed, targets, tols))
         variance = ((samples - fitted[:, 1:]) ** 2).mean(1)
         return fitted[:, 0].reshape(shape), variance.reshape(shape)
 
@@ -263,8 +269,8 @@ def _layout(factors: list[torch.Tensor], observed: torch.Tensor) -> tuple[list[t
     """Where to solve: the kernel factors, the observed cells there, and the map from weights to the grid.
 
     Cells of modes 2…K never observed at any coordinate of mode 1 (land, a gap hidden in every time
-    step) make the missing-cell system ill-conditioned. When the cells of modes 2…K observed at
-    least once are few enough, those modes are merged into one dense factor over these cells only;
+    step) make the missing-cell system ill-conditioned. When there are such cells, and the cells of
+    modes 2…K observed at least once are few enough, those modes are merged into one dense factor over these cells only;
     the system then has only the scattered missing cells left, and the never-observed cells are
     predicted through the cross-covariance. Otherwise the solve runs on the full Kronecker grid.
     """
@@ -272,7 +278,7 @@ def _layout(factors: list[torch.Tensor], observed: torch.Tensor) -> tuple[list[t
     rest = observed.reshape(n0, -1)
     support = torch.nonzero(rest.any(0))[:, 0]
     m, n_rest = support.numel(), rest.shape[1]
-    if len(factors) == 1 or m > MAX_MERGED_CELLS or m * n_rest > MAX_MERGED_ENTRIES:
+    if len(factors) == 1 or m == n_rest or m > MAX_MERGED_CELLS or m * n_rest > MAX_MERGED_ENTRIES:
         prior = KroneckerProductLinearOperator(*(DenseLinearOperator(f) for f in factors))
         return factors, observed.reshape(-1), prior._matmul
     rows = torch.unravel_index(torch.arange(n_rest, device=observed.device), observed.shape[1:])
@@ -287,12 +293,13 @@ def _layout(factors: list[torch.Tensor], observed: torch.Tensor) -> tuple[list[t
     return [factors[0], tail[support]], rest[:, support].reshape(-1), cross
 
 
-def _weights(noisy: KroneckerProductAddedDiagLinearOperator, observed: torch.Tensor, targets: torch.Tensor, tol: float) -> torch.Tensor:
+def _weights(noisy: KroneckerProductAddedDiagLinearOperator, observed: torch.Tensor, targets: torch.Tensor, tol: torch.Tensor) -> torch.Tensor:
     """``α`` on the grid with ``α_O = (K_OO + σ² I)⁻¹ targets`` and ``α_M = 0``, one column per target.
 
     With ``B = (K + σ² I)⁻¹`` (exact, Kronecker eigendecomposition) and ``w`` the targets on ``O``
     completed by ``-z`` on the missing cells ``M``, where ``B_MM z = (B [targets; 0])_M`` (CG),
-    ``α = B w`` vanishes on ``M`` (and ``-z`` is the noise-free posterior mean there).
+    ``α = B w`` vanishes on ``M`` (and ``-z`` is the noise-free posterior mean there). CG is
+    preconditioned by ``diag(B)_M``, exact from the eigendecomposition.
     """
     missing = ~observed
     full = targets.new_zeros(observed.numel(), targets.shape[1])
@@ -304,7 +311,10 @@ def _weights(noisy: KroneckerProductAddedDiagLinearOperator, observed: torch.Ten
             spread[missing] = columns
             return noisy.solve(spread)[missing]
 
-        full[missing] = -conjugate_gradients(product, noisy.solve(full)[missing], tol)
+        evals, evecs = noisy.linear_op.diagonalization()
+        squares = KroneckerProductLinearOperator(*(DenseLinearOperator(q.to_dense() ** 2) for q in evecs.linear_ops))
+        diagonal = squares._matmul((1.0 / (evals + noisy.diag_tensor.diagonal()))[:, None])[:, 0]
+        full[missing] = -conjugate_gradients(product, noisy.solve(full)[missing], tol, preconditioner=diagonal[missing])
     weights = noisy.solve(full)
     weights[missing] = 0.0
     return weights
@@ -327,26 +337,32 @@ def _psd_root(matrix: torch.Tensor) -> torch.Tensor:
     return vectors * values.clamp_min(0).sqrt()
 
 
-def conjugate_gradients(product: Callable[[torch.Tensor], torch.Tensor], rhs: torch.Tensor, tol: float = 1e-6, max_iter: int | None = None) -> torch.Tensor:
+def conjugate_gradients(product: Callable[[torch.Tensor], torch.Tensor], rhs: torch.Tensor, tol: float | torch.Tensor = 1e-6,
+                        max_iter: int | None = None, preconditioner: torch.Tensor | None = None) -> torch.Tensor:
     """Solve ``A X = rhs`` for a symmetric positive definite ``A`` given by ``product``, column by column.
 
-    Stops when every column's residual norm is below ``tol`` times its right-hand side's norm.
-    The convergence test reads one scalar back from the device every 10 iterations.
+    Stops when every column's residual norm is below ``tol`` (a number, or one per column) times its
+    right-hand side's norm. ``preconditioner`` is an optional positive diagonal approximating
+    ``diag(A)`` (Jacobi). The convergence test reads one scalar back from the device every 10 iterations.
     """
     max_iter = max_iter or 10 * rhs.shape[0]
+    inverse_diagonal = None if preconditioner is None else 1.0 / preconditioner[:, None]
     x = torch.zeros_like(rhs)
     r = rhs.clone()
-    p = r.clone()
-    rr = (r * r).sum(0)
-    target = (tol * rhs.norm(dim=0)) ** 2
+    z = r if inverse_diagonal is None else inverse_diagonal * r
+    p = z.clone()
+    rr = (r * z).sum(0)
+    target = (torch.as_tensor(tol, dtype=rhs.dtype, device=rhs.device) * rhs.norm(dim=0)) ** 2
     for it in range(max_iter):
         q = product(p)
         alpha = rr / (p * q).sum(0).clamp_min(torch.finfo(rhs.dtype).tiny)
         x = x + alpha * p
         r = r - alpha * q
-        new = (r * r).sum(0)
-        if it % 10 == 9 and bool((new <= target).all()):
+        if it % 10 == 9 and bool(((r * r).sum(0) <= target).all()):
             break
-        p = r + (new / rr.clamp_min(torch.finfo(rhs.dtype).tiny)) * p
+        z = r if inverse_diagonal is None else inverse_diagonal * r
+        new = (r * z).sum(0)
+        p = z + (new / rr.clamp_min(torch.finfo(rhs.dtype).tiny)) * p
         rr = new
+    logger.debug("CG: %d iterations for %d right-hand sides of size %d", it + 1, rhs.shape[1], rhs.shape[0])
     return x

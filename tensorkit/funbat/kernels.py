@@ -1,0 +1,65 @@
+"""FunBaT's per-mode kernel names: ``"matern12"``, ``"matern32"``, ``"matern52"``, ``"periodic"``, ``"periodic:P"``."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+
+from tensorkit.gp import KERNELS, Matern
+
+__all__ = ["mode_kernels", "parse_kernel", "state_space_kernel"]
+
+
+def parse_kernel(name: Any) -> tuple[str, float | None]:
+    """``(kind, period)`` of a kernel name; the period is None when it is to be read from the data."""
+    if not isinstance(name, str):
+        raise TypeError(f"kernel must be a kernel name or a list of names, got {type(name).__name__}")
+    kind, _, period = name.partition(":")
+    if kind not in (*KERNELS, "periodic") or (period and kind != "periodic"):
+        raise ValueError(f"kernel must be one of {sorted(KERNELS)}, 'periodic' or 'periodic:<period>', got {name!r}")
+    if not period:
+        return kind, None
+    try:
+        value = float(period)
+    except ValueError:
+        raise ValueError(f"kernel {name!r}: the period must be a number") from None
+    if not value > 0 or value == float("inf"):
+        raise ValueError(f"kernel {name!r}: the period must be finite and > 0")
+    return kind, value
+
+
+def mode_kernels(kernel: str | Sequence[str], coords: torch.Tensor) -> tuple[list[str], list[float | None]]:
+    """Per-mode kinds and periods (in the coordinates' units) for ``(N, K)`` raw coordinates.
+
+    A bare ``"periodic"`` takes the period of a grid that wraps: the span of the mode's unique
+    coordinates plus their median spacing (360 for longitudes 0, 2.5, …, 357.5).
+    """
+    K = coords.shape[1]
+    names = [kernel] * K if isinstance(kernel, str) else list(kernel)
+    if len(names) != K:
+        raise ValueError(f"kernel must have one entry per mode ({K}), got {len(names)}")
+    kinds, periods = [], []
+    for k, name in enumerate(names):
+        kind, period = parse_kernel(name)
+        if kind == "periodic" and period is None:
+            unique = torch.unique(coords[:, k])
+            if unique.numel() < 3:
+                raise ValueError(f"kernel[{k}]='periodic' needs at least 3 distinct coordinates to infer the period; use 'periodic:<period>'")
+            period = float(unique[-1] - unique[0] + unique.diff().median())
+        if kind == "periodic" and float(coords[:, k].max() - coords[:, k].min()) >= period:
+            raise ValueError(f"kernel[{k}]: the coordinates span {float(coords[:, k].max() - coords[:, k].min()):g}, "
+                             f"not less than the period {period:g}")
+        kinds.append(kind)
+        periods.append(period)
+    return kinds, periods
+
+
+def state_space_kernel(kind: str, period: float | None, lengthscale: float, variance: float) -> Any:
+    """The state-space prior of one mode's functions (``period`` in the chain's coordinate units)."""
+    if kind == "periodic":
+        from tensorkit.gp.periodic import Periodic
+
+        return Periodic(period, lengthscale, variance)
+    return Matern.from_name(kind, lengthscale, variance)
