@@ -57,7 +57,8 @@ _SOURCES: dict[str, _Source] = {
         *_EOFS,
         path=_EOFS_DATA + "sst_ndjfm_anom.nc",
         variable="sst",
-        description="Nov-Mar mean SST anomaly, N Pacific, 5 deg, 1963-2012: 50 x 18 x 30 = 27,000 cells, 17 % land (NaN)",
+        description="Nov-Mar mean SST anomaly, N Pacific, 5 deg, 1963-2012: 50 x 18 x 30 = 27,000 cells, "
+        "17 % land (NaN)",
         provenance=(
             "eofs example data (El Nino example). The package does not name the source; the 5-degree grid centred "
             "on 2.5 + 5k degrees and the 'days since 1800-1-1' time axis match NOAA PSL's Kaplan Extended SST v2"
