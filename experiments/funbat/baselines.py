@@ -7,6 +7,7 @@ returned unchanged. The masks return a boolean array, True where a cell is hidde
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -172,7 +173,7 @@ def dineof(
     values: np.ndarray,
     rng_seed: int = 0,
     *,
-    max_rank: int = 20,
+    max_rank: int | None = None,
     patience: int = 3,
     val_fraction: float = 0.03,
     tol: float = 1e-4,
@@ -186,10 +187,10 @@ def dineof(
     they are repeatedly replaced by the column mean of the current fill plus the rank-k truncated SVD of
     the centred fill (re-centring every sweep, so that the model is exactly mean + rank k), until their
     rms change is below ``tol`` × the standard deviation of the observed values (or ``max_iter``
-    sweeps); each k starts from the fill of k - 1. k is chosen by
-    the rms error on ``val_fraction`` of the observed cells, held out at random (``rng_seed``); the
-    search stops after ``patience`` ranks without improvement or at ``max_rank``. The fill is then
-    recomputed with every observed cell at the chosen k (again through ranks 1…k).
+    sweeps); each k starts from the fill of k - 1. k is chosen by the rms error on ``val_fraction`` of
+    the observed cells, held out at random (``rng_seed``); the search stops after ``patience`` ranks
+    without improvement or at ``max_rank``. The fill is then recomputed with every observed cell at the
+    chosen k (again through ranks 1…k).
 
     Parameters
     ----------
@@ -197,8 +198,10 @@ def dineof(
         ``(T, Y, X)``, NaN where missing.
     rng_seed : int
         Seed of the validation draw.
-    max_rank, patience, val_fraction, tol, max_iter
-        See above; ``max_rank`` is clipped to ``min(T, columns) - 1``.
+    max_rank : int, optional
+        Largest k tried; at most (and by default) ``min(T, observed columns) - 1``.
+    patience, val_fraction, tol, max_iter
+        See above.
     return_rank : bool
         Also return the chosen k.
 
@@ -208,7 +211,6 @@ def dineof(
         The filled array (and k).
     """
     filled = _check_values(values)
-    max_rank = _positive_int(max_rank, "max_rank")
     patience = _positive_int(patience, "patience")
     max_iter = _positive_int(max_iter, "max_iter")
     tol = _positive_float(tol, "tol")
@@ -216,7 +218,8 @@ def dineof(
     columns = ~np.isnan(matrix).all(axis=0)
     data = matrix[:, columns]
     observed = ~np.isnan(data)
-    max_rank = max(1, min(max_rank, min(data.shape) - 1))
+    largest = max(1, min(data.shape) - 1)
+    max_rank = largest if max_rank is None else min(_positive_int(max_rank, "max_rank"), largest)
     validation = _holdout(observed, val_fraction, rng_seed)
     fit = observed & ~validation
     truth = data[validation]
@@ -226,7 +229,7 @@ def dineof(
         if len(errors) - 1 - int(np.argmin(errors)) >= patience:
             break
     rank = int(np.argmin(errors)) + 1
-    reconstruction = list(_dineof_path(data, observed, rank, tol, max_iter))[-1]
+    (reconstruction,) = deque(_dineof_path(data, observed, rank, tol, max_iter), maxlen=1)  # the last one
     matrix[:, columns] = np.where(observed, data, reconstruction)
     return (filled, rank) if return_rank else filled
 

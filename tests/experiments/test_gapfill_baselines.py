@@ -1,6 +1,7 @@
 """Gap-fill baselines and masks of experiments/funbat/baselines.py against exact truths."""
 
 import importlib.util
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -8,7 +9,7 @@ import pytest
 
 SCRIPT = Path(__file__).resolve().parents[2] / "experiments" / "funbat" / "baselines.py"
 spec = importlib.util.spec_from_file_location("funbat_baselines", SCRIPT)
-B = importlib.util.module_from_spec(spec)
+B = sys.modules[spec.name] = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(B)
 
 LAT = np.array([60.0, 57.5, 52.0, 50.0, 41.0, 40.0, 33.5, 30.0])  # descending, uneven
