@@ -241,6 +241,7 @@ def masked_tucker(
     candidates: Sequence[int] = TUCKER_RANKS,
     val_fraction: float = 0.03,
     rng_seed: int = 0,
+    validation: np.ndarray | None = None,
     n_iter_max: int = 100,
     return_rank: bool = False,
 ) -> np.ndarray | tuple[np.ndarray, tuple[int, int, int]]:
@@ -256,7 +257,12 @@ def masked_tucker(
     rank : int or (int, int, int), optional
         Multilinear rank. None: choose among ``candidates`` (an int r means rank ``min(r, size)`` in each
         mode) by the rms error on ``val_fraction`` of the observed cells, held out at random
-        (``rng_seed``), then refit with every observed cell.
+        (``rng_seed``), then refit with every observed cell. Random cells reward ranks that interpolate
+        well, not ranks that extrapolate into a box hidden at every time: for a block gap, pass
+        ``validation``.
+    validation : numpy.ndarray of bool, optional
+        Observed cells to hold out for choosing the rank, instead of the random draw (e.g. another box
+        of the gap's size, from :func:`block_mask`).
     n_iter_max : int
         HOOI sweeps per fit.
     return_rank : bool
@@ -275,7 +281,12 @@ def masked_tucker(
         if isinstance(candidates, (str, bytes)) or not isinstance(candidates, Sequence) or not candidates:
             raise TypeError(f"candidates must be a non-empty sequence of ints, got {candidates!r}")
         options = sorted({tuple(min(_positive_int(r, "candidates"), n) for n in filled.shape) for r in candidates})
-        validation = _holdout(observed, val_fraction, rng_seed)
+        if validation is None:
+            validation = _holdout(observed, val_fraction, rng_seed)
+        elif not isinstance(validation, np.ndarray) or validation.dtype != bool or validation.shape != filled.shape:
+            raise TypeError(f"validation must be a boolean numpy.ndarray of shape {filled.shape}")
+        elif not validation.any() or (validation & ~observed).any() or not (observed & ~validation).any():
+            raise ValueError("validation must mark some, but not all, observed cells and no missing one")
         fit = observed & ~validation
         errors = [_rmse(_tucker_fit(filled, fit, r, n_iter_max)[validation], filled[validation]) for r in options]
         rank = options[int(np.argmin(errors))]

@@ -69,6 +69,8 @@ def test_block_mask_hides_the_centred_box_in_every_step():
         (lambda: B.griddata_linear(np.ones((1, 8, 10)), LAT[:-1], LON), ValueError),
         (lambda: B.dineof(np.ones((4, 3, 3)), max_rank=0), ValueError),
         (lambda: B.masked_tucker(np.ones((4, 3, 3)), rank=(5, 1, 1)), ValueError),
+        (lambda: B.masked_tucker(np.ones((4, 3, 3)), validation=np.ones((4, 3, 3))), TypeError),
+        (lambda: B.masked_tucker(np.ones((4, 3, 3)), validation=np.ones((4, 3, 3), dtype=bool)), ValueError),
     ],
 )
 def test_bad_input_names_the_argument(call, error):
@@ -124,13 +126,16 @@ def test_dineof_recovers_a_planted_rank_2_field_to_the_noise_level():
     np.testing.assert_array_equal(filled[~np.isnan(values)], values[~np.isnan(values)])
 
 
-def test_masked_tucker_recovers_a_planted_multilinear_rank_2_field():
+@pytest.mark.parametrize("box_validation", [False, True])
+def test_masked_tucker_recovers_a_planted_multilinear_rank_2_field(box_validation):
     rng = np.random.default_rng(0)
     factors = [np.linalg.qr(rng.standard_normal((n, 2)))[0] for n in (20, 12, 15)]
     core = 50.0 * rng.standard_normal((2, 2, 2))
     truth = np.einsum("abc,ia,jb,kc->ijk", core, *factors) + 0.01 * rng.standard_normal((20, 12, 15))
     hidden = B.random_mask(truth.shape, 0.2, seed=2)
-    filled, rank = B.masked_tucker(np.where(hidden, np.nan, truth), candidates=(1, 2, 4), return_rank=True)
+    values = np.where(hidden, np.nan, truth)
+    validation = B.block_mask(truth.shape, (slice(0, 3), slice(0, 4)), ~hidden) if box_validation else None
+    filled, rank = B.masked_tucker(values, candidates=(1, 2, 4), validation=validation, return_rank=True)
     assert rank == (2, 2, 2)
     assert np.sqrt(np.mean((filled[hidden] - truth[hidden]) ** 2)) < 0.015
 
