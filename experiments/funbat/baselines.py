@@ -2,7 +2,9 @@
 
 Every baseline takes ``values`` of shape ``(T, Y, X)`` with NaN at hidden or missing cells and returns a
 new filled array of the same shape (float64); the input is never modified and observed cells are
-returned unchanged. The masks return a boolean array, True where a cell is hidden.
+returned unchanged. A baseline cannot tell land (NaN in every step) from a gap: the spatial baselines and
+masked Tucker fill it too, DINEOF leaves every never-observed cell NaN; score hidden cells only. The
+masks return a boolean array, True where a cell is hidden.
 """
 
 from __future__ import annotations
