@@ -141,6 +141,8 @@ def load_field(name: str) -> xr.DataArray:
     ------
     ModuleNotFoundError
         The package that ships the field is not installed (the message gives the pip command).
+    RuntimeError
+        The installed package lacks the file (another version; the message gives the pip command).
     """
     if not isinstance(name, str):
         raise TypeError(f"name must be a str, got {type(name).__name__}")
