@@ -45,7 +45,7 @@ class ChebTucker:
         Fixed Tucker ranks, overriding ``tol`` for the truncation.
     domain : None, (a, b) or sequence of (a, b)
         The box. ``None``: ``[-1, 1]^3`` for a function, ``[-1, 1]^d`` for a tensor, the coordinate
-        range for an ``xarray.DataArray``.
+        range for an ``xarray.DataArray`` (a datetime coordinate counts days since its first time).
     kind : {1, 2}
         Chebyshev points of the 1st (Gauss) or 2nd (Lobatto) kind.
     hooi_iters : int
@@ -64,6 +64,7 @@ class ChebTucker:
     core_, bases_ : the Tucker core and one :class:`ChebyshevBasis` per mode.
     function_ : :class:`ChebTuckerFunction` (a :class:`tensorkit.core.FunctionalTucker`).
     ranks_, degree_ : tuples. singular_values_ : modal singular values of ``C`` per mode.
+    dims_, coords_ : after a fit on a DataArray, its dimension names and coordinates (else None).
     interpolation_error_, truncation_error_, error_estimate_ : relative Frobenius error estimates on the
         coefficients: the largest per-mode trailing-coefficient norm, the truncation error (HOSVD bound
         from the discarded singular values; for ``"rhosvd"`` the exact ``(‖C‖²−‖G‖²)^{1/2}/‖C‖``, reliable
@@ -102,6 +103,12 @@ class ChebTucker:
         (uniform cell centres, the reference data's layout), ``"vertex"`` (uniform incl. both ends) or
         a list of 1-D coordinate arrays, one per mode.
         """
+        if _is_dataarray(f):
+            self.dims_ = tuple(map(str, f.dims))
+            self.coords_ = {str(d): np.asarray(f[d].values) if d in f.coords else np.arange(f.sizes[d], dtype=float)
+                            for d in f.dims}
+        else:
+            self.dims_, self.coords_ = None, None
         source = self._source(f, grid)
         d = source.ndim
         n_points, coeffs, tails = self._resolve_degree(source, d)
@@ -166,9 +173,12 @@ class ChebTucker:
         return [check_domain(p, f"domain[{k}]") for k, p in enumerate(dom)]
 
     def _source(self, f: Any, grid: Any) -> Any:
-        if hasattr(f, "dims") and hasattr(f, "coords"):  # xarray.DataArray
-            coords = [np.asarray(f[dim].values, dtype=float) for dim in f.dims]
+        if _is_dataarray(f):
+            coords = [_numeric(c, _origin(c), d) for d, c in self.coords_.items()]
             values = as_tensor(np.asarray(f.values), "f").numpy().astype(float)
+            for axis, c in enumerate(coords):  # the spline needs increasing coordinates; f does not care
+                if len(c) > 1 and c[0] > c[-1]:
+                    coords[axis], values = c[::-1], np.flip(values, axis)
             domains = self._domains(values.ndim, [(c.min(), c.max()) for c in coords])
             return GridSource(values, coords, domains, self.kind, self.dtype, self.device)
         if (hasattr(f, "weights") and hasattr(f, "factors")) or (isinstance(f, tuple) and len(f) == 2):
@@ -239,12 +249,51 @@ class ChebTucker:
         return self._fitted().hosvd()
 
     def to_dataarray(self, name: str | None = None, **coords: Any):
-        """Sample onto named coordinates and return an ``xarray.DataArray``."""
-        return self._fitted().to_dataarray(name=name, **coords)
+        """Sample on the tensor grid of named coordinates and return an ``xarray.DataArray``.
+
+        After a fit on a DataArray, the keywords are its dimension names, in any order; a dimension left
+        out keeps the fitted coordinates, a datetime dimension takes datetimes, and the result has the
+        fitted dimension order. Otherwise give one keyword per mode, in mode order.
+        """
+        import xarray as xr
+
+        function = self._fitted()
+        if self.dims_ is None:
+            return function.to_dataarray(name=name, **coords)
+        unknown = sorted(set(coords) - set(self.dims_))
+        if unknown:
+            raise ValueError(f"to_dataarray got dimensions {unknown}; the model was fitted on {self.dims_}")
+        grid = {d: np.asarray(coords.get(d, fitted)) for d, fitted in self.coords_.items()}
+        numeric = [torch.as_tensor(_numeric(v, _origin(self.coords_[d]), d), dtype=function.core.dtype,
+                                   device=function.core.device) for d, v in grid.items()]
+        values = function.to_dense(numeric).cpu().numpy()
+        return xr.DataArray(values, coords=grid, dims=self.dims_, name=name, attrs={"ranks": list(self.ranks_)})
 
     def __repr__(self) -> str:
         state = f", ranks_={self.ranks_}, degree_={self.degree_}" if hasattr(self, "ranks_") else ""
         return f"ChebTucker(degree={self.degree}, tol={self.tol}, rank={self.rank}{state})"
+
+
+def _is_dataarray(f: Any) -> bool:
+    return hasattr(f, "dims") and hasattr(f, "coords")
+
+
+def _origin(fitted: np.ndarray) -> np.datetime64 | None:
+    """The first time of a fitted datetime coordinate (its zero in the model's units of days), else None."""
+    return fitted.min() if np.issubdtype(fitted.dtype, np.datetime64) else None
+
+
+def _numeric(values: np.ndarray, origin: np.datetime64 | None, name: str) -> np.ndarray:
+    """Coordinates in the model's units: numbers as they are, datetimes as days since ``origin``."""
+    if values.ndim != 1:
+        raise ValueError(f"coordinate {name!r} must be 1-D, got shape {values.shape}")
+    if origin is None:
+        if not np.issubdtype(values.dtype, np.number):
+            raise TypeError(f"coordinate {name!r} must be numeric, got dtype {values.dtype}")
+        return values.astype(float)
+    if not np.issubdtype(values.dtype, np.datetime64):
+        raise TypeError(f"coordinate {name!r} must hold datetimes like the fitted one, got dtype {values.dtype}")
+    return (values - origin) / np.timedelta64(1, "D")
 
 
 def _is_pair(domain: Any) -> bool:
