@@ -18,6 +18,7 @@ from tensorkit.completion.importance import entity_importance
 from tensorkit.completion.models import MODEL_NAMES, CompletionModel, build_model
 from tensorkit.completion.training import TrainConfig, TrainResult, train_model
 from tensorkit.data import Observations
+from tensorkit.runtime.progress import get_logger
 
 __all__ = ["DAIN"]
 
@@ -69,7 +70,9 @@ class DAIN(Regressor):
     dtype : torch.dtype
         Model dtype (float32 by default). Device follows the input indices.
     verbose : bool, optional
-        Progress bars.
+        ``None``: progress bars on a terminal, else (batch jobs, notebooks) log lines on the
+        ``"tensorkit"`` logger (see :func:`tensorkit.runtime.progress.progress`), plus one line per stage
+        with its validation RMSE; ``True``: bars and stage lines; ``False``: silent.
     checkpoint_path : path-like, optional
         Prefix of the SIGTERM/SIGUSR1 checkpoints (``<prefix>.step1.pt``, ``<prefix>.retrain.pt``). An
         interrupted ``fit`` raises ``InterruptedError``; calling ``fit`` again with the same data resumes.
@@ -119,7 +122,7 @@ class DAIN(Regressor):
         clip_labels: bool = False,
         standardize: bool = False,
         dtype: torch.dtype = torch.float32,
-        verbose: bool | None = False,
+        verbose: bool | None = None,
         checkpoint_path: str | os.PathLike | None = None,
     ) -> None:
         self.model = model
@@ -210,6 +213,9 @@ class DAIN(Regressor):
         self.value_mean_, self.value_scale_ = (float(y.mean()), float(y.std())) if self.standardize else (0.0, 1.0)
         if self.value_scale_ <= 0:
             raise ValueError("values are constant; cannot standardize")
+        self._log("DAIN: fitting a %s model on %d cells of a %s tensor (%d more for validation)",
+                  self.model if isinstance(self.model, str) else "custom", len(idx), "×".join(map(str, shape)),
+                  len(val_idx))
         step1 = self._train(idx, self._scale(y), track=True, seed=self.seed, stage="step1")
         self.base_model_ = step1.model
         self.base_result_ = step1
@@ -247,6 +253,7 @@ class DAIN(Regressor):
                              None if clip is None else tuple(self._scale(torch.tensor(c)).item() for c in clip))  # fmt: skip
         self.augmented_indices_ = new_idx
         self.augmented_values_ = self._unscale(labels)
+        self._log("DAIN: %d new cells from the %s sampler, labelled by %s; retraining", n_new, sampler, labeler)
         weights = torch.cat([torch.ones(idx.shape[0]), torch.full((n_new,), self.aug_weight)]).to(idx.device)
         result = self._train(torch.cat([idx, new_idx]), torch.cat([self._scale(y).to(self.dtype), labels]),
                              track=False, seed=self.seed + _RETRAIN, weights=weights, stage="retrain")  # fmt: skip
@@ -264,6 +271,9 @@ class DAIN(Regressor):
             lr_weighted=self.lr_weighted, parity=self.parity, sample_weight=weights, checkpoint_path=path,
             verbose=self.verbose,
         )  # fmt: skip
+        self._log("DAIN %s: %s after %d epochs; best epoch %d, validation RMSE %.4g (%.0f s)", stage,
+                  result.stop_reason, result.n_epochs, result.best_epoch,
+                  math.sqrt(result.best_val_loss) * self.value_scale_, result.seconds)
         if result.stop_reason == "interrupted":
             saved = f"state saved to {path!r}; call fit again to resume" if path else "no checkpoint_path, nothing saved"
             raise InterruptedError(f"{stage} training interrupted; {saved}")
@@ -357,6 +367,10 @@ class DAIN(Regressor):
         return est
 
     # ------------------------------------------------------------------ helpers
+    def _log(self, message: str, *args: Any) -> None:
+        if self.verbose is not False:
+            get_logger().info(message, *args)
+
     def _scale(self, y: torch.Tensor) -> torch.Tensor:
         return (y - self.value_mean_) / self.value_scale_
 
