@@ -120,13 +120,13 @@ class ChebTucker(Regressor):
         (uniform cell centres, the reference data's layout), ``"vertex"`` (uniform incl. both ends) or
         a list of 1-D coordinate arrays, one per mode.
         """
+        self._check_params()
         if _is_dataarray(f):
             self.dims_ = tuple(map(str, f.dims))
             self.coords_ = {str(d): np.asarray(f[d].values) if d in f.coords else np.arange(f.sizes[d], dtype=float)
                             for d in f.dims}
         else:
             self.dims_, self.coords_ = None, None
-        self._check_params()
         source = self._source(f, grid)
         d = source.ndim
         n_points, coeffs, tails = self._resolve_degree(source, d)
