@@ -271,7 +271,7 @@ class DAIN(Regressor):
             lr_weighted=self.lr_weighted, parity=self.parity, sample_weight=weights, checkpoint_path=path,
             verbose=self.verbose,
         )  # fmt: skip
-        self._log("DAIN %s: %s after %d epochs; best epoch %d, validation RMSE %.4g (%.0f s)", stage,
+        self._log("DAIN %s: %s after %d epochs; best epoch %d, validation RMSE %.4g (%.1f s)", stage,
                   result.stop_reason, result.n_epochs, result.best_epoch,
                   math.sqrt(result.best_val_loss) * self.value_scale_, result.seconds)
         if result.stop_reason == "interrupted":
