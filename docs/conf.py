@@ -8,7 +8,9 @@ napoleon_numpy_docstring = True
 napoleon_use_ivar = True
 autodoc_member_order = "bysource"
 autodoc_typehints = "description"
-autodoc_default_options = {"members": True, "undoc-members": False, "show-inheritance": True}
+# scikit-learn generates set_<method>_request methods whose docstrings link into its own docs
+autodoc_default_options = {"members": True, "undoc-members": False, "show-inheritance": True,
+                           "exclude-members": "set_fit_request, set_predict_request, set_score_request"}
 exclude_patterns = ["_build"]
 html_theme = "alabaster"
 suppress_warnings = ["ref.python"]  # tensor types in hints resolve to external projects we do not link

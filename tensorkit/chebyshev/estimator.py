@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 import warnings
 from collections.abc import Sequence
 from typing import Any
@@ -10,9 +11,11 @@ from typing import Any
 import numpy as np
 import torch
 
+from tensorkit._estimator import Regressor, check_fitted, like_input, read_estimator, write_estimator
 from tensorkit._validation import as_tensor, check_choice, check_positive_float, check_positive_int, check_rank
 from tensorkit.chebyshev.basis import ChebyshevBasis
 from tensorkit.chebyshev.function import ChebTuckerFunction
+from tensorkit.chebyshev.io import function_arrays, function_from_arrays
 from tensorkit.chebyshev.points import check_domain
 from tensorkit.chebyshev.sampling import CPSource, FunctionSource, GridSource, relative_tails, uniform_grid
 from tensorkit.chebyshev.truncation import hooi_cp, truncate_cp, truncate_dense
@@ -23,12 +26,16 @@ __all__ = ["ChebTucker"]
 _FIRST_ADAPTIVE_POINTS = 17
 
 
-class ChebTucker:
+class ChebTucker(Regressor):
     """Mesh-free Chebyshev–Tucker approximation of a multivariate function (Benner et al., 2025).
 
     Level 1 interpolates on a tensor grid of Chebyshev points (coefficients by DCT); level 2 truncates
     the coefficient tensor ``C`` to Tucker format. The result is a Tucker format in function space:
     evaluable anywhere, integrable and differentiable in closed form.
+
+    A scikit-learn estimator for its parameters (``get_params``, ``set_params``, ``clone``); ``fit``
+    takes a function or a grid rather than ``(X, y)``, ``predict(X)`` evaluates at ``N×d`` points and
+    ``score`` is R² there. :meth:`save` / :meth:`load` persist a fitted model without pickle.
 
     Parameters
     ----------
@@ -45,7 +52,7 @@ class ChebTucker:
         Fixed Tucker ranks, overriding ``tol`` for the truncation.
     domain : None, (a, b) or sequence of (a, b)
         The box. ``None``: ``[-1, 1]^3`` for a function, ``[-1, 1]^d`` for a tensor, the coordinate
-        range for an ``xarray.DataArray``.
+        range for an ``xarray.DataArray`` (a datetime coordinate counts days since its first time).
     kind : {1, 2}
         Chebyshev points of the 1st (Gauss) or 2nd (Lobatto) kind.
     hooi_iters : int
@@ -64,6 +71,7 @@ class ChebTucker:
     core_, bases_ : the Tucker core and one :class:`ChebyshevBasis` per mode.
     function_ : :class:`ChebTuckerFunction` (a :class:`tensorkit.core.FunctionalTucker`).
     ranks_, degree_ : tuples. singular_values_ : modal singular values of ``C`` per mode.
+    dims_, coords_ : after a fit on a DataArray, its dimension names and coordinates (else None).
     interpolation_error_, truncation_error_, error_estimate_ : relative Frobenius error estimates on the
         coefficients: the largest per-mode trailing-coefficient norm, the truncation error (HOSVD bound
         from the discarded singular values; for ``"rhosvd"`` the exact ``(‖C‖²−‖G‖²)^{1/2}/‖C‖``, reliable
@@ -74,23 +82,33 @@ class ChebTucker:
                  rank: None | int | Sequence[int] = None, domain: Any = None, kind: int = 2, hooi_iters: int = 0,
                  truncation: str = "hosvd", max_degree: int = 256, dtype: torch.dtype = torch.float64,
                  device: Any = None) -> None:
-        if degree is not None:
-            for k, p in enumerate([degree] if isinstance(degree, int) else degree):
-                check_positive_int(p, f"degree[{k}]")
         self.degree = degree
-        self.tol = check_positive_float(tol, "tol")
-        if rank is not None and not isinstance(rank, (int, Sequence)):
-            raise TypeError(f"rank must be None, an int or a sequence of ints, got {rank!r}")
+        self.tol = tol
         self.rank = rank
         self.domain = domain
-        self.kind = check_choice(kind, "kind", (1, 2))
-        self.hooi_iters = int(hooi_iters) if hooi_iters == 0 else check_positive_int(hooi_iters, "hooi_iters")
-        self.truncation = check_choice(truncation, "truncation", ("hosvd", "rhosvd"))
-        self.max_degree = check_positive_int(max_degree, "max_degree")
-        if dtype not in (torch.float32, torch.float64):
-            raise ValueError(f"dtype must be torch.float32 or torch.float64, got {dtype}")
+        self.kind = kind
+        self.hooi_iters = hooi_iters
+        self.truncation = truncation
+        self.max_degree = max_degree
         self.dtype = dtype
         self.device = device
+        self._check_params()
+
+    def _check_params(self) -> None:
+        """Validate the parameters (by ``__init__``, and by ``fit`` again after ``set_params``)."""
+        if self.degree is not None:
+            for k, p in enumerate([self.degree] if isinstance(self.degree, int) else self.degree):
+                check_positive_int(p, f"degree[{k}]")
+        check_positive_float(self.tol, "tol")
+        if self.rank is not None and not isinstance(self.rank, (int, Sequence)):
+            raise TypeError(f"rank must be None, an int or a sequence of ints, got {self.rank!r}")
+        check_choice(self.kind, "kind", (1, 2))
+        if self.hooi_iters != 0:
+            check_positive_int(self.hooi_iters, "hooi_iters")
+        check_choice(self.truncation, "truncation", ("hosvd", "rhosvd"))
+        check_positive_int(self.max_degree, "max_degree")
+        if self.dtype not in (torch.float32, torch.float64):
+            raise ValueError(f"dtype must be torch.float32 or torch.float64, got {self.dtype}")
 
     # ------------------------------------------------------------------ fitting
     def fit(self, f: Any, grid: Any = "cell") -> ChebTucker:
@@ -102,6 +120,13 @@ class ChebTucker:
         (uniform cell centres, the reference data's layout), ``"vertex"`` (uniform incl. both ends) or
         a list of 1-D coordinate arrays, one per mode.
         """
+        self._check_params()
+        if _is_dataarray(f):
+            self.dims_ = tuple(map(str, f.dims))
+            self.coords_ = {str(d): np.asarray(f[d].values) if d in f.coords else np.arange(f.sizes[d], dtype=float)
+                            for d in f.dims}
+        else:
+            self.dims_, self.coords_ = None, None
         source = self._source(f, grid)
         d = source.ndim
         n_points, coeffs, tails = self._resolve_degree(source, d)
@@ -120,18 +145,21 @@ class ChebTucker:
             core, factors = cut.core, cut.factors
             if self.hooi_iters:
                 core, factors = hooi_cp(weights, cp_factors, factors, self.hooi_iters)
-        domains = source.domains
-        self.bases_ = [ChebyshevBasis(u, dom) for u, dom in zip(factors, domains)]
-        self.core_ = core
-        self.function_ = ChebTuckerFunction(core, self.bases_)
-        self.domain_ = tuple(domains)
-        self.degree_ = tuple(m - 1 for m in n_points)
-        self.ranks_ = tuple(int(r) for r in core.shape)
-        self.singular_values_ = cut.singular_values
-        self.interpolation_error_ = max(tails)
-        self.truncation_error_ = cut.relative_error_bound
-        self.error_estimate_ = self.interpolation_error_ + self.truncation_error_
-        self.n_evaluations_ = getattr(source, "n_evaluations", 0)
+        function = ChebTuckerFunction(core, [ChebyshevBasis(u, dom) for u, dom in zip(factors, source.domains)])
+        return self._set_fitted(function, cut.singular_values, max(tails), cut.relative_error_bound,
+                                getattr(source, "n_evaluations", 0))
+
+    def _set_fitted(self, function: ChebTuckerFunction, singular_values: list[torch.Tensor],
+                    interpolation_error: float, truncation_error: float, n_evaluations: int) -> ChebTucker:
+        self.function_, self.core_, self.bases_ = function, function.core, list(function.bases)
+        self.domain_ = function.domain
+        self.degree_ = tuple(b.n_coeffs - 1 for b in function.bases)
+        self.ranks_ = tuple(int(r) for r in function.core.shape)
+        self.singular_values_ = singular_values
+        self.interpolation_error_ = interpolation_error
+        self.truncation_error_ = truncation_error
+        self.error_estimate_ = interpolation_error + truncation_error
+        self.n_evaluations_ = n_evaluations
         return self
 
     def _resolve_degree(self, source: Any, d: int) -> tuple[list[int], Any, list[float]]:
@@ -166,9 +194,12 @@ class ChebTucker:
         return [check_domain(p, f"domain[{k}]") for k, p in enumerate(dom)]
 
     def _source(self, f: Any, grid: Any) -> Any:
-        if hasattr(f, "dims") and hasattr(f, "coords"):  # xarray.DataArray
-            coords = [np.asarray(f[dim].values, dtype=float) for dim in f.dims]
+        if _is_dataarray(f):
+            coords = [_numeric(c, _origin(c), d) for d, c in self.coords_.items()]
             values = as_tensor(np.asarray(f.values), "f").numpy().astype(float)
+            for axis, c in enumerate(coords):  # the spline needs increasing coordinates; f does not care
+                if len(c) > 1 and c[0] > c[-1]:
+                    coords[axis], values = c[::-1], np.flip(values, axis)
             domains = self._domains(values.ndim, [(c.min(), c.max()) for c in coords])
             return GridSource(values, coords, domains, self.kind, self.dtype, self.device)
         if (hasattr(f, "weights") and hasattr(f, "factors")) or (isinstance(f, tuple) and len(f) == 2):
@@ -206,13 +237,47 @@ class ChebTucker:
 
     # ------------------------------------------------------------------ fitted model
     def _fitted(self) -> ChebTuckerFunction:
-        if not hasattr(self, "function_"):
-            raise RuntimeError("this ChebTucker is not fitted yet; call fit(f) first")
+        check_fitted(self, "function_")
         return self.function_
 
     def __call__(self, points: Any) -> torch.Tensor:
         """Values at an ``N×d`` tensor of coordinates (batched; no grid is formed)."""
         return self._fitted()(points)
+
+    def predict(self, X: Any) -> torch.Tensor | np.ndarray:
+        """Values at ``N×d`` coordinates ``X``: a tensor for a tensor, else a NumPy array.
+
+        Datetime coordinates of a DataArray fit are given as days since the first fitted time.
+        """
+        return like_input(self(X), X)
+
+    # ------------------------------------------------------------------ persistence
+    def save(self, path: str | os.PathLike) -> None:
+        """Write the fitted model to ``path`` (an ``.npz`` archive without pickles), atomically.
+
+        :meth:`load` reads it back with the same parameters, dimensions, coordinates and bit-for-bit
+        the same values.
+        """
+        arrays = function_arrays(self._fitted())
+        arrays |= {f"singular_values_{k}": s for k, s in enumerate(self.singular_values_)}
+        if self.dims_ is not None:
+            arrays |= {f"coordinate_{k}": c for k, c in enumerate(self.coords_.values())}
+        state = {"dims_": self.dims_, "interpolation_error_": self.interpolation_error_,
+                 "truncation_error_": self.truncation_error_, "n_evaluations_": self.n_evaluations_}
+        write_estimator(path, self, arrays, state)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> ChebTucker:
+        """Read a model written by :meth:`save` (on the CPU). Files holding pickled data are refused."""
+        params, arrays, state = read_estimator(path, cls)
+        model = cls(**params)
+        function = function_from_arrays(arrays)
+        dims = state["dims_"]
+        model.dims_ = None if dims is None else tuple(dims)
+        model.coords_ = None if dims is None else {d: arrays[f"coordinate_{k}"] for k, d in enumerate(dims)}
+        singular_values = [torch.from_numpy(arrays[f"singular_values_{k}"]) for k in range(function.ndim)]
+        return model._set_fitted(function, singular_values, state["interpolation_error_"],
+                                 state["truncation_error_"], state["n_evaluations_"])
 
     def integral(self) -> torch.Tensor:
         """Integral over the box."""
@@ -239,12 +304,51 @@ class ChebTucker:
         return self._fitted().hosvd()
 
     def to_dataarray(self, name: str | None = None, **coords: Any):
-        """Sample onto named coordinates and return an ``xarray.DataArray``."""
-        return self._fitted().to_dataarray(name=name, **coords)
+        """Sample on the tensor grid of named coordinates and return an ``xarray.DataArray``.
+
+        After a fit on a DataArray, the keywords are its dimension names, in any order; a dimension left
+        out keeps the fitted coordinates, a datetime dimension takes datetimes, and the result has the
+        fitted dimension order. Otherwise give one keyword per mode, in mode order.
+        """
+        import xarray as xr
+
+        function = self._fitted()
+        if self.dims_ is None:
+            return function.to_dataarray(name=name, **coords)
+        unknown = sorted(set(coords) - set(self.dims_))
+        if unknown:
+            raise ValueError(f"to_dataarray got dimensions {unknown}; the model was fitted on {self.dims_}")
+        grid = {d: np.asarray(coords.get(d, fitted)) for d, fitted in self.coords_.items()}
+        numeric = [torch.as_tensor(_numeric(v, _origin(self.coords_[d]), d), dtype=function.core.dtype,
+                                   device=function.core.device) for d, v in grid.items()]
+        values = function.to_dense(numeric).cpu().numpy()
+        return xr.DataArray(values, coords=grid, dims=self.dims_, name=name, attrs={"ranks": list(self.ranks_)})
 
     def __repr__(self) -> str:
         state = f", ranks_={self.ranks_}, degree_={self.degree_}" if hasattr(self, "ranks_") else ""
         return f"ChebTucker(degree={self.degree}, tol={self.tol}, rank={self.rank}{state})"
+
+
+def _is_dataarray(f: Any) -> bool:
+    return hasattr(f, "dims") and hasattr(f, "coords")
+
+
+def _origin(fitted: np.ndarray) -> np.datetime64 | None:
+    """The first time of a fitted datetime coordinate (its zero in the model's units of days), else None."""
+    return fitted.min() if np.issubdtype(fitted.dtype, np.datetime64) else None
+
+
+def _numeric(values: np.ndarray, origin: np.datetime64 | None, name: str) -> np.ndarray:
+    """Coordinates in the model's units: numbers as they are, datetimes as days since ``origin``."""
+    if values.ndim != 1:
+        raise ValueError(f"coordinate {name!r} must be 1-D, got shape {values.shape}")
+    if origin is None:
+        if not np.issubdtype(values.dtype, np.number):
+            raise TypeError(f"coordinate {name!r} must be numeric, got dtype {values.dtype}")
+        return values.astype(float)
+    if not np.issubdtype(values.dtype, np.datetime64):
+        raise TypeError(f"coordinate {name!r} must hold datetimes like the fitted one, got dtype {values.dtype}")
+    return (values - origin) / np.timedelta64(1, "D")
 
 
 def _is_pair(domain: Any) -> bool:

@@ -19,7 +19,8 @@ from tensorkit.runtime import atomic_write
 __all__ = ["save_model", "load_model"]
 
 
-def _arrays(function: ChebTuckerFunction) -> dict[str, np.ndarray]:
+def function_arrays(function: ChebTuckerFunction) -> dict[str, np.ndarray]:
+    """The arrays that define ``function``: ``core``, ``coeffs_<k>`` per mode and ``domain``."""
     arrays = {"core": function.core.detach().cpu().numpy(), "domain": np.asarray(function.domain, dtype=float)}
     for k, basis in enumerate(function.bases):
         arrays[f"coeffs_{k}"] = basis.coeffs.detach().cpu().numpy()
@@ -29,7 +30,7 @@ def _arrays(function: ChebTuckerFunction) -> dict[str, np.ndarray]:
 def save_model(function: ChebTuckerFunction, path: str | os.PathLike, attrs: dict | None = None) -> None:
     """Write ``function`` to ``path`` (``.npz``, or netCDF for ``.nc``), atomically."""
     path = Path(path)
-    arrays = _arrays(function)
+    arrays = function_arrays(function)
     if path.suffix == ".nc":
         import xarray as xr
 
@@ -60,6 +61,12 @@ def load_model(path: str | os.PathLike) -> ChebTuckerFunction:
     else:
         with np.load(path, allow_pickle=False) as npz:
             arrays = {name: npz[name] for name in npz.files}
+    return function_from_arrays(arrays)
+
+
+def function_from_arrays(arrays: dict[str, np.ndarray]) -> ChebTuckerFunction:
+    """The function whose ``core``, ``coeffs_<k>`` and ``domain`` arrays are given (exact: no copies cast)."""
     core = torch.as_tensor(arrays["core"])
-    bases = [ChebyshevBasis(torch.as_tensor(arrays[f"coeffs_{k}"]), tuple(arrays["domain"][k])) for k in range(core.ndim)]
+    bases = [ChebyshevBasis(torch.as_tensor(arrays[f"coeffs_{k}"]), tuple(map(float, arrays["domain"][k])))
+             for k in range(core.ndim)]
     return ChebTuckerFunction(core, bases)

@@ -8,22 +8,30 @@ import os
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+import numpy as np
 import torch
 
+from tensorkit._estimator import Regressor, check_fitted, like_input, read_estimator, write_estimator
 from tensorkit._validation import as_tensor, check_choice, check_positive_float, check_probability, check_same_length
 from tensorkit.completion.augment import label_cells, sample_cells, sampling_distribution
 from tensorkit.completion.importance import entity_importance
 from tensorkit.completion.models import MODEL_NAMES, CompletionModel, build_model
 from tensorkit.completion.training import TrainConfig, TrainResult, train_model
 from tensorkit.data import Observations
+from tensorkit.runtime.progress import get_logger
 
 __all__ = ["DAIN"]
 
 _SPLIT, _SAMPLE, _RETRAIN = 0, 7919, 104729  # seed offsets of the independent random streams
 
 
-class DAIN:
+class DAIN(Regressor):
     """Neural tensor completion with influence-guided data augmentation (Oh et al., CIKM 2021).
+
+    A scikit-learn regressor on integer cells: ``X`` is an ``(n, N)`` index array, ``y`` the values, so
+    ``clone``, ``GridSearchCV`` and ``cross_val_score`` work (pass the tensor's ``shape`` as a fit
+    parameter when folds may miss an entity); ``score`` is R²; :meth:`save` / :meth:`load` persist a
+    fitted estimator without pickle.
 
     Parameters
     ----------
@@ -62,7 +70,9 @@ class DAIN:
     dtype : torch.dtype
         Model dtype (float32 by default). Device follows the input indices.
     verbose : bool, optional
-        Progress bars.
+        ``None``: progress bars on a terminal, else (batch jobs, notebooks) log lines on the
+        ``"tensorkit"`` logger (see :func:`tensorkit.runtime.progress.progress`), plus one line per stage
+        with its validation RMSE; ``True``: bars and stage lines; ``False``: silent.
     checkpoint_path : path-like, optional
         Prefix of the SIGTERM/SIGUSR1 checkpoints (``<prefix>.step1.pt``, ``<prefix>.retrain.pt``). An
         interrupted ``fit`` raises ``InterruptedError``; calling ``fit`` again with the same data resumes.
@@ -112,34 +122,62 @@ class DAIN:
         clip_labels: bool = False,
         standardize: bool = False,
         dtype: torch.dtype = torch.float32,
-        verbose: bool | None = False,
+        verbose: bool | None = None,
         checkpoint_path: str | os.PathLike | None = None,
     ) -> None:
-        if not callable(model):
-            check_choice(model, "model", MODEL_NAMES)
         self.model = model
-        self.augment_ratio = check_positive_float(augment_ratio, "augment_ratio", allow_zero=True)
-        self.sampler = check_choice(sampler, "sampler", ("influence", "uniform", "frequency", "none"))
-        if isinstance(seed, bool) or not isinstance(seed, int):
-            raise TypeError(f"seed must be an int, got {seed!r}")
+        self.augment_ratio = augment_ratio
+        self.sampler = sampler
         self.seed = seed
-        self.labeler = check_choice(labeler, "labeler", ("model", "constant"))
-        self.model_options = dict(model_options or {})
-        self.train_config = TrainConfig(lr, batch_size, max_epochs, patience, min_delta)
-        self.val_fraction = check_probability(val_fraction, "val_fraction")
-        if not 0 < self.val_fraction < 1:
-            raise ValueError(f"val_fraction must lie strictly between 0 and 1, got {val_fraction}")
-        self.include_bias, self.lr_weighted, self.parity = bool(include_bias), bool(lr_weighted), bool(parity)
-        self.score_transform = check_choice(score_transform, "score_transform", ("abs", "positive"))
-        self.fallback = check_choice(fallback, "fallback", ("frequency", "raise"))
-        self.dedup, self.exclude_observed, self.all_entities = bool(dedup), bool(exclude_observed), bool(all_entities)
-        self.aug_weight = check_positive_float(aug_weight, "aug_weight", allow_zero=True)
-        self.clip_labels, self.standardize = bool(clip_labels), bool(standardize)
-        if dtype not in (torch.float32, torch.float64):
-            raise ValueError(f"dtype must be torch.float32 or torch.float64, got {dtype}")
+        self.labeler = labeler
+        self.model_options = model_options
+        self.lr = lr
+        self.batch_size = batch_size
+        self.max_epochs = max_epochs
+        self.patience = patience
+        self.min_delta = min_delta
+        self.val_fraction = val_fraction
+        self.include_bias = include_bias
+        self.lr_weighted = lr_weighted
+        self.parity = parity
+        self.score_transform = score_transform
+        self.fallback = fallback
+        self.dedup = dedup
+        self.exclude_observed = exclude_observed
+        self.all_entities = all_entities
+        self.aug_weight = aug_weight
+        self.clip_labels = clip_labels
+        self.standardize = standardize
         self.dtype = dtype
         self.verbose = verbose
         self.checkpoint_path = checkpoint_path
+        self._check_params()
+
+    def _check_params(self) -> None:
+        """Validate the parameters (by ``__init__``, and by ``fit`` again after ``set_params``)."""
+        if not callable(self.model):
+            check_choice(self.model, "model", MODEL_NAMES)
+        check_positive_float(self.augment_ratio, "augment_ratio", allow_zero=True)
+        check_choice(self.sampler, "sampler", ("influence", "uniform", "frequency", "none"))
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int):
+            raise TypeError(f"seed must be an int, got {self.seed!r}")
+        check_choice(self.labeler, "labeler", ("model", "constant"))
+        if self.model_options is not None and not isinstance(self.model_options, Mapping):
+            raise TypeError(f"model_options must be a mapping or None, got {self.model_options!r}")
+        self.train_config  # noqa: B018  (TrainConfig validates lr, batch_size, max_epochs, patience, min_delta)
+        check_probability(self.val_fraction, "val_fraction")
+        if not 0 < self.val_fraction < 1:
+            raise ValueError(f"val_fraction must lie strictly between 0 and 1, got {self.val_fraction}")
+        check_choice(self.score_transform, "score_transform", ("abs", "positive"))
+        check_choice(self.fallback, "fallback", ("frequency", "raise"))
+        check_positive_float(self.aug_weight, "aug_weight", allow_zero=True)
+        if self.dtype not in (torch.float32, torch.float64):
+            raise ValueError(f"dtype must be torch.float32 or torch.float64, got {self.dtype}")
+
+    @property
+    def train_config(self) -> TrainConfig:
+        """The training settings as a :class:`TrainConfig`."""
+        return TrainConfig(self.lr, self.batch_size, self.max_epochs, self.patience, self.min_delta)
 
     # ------------------------------------------------------------------ fitting
     def fit(
@@ -157,6 +195,7 @@ class DAIN:
         values and shape are then used) and ``values`` has length ``n``. Without ``val_indices``, a
         seeded ``val_fraction`` of the cells becomes the validation set.
         """
+        self._check_params()
         idx, y, shape = self._check_data(indices, values, shape, "indices", "values")
         if val_indices is None:
             perm = torch.randperm(idx.shape[0], generator=torch.Generator().manual_seed(self.seed + _SPLIT))
@@ -174,6 +213,9 @@ class DAIN:
         self.value_mean_, self.value_scale_ = (float(y.mean()), float(y.std())) if self.standardize else (0.0, 1.0)
         if self.value_scale_ <= 0:
             raise ValueError("values are constant; cannot standardize")
+        self._log("DAIN: fitting a %s model on %d cells of a %s tensor (%d more for validation)",
+                  self.model if isinstance(self.model, str) else "custom", len(idx), "×".join(map(str, shape)),
+                  len(val_idx))
         step1 = self._train(idx, self._scale(y), track=True, seed=self.seed, stage="step1")
         self.base_model_ = step1.model
         self.base_result_ = step1
@@ -185,7 +227,7 @@ class DAIN:
 
     def with_arm(self, sampler: str, labeler: str = "model") -> DAIN:
         """A copy of this fitted estimator re-run from the shared Step 1 with another sampler/labeler."""
-        self._check_fitted()
+        check_fitted(self, "model_")
         other = copy.copy(self)
         other.sampler = check_choice(sampler, "sampler", ("influence", "uniform", "frequency", "none"))
         other.labeler = check_choice(labeler, "labeler", ("model", "constant"))
@@ -211,6 +253,7 @@ class DAIN:
                              None if clip is None else tuple(self._scale(torch.tensor(c)).item() for c in clip))  # fmt: skip
         self.augmented_indices_ = new_idx
         self.augmented_values_ = self._unscale(labels)
+        self._log("DAIN: %d new cells from the %s sampler, labelled by %s; retraining", n_new, sampler, labeler)
         weights = torch.cat([torch.ones(idx.shape[0]), torch.full((n_new,), self.aug_weight)]).to(idx.device)
         result = self._train(torch.cat([idx, new_idx]), torch.cat([self._scale(y).to(self.dtype), labels]),
                              track=False, seed=self.seed + _RETRAIN, weights=weights, stage="retrain")  # fmt: skip
@@ -220,14 +263,7 @@ class DAIN:
 
     def _train(self, idx: torch.Tensor, y: torch.Tensor, track: bool, seed: int,
                weights: torch.Tensor | None = None, stage: str = "step1") -> TrainResult:  # fmt: skip
-        if callable(self.model):
-            net = self.model(self.shape_, seed)
-        else:
-            options = dict(self.model_options)
-            if self.model in ("cp", "tucker"):
-                options.setdefault("bias_init", float(y.double().mean()))
-            net = build_model(self.model, self.shape_, seed=seed, **options)
-        net = net.to(device=idx.device, dtype=self.dtype)
+        net = self._new_net(seed, float(y.double().mean())).to(idx.device)
         path = None if self.checkpoint_path is None else f"{os.fspath(self.checkpoint_path)}.{stage}.pt"
         result = train_model(
             net, idx, y.to(self.dtype), self.val_indices_, self._scale(self.val_values_).to(self.dtype),
@@ -235,38 +271,111 @@ class DAIN:
             lr_weighted=self.lr_weighted, parity=self.parity, sample_weight=weights, checkpoint_path=path,
             verbose=self.verbose,
         )  # fmt: skip
+        self._log("DAIN %s: %s after %d epochs; best epoch %d, validation RMSE %.4g (%.1f s)", stage,
+                  result.stop_reason, result.n_epochs, result.best_epoch,
+                  math.sqrt(result.best_val_loss) * self.value_scale_, result.seconds)
         if result.stop_reason == "interrupted":
             saved = f"state saved to {path!r}; call fit again to resume" if path else "no checkpoint_path, nothing saved"
             raise InterruptedError(f"{stage} training interrupted; {saved}")
         return result
 
+    def _new_net(self, seed: int, bias_init: float) -> CompletionModel:
+        """A freshly initialised backbone for ``shape_`` (CP/Tucker biases start at ``bias_init``)."""
+        if callable(self.model):
+            net = self.model(self.shape_, seed)
+        else:
+            options = dict(self.model_options or {})
+            if self.model in ("cp", "tucker"):
+                options.setdefault("bias_init", bias_init)
+            net = build_model(self.model, self.shape_, seed=seed, **options)
+        return net.to(dtype=self.dtype)
+
     # --------------------------------------------------------------- prediction
     @torch.no_grad()
-    def predict(self, indices: Any, model: str = "final") -> torch.Tensor:
+    def predict(self, indices: Any, model: str = "final") -> torch.Tensor | np.ndarray:
         """Predicted values at ``(m, N)`` cells, in the units of the fitted values.
 
-        ``model="base"`` uses the Step-1 (no augmentation) model instead of the retrained one.
+        A tensor for tensor ``indices`` (on the model's device), else a NumPy array. ``model="base"``
+        uses the Step-1 (no augmentation) model instead of the retrained one.
         """
-        self._check_fitted()
+        check_fitted(self, "model_")
         check_choice(model, "model", ("final", "base"))
         net = self.model_ if model == "final" else self.base_model_
-        idx = as_tensor(indices, "indices", dtype=torch.long, ndim=2, device=self.train_indices_.device)
+        idx = as_tensor(indices, "indices", dtype=torch.long, ndim=2, device=self.device_)
         _check_range(idx, self.shape_, "indices")
         net.eval()
         out = torch.cat([net(idx[s : s + 65536]) for s in range(0, idx.shape[0], 65536)]) if idx.shape[0] else \
             torch.empty(0, dtype=self.dtype, device=idx.device)  # fmt: skip
-        return self._unscale(out)
+        return like_input(self._unscale(out), indices)
+
+    @property
+    def device_(self) -> torch.device:
+        """Where the fitted model lives."""
+        check_fitted(self, "model_")
+        return next(self.model_.parameters()).device
+
+    # ------------------------------------------------------------------ persistence
+    def save(self, path: str | os.PathLike) -> None:
+        """Write the fitted estimator to ``path`` (an ``.npz`` archive without pickles), atomically.
+
+        Holds the parameters, both networks' weights, the training and validation cells, influence,
+        importances and augmented cells: :meth:`load` gives bit-for-bit the same predictions and can
+        run :meth:`with_arm`. A ``model`` given as a callable cannot be saved (``TypeError``).
+        """
+        check_fitted(self, "model_")
+        retrained = self.model_ is not self.base_model_
+        nets = {"base_model": self.base_model_, **({"model": self.model_} if retrained else {})}
+        arrays = {f"{name}.{key}": value for name, net in nets.items() for key, value in net.state_dict().items()}
+        for name in _SAVED_TENSORS:
+            arrays[name] = getattr(self, name)
+        arrays |= {f"entity_importance_.{k}": p for k, p in enumerate(self.entity_importance_)}
+        if self.sampling_probs_ is not None:
+            arrays |= {f"sampling_probs_.{k}": p for k, p in enumerate(self.sampling_probs_)}
+        state = {"shape_": self.shape_, "value_mean_": self.value_mean_, "value_scale_": self.value_scale_,
+                 "retrained": retrained, "sampled": self.sampling_probs_ is not None,
+                 "base_result_": _result_summary(self.base_result_), "result_": _result_summary(self.result_)}
+        write_estimator(path, self, arrays, state)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> DAIN:
+        """Read an estimator written by :meth:`save` (on the CPU). Files holding pickled data are refused."""
+        params, arrays, state = read_estimator(path, cls)
+        est = cls(**params)
+        est.shape_ = tuple(state["shape_"])
+        est.value_mean_, est.value_scale_ = state["value_mean_"], state["value_scale_"]
+        for name in _SAVED_TENSORS:
+            setattr(est, name, torch.from_numpy(arrays[name]))
+        n_modes = len(est.shape_)
+        est.entity_importance_ = [torch.from_numpy(arrays[f"entity_importance_.{k}"]) for k in range(n_modes)]
+        est.sampling_probs_ = [torch.from_numpy(arrays[f"sampling_probs_.{k}"]) for k in range(n_modes)] \
+            if state["sampled"] else None  # fmt: skip
+
+        def network(name: str) -> CompletionModel:
+            net = est._new_net(seed=0, bias_init=0.0)
+            prefix = f"{name}."
+            net.load_state_dict({k.removeprefix(prefix): torch.from_numpy(v)
+                                 for k, v in arrays.items() if k.startswith(prefix)})
+            return net.eval()
+
+        est.base_model_ = network("base_model")
+        est.model_ = network("model") if state["retrained"] else est.base_model_
+        est.base_result_ = TrainResult(est.base_model_, influence=est.influence_, **state["base_result_"])
+        est.result_ = TrainResult(est.model_, **state["result_"]) if state["retrained"] else est.base_result_
+        est.history_ = {"step1": est.base_result_.history}
+        if state["retrained"]:
+            est.history_["retrain"] = est.result_.history
+        return est
 
     # ------------------------------------------------------------------ helpers
+    def _log(self, message: str, *args: Any) -> None:
+        if self.verbose is not False:
+            get_logger().info(message, *args)
+
     def _scale(self, y: torch.Tensor) -> torch.Tensor:
         return (y - self.value_mean_) / self.value_scale_
 
     def _unscale(self, y: torch.Tensor) -> torch.Tensor:
         return y * self.value_scale_ + self.value_mean_
-
-    def _check_fitted(self) -> None:
-        if not hasattr(self, "model_"):
-            raise RuntimeError("this DAIN instance is not fitted yet; call fit(indices, values) first")
 
     def _check_data(self, indices: Any, values: Any, shape: Sequence[int] | None, iname: str, vname: str):
         if isinstance(indices, Observations):
@@ -287,8 +396,16 @@ class DAIN:
         _check_range(idx, shape, iname)
         return idx, y.to(torch.float64), shape
 
-    def __repr__(self) -> str:
-        return f"DAIN(model={self.model!r}, augment_ratio={self.augment_ratio}, sampler={self.sampler!r}, seed={self.seed})"
+
+
+_SAVED_TENSORS = ("train_indices_", "train_values_", "val_indices_", "val_values_", "influence_",
+                  "augmented_indices_", "augmented_values_")
+
+
+def _result_summary(result: TrainResult) -> dict[str, Any]:
+    """The JSON-able fields of a :class:`TrainResult` (all but the model and the influence)."""
+    return {name: getattr(result, name) for name in
+            ("best_epoch", "best_val_loss", "stop_reason", "n_epochs", "n_steps", "seconds", "history")}
 
 
 def _check_range(idx: torch.Tensor, shape: Sequence[int], name: str) -> None:

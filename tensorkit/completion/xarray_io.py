@@ -13,6 +13,7 @@ import xarray as xr
 from tensorkit.completion.estimator import DAIN
 from tensorkit.completion.report import rmse
 from tensorkit.data import Observations
+from tensorkit.data.observations import on_input_grid
 from tensorkit.runtime import resolve_device
 
 __all__ = ["complete_dataarray", "predict_all_cells", "sparse_dataset"]
@@ -63,7 +64,7 @@ def complete_dataarray(
     -------
     xarray.Dataset
         ``completed`` (observed values kept, missing cells predicted), ``prediction`` (the model at
-        every cell) and ``observed`` (bool), on ``da``'s grid; attrs record the settings and metrics.
+        every cell) and ``observed`` (bool), on ``da``'s grid (its coordinates, in its order); attrs record the settings and metrics.
     """
     obs = Observations.from_dataarray(da).to(resolve_device(device))
     fit_obs, test_obs = obs, None
@@ -88,7 +89,7 @@ def complete_dataarray(
         "prediction": (dims, pred, var_attrs),
         "observed": (dims, observed),
     }
-    return xr.Dataset(data, coords=template.coords, attrs=attrs)
+    return on_input_grid(xr.Dataset(data, coords=template.coords, attrs=attrs), da)
 
 
 def sparse_dataset(

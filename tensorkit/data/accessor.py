@@ -49,8 +49,8 @@ class TensorkitAccessor:
     def chebtucker(self, **kwargs: Any) -> Any:
         """Fit a mesh-free Chebyshev–Tucker model to this gridded field (its coordinates give the box).
 
-        Returns the fitted :class:`tensorkit.chebyshev.ChebTucker`; sample it back onto named coordinates
-        with ``model.to_dataarray(x=..., y=...)``.
+        Returns the fitted :class:`tensorkit.chebyshev.ChebTucker`; sample it back onto coordinates named
+        by this DataArray's dimensions, in any order, with ``model.to_dataarray(lat=..., lon=...)``.
 
         Parameters
         ----------

@@ -184,6 +184,18 @@ class Observations:
         )
 
 
+def on_input_grid(ds: Any, da: Any) -> Any:
+    """Put ``ds``, built on the grid of ``Observations.from_dataarray(da)``, back on ``da``'s grid.
+
+    Dimensions that :meth:`Observations.from_dataarray` flipped to ascending order are flipped back, and
+    ``da``'s own coordinates (values, attributes, non-dimension coordinates) replace the rebuilt ones, so
+    the result aligns with ``da`` under ``xarray.align(..., join="exact")``.
+    """
+    flipped = {d: slice(None, None, -1) for d in da.dims
+               if d in da.indexes and da.sizes[d] > 1 and da.indexes[d].is_monotonic_decreasing}
+    return ds.isel(flipped).drop_vars([d for d in da.dims if d not in da.coords]).assign_coords(da.coords)
+
+
 _DATETIME_ORIGIN = "tensorkit_datetime_origin"
 
 

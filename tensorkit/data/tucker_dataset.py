@@ -8,7 +8,7 @@ import torch
 import xarray as xr
 
 from tensorkit.core import hooi
-from tensorkit.data.observations import Observations
+from tensorkit.data.observations import Observations, on_input_grid
 
 
 def tucker_dataset(da: xr.DataArray, rank: Any = None, tol: float | None = None, **kwargs: Any) -> xr.Dataset:
@@ -17,7 +17,7 @@ def tucker_dataset(da: xr.DataArray, rank: Any = None, tol: float | None = None,
     Returns
     -------
     xarray.Dataset
-        ``reconstruction`` on ``da``'s grid, ``factor_<dim>`` over each dimension and ``core``;
+        ``reconstruction`` on ``da``'s grid (its coordinates, in its order), ``factor_<dim>`` over each dimension and ``core``;
         attrs record the ranks, the settings and the relative error on observed cells.
     """
     obs = Observations.from_dataarray(da)
@@ -38,4 +38,4 @@ def tucker_dataset(da: xr.DataArray, rank: Any = None, tol: float | None = None,
         "tol": "none" if tol is None else tol,
         "source_variable": str(da.name),
     }
-    return xr.Dataset(data, coords=template.coords, attrs=attrs)
+    return on_input_grid(xr.Dataset(data, coords=template.coords, attrs=attrs), da)
