@@ -124,8 +124,10 @@ class Trainer:
         if patch_parallel and (patching is None or not patching.stitching):
             raise ValueError("patch_parallel=True needs patching with stitching=True")
         self.device = next(model.parameters()).device
-        self.amp_dtype = {"float16": torch.float16, "bfloat16": torch.bfloat16}[check_choice(amp_dtype, "amp_dtype", ("float16", "bfloat16"))]
+        self.amp_dtype = getattr(torch, check_choice(amp_dtype, "amp_dtype", ("float16", "bfloat16")))
         self.mixed_precision = bool(mixed_precision) and (self.device.type == "cuda" or self.amp_dtype == torch.bfloat16)
+        if patch_chunk_size is not None and patching is None:
+            raise ValueError("patch_chunk_size needs patching")
         self.patch_chunk_size = None if patch_chunk_size is None else check_positive_int(patch_chunk_size, "patch_chunk_size")
         self.grad_clip = None if grad_clip is None else check_positive_float(grad_clip, "grad_clip")
         self.checkpoint_path = None if checkpoint_path is None else Path(checkpoint_path)

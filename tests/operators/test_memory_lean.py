@@ -169,6 +169,8 @@ def test_bf16_mixed_precision_trains_on_cpu() -> None:
     assert all(torch.isfinite(torch.tensor(h["train_loss"])) for h in history)
     with pytest.raises(ValueError, match="amp_dtype"):
         Trainer(model, torch.optim.Adam(model.parameters()), amp_dtype="float8")
+    with pytest.raises(ValueError, match="patch_chunk_size needs patching"):
+        Trainer(model, torch.optim.Adam(model.parameters()), patch_chunk_size=4)
 
 
 def test_config_keys_reach_model_and_trainer() -> None:
