@@ -28,9 +28,24 @@ def _grads(model: torch.nn.Module, loss: torch.Tensor) -> list[torch.Tensor]:
     return [p.grad.clone() for p in model.parameters()]
 
 
-def test_block_checkpointing_gives_bit_identical_gradients() -> None:
+def _saved_bytes(forward) -> int:
+    """Bytes of the distinct storages autograd saves for the backward pass of ``forward()``."""
+    storages: dict[int, int] = {}
+
+    def pack(t: torch.Tensor) -> torch.Tensor:
+        storages[t.untyped_storage().data_ptr()] = t.untyped_storage().nbytes()
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        forward()
+    return sum(storages.values())
+
+
+@pytest.mark.parametrize("options", [{}, {"norm": "instance_norm", "preactivation": True},
+                                     {"channel_mlp_expansion": None, "domain_padding": 0.25}])
+def test_block_checkpointing_gives_bit_identical_gradients(options: dict) -> None:
     x, y = _data()
-    plain, ckpt = _model(), _model(checkpoint_blocks=True)
+    plain, ckpt = _model(**options), _model(checkpoint_blocks=True, **options)
     ckpt.load_state_dict(plain.state_dict())
     out_plain, out_ckpt = plain(x), ckpt(x)
     assert torch.equal(out_plain, out_ckpt)
@@ -40,20 +55,8 @@ def test_block_checkpointing_gives_bit_identical_gradients() -> None:
 
 def test_block_checkpointing_saves_only_block_inputs() -> None:
     x, _ = _data(1, 32)
-
-    def saved_bytes(model: TFNO) -> int:
-        storages: dict[int, int] = {}
-
-        def pack(t: torch.Tensor) -> torch.Tensor:
-            storages[t.untyped_storage().data_ptr()] = t.untyped_storage().nbytes()
-            return t
-
-        with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
-            model(x).sum()
-        return sum(storages.values())
-
     plain, ckpt = _model(n_layers=6), _model(n_layers=6, checkpoint_blocks=True)
-    assert saved_bytes(ckpt) < 0.4 * saved_bytes(plain)
+    assert _saved_bytes(lambda: ckpt(x)) < 0.4 * _saved_bytes(lambda: plain(x))
 
 
 def test_checkpoint_blocks_must_be_bool() -> None:
@@ -144,19 +147,7 @@ def test_chunked_patches_bound_saved_activations() -> None:
     x, _ = _data(1, 64)
     patching = MultigridPatching(2, 1 / 16)
     model = TFNO((8, 8), 3, 1, 8, n_layers=2, seed=0)
-
-    def saved_bytes(chunk: int | None) -> int:
-        storages: dict[int, int] = {}
-
-        def pack(t: torch.Tensor) -> torch.Tensor:
-            storages[t.untyped_storage().data_ptr()] = t.untyped_storage().nbytes()
-            return t
-
-        with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
-            patching.apply(model, x, chunk)
-        return sum(storages.values())
-
-    assert saved_bytes(2) < 0.25 * saved_bytes(None)
+    assert _saved_bytes(lambda: patching.apply(model, x, 2)) < 0.25 * _saved_bytes(lambda: patching.apply(model, x))
 
 
 def test_bf16_mixed_precision_trains_on_cpu() -> None:
