@@ -4,9 +4,10 @@ Cases (width 32, 16 modes, 4 layers, Tucker rank 0.1, batch 2, relative-H1 loss,
 field with and without per-block checkpointing, MG-TFNO L=2 (padding 1/16, stitched loss) with all
 patches at once and in checkpointed chunks of 4 patches (with and without per-block
 checkpointing), and neuraloperator's TFNO on the full field. Each case runs in its own
-single-threaded subprocess: after building model and data it resets the resident-set high-water
-mark (``/proc/self/clear_refs``) and runs one step; memory is the high-water mark's growth (the
-step's activations, gradients and Adam state). Time is the process CPU time of a second step.
+single-threaded subprocess (glibc serving blocks ≥ 64 KiB by ``mmap``, so freed tensors leave the
+resident set): after building model and data it resets the resident-set high-water mark
+(``/proc/self/clear_refs``) and runs one step; memory is the high-water mark's growth (the step's
+activations, gradients and Adam state). Time is the process CPU time of a second step.
 Writes ``results/large_grids.md``.
 
     python -m benchmarks.large_grids [--resolutions 64 128 256]
@@ -23,7 +24,7 @@ import time
 import torch
 
 from benchmarks.gpu import _operator_model, _operator_step
-from benchmarks.timing import RESULTS, markdown_table, peak_memory
+from benchmarks.timing import RESULTS, markdown_table, measuring_env, peak_memory
 from tensorkit.runtime import atomic_write
 
 SIZE = {"batch": 2, "width": 32, "modes": 16, "layers": 4}
@@ -66,14 +67,14 @@ def main() -> None:
         full = None
         for label in CASES:
             cmd = [sys.executable, "-m", "benchmarks.large_grids", "--child", label, str(n)]
-            r = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1])
+            r = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True, env=measuring_env()).stdout.strip().splitlines()[-1])
             print(r, flush=True)
             full = full or r["bytes"]
             per_sample = r["bytes"] / SIZE["batch"] / 2**20
             rows.append([f"{n}²", label, f"{per_sample:,.1f}", f"{r['bytes'] / full:.2f}",
                          f"{1e3 * r['seconds'] / SIZE['batch']:,.0f}"])
     note = (f"Batch {SIZE['batch']}, width {SIZE['width']}, {SIZE['modes']} modes, {SIZE['layers']} layers, Tucker "
-            "rank 0.1; one thread; memory is the resident-set growth of one train step (activations, gradients, "
+            "rank 0.1; one thread, `MALLOC_MMAP_THRESHOLD_=65536`; memory is the resident-set growth of one train step (activations, gradients, "
             "Adam state), time the CPU time of the next step, both per sample. Command: `python -m "
             "benchmarks.large_grids --resolutions " + " ".join(map(str, args.resolutions)) + "`.")
     text = markdown_table("Train-step memory and time per sample on the CPU: full field vs MG-TFNO chunked",

@@ -1,6 +1,7 @@
 """Peak memory of masked HOOI / CP-ALS and of ChebTucker evaluation, each in a fresh process.
 
-Every case runs in its own subprocess (one thread): it builds its inputs, warms the code path up on
+Every case runs in its own subprocess (one thread; glibc serves blocks ≥ 64 KiB by ``mmap``, so
+freed tensors leave the resident set): it builds its inputs, warms the code path up on
 a tiny problem, resets the resident-set high-water mark (``/proc/self/clear_refs``, Linux) and
 runs once; the figure is the high-water mark minus the resident set at the reset. For the
 decompositions it is given in dense copies of the input tensor (``x`` and the mask exist before
@@ -20,7 +21,7 @@ import sys
 
 import torch
 
-from benchmarks.timing import RESULTS, markdown_table, peak_memory
+from benchmarks.timing import RESULTS, markdown_table, measuring_env, peak_memory
 from tensorkit.runtime import atomic_write
 
 RANK, SWEEPS = 10, 3
@@ -76,13 +77,13 @@ def main() -> None:
     rows = []
     for kind, value in jobs:
         cmd = [sys.executable, "-m", "benchmarks.memory_classical", "--child", kind, str(value)]
-        r = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1])
+        r = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True, env=measuring_env()).stdout.strip().splitlines()[-1])
         print(r, flush=True)
         rows.append([r["case"], f"{r['peak_MiB']:,.1f}", f"{r['copies']:.2f}" if "copies" in r else "",
                      f"{r['output_MiB']:,.1f}" if "output_MiB" in r else ""])
     text = markdown_table("Peak memory of the classical and Chebyshev paths (CPU, fresh process per case)",
                           ["case", "peak MiB above inputs", "dense copies of x", "returned values MiB"], rows,
-                          "Command: `python -m benchmarks.memory_classical --n " + str(args.n) + " --points "
+                          "One thread, `MALLOC_MMAP_THRESHOLD_=65536`. Command: `python -m benchmarks.memory_classical --n " + str(args.n) + " --points "
                           + " ".join(map(str, args.points)) + "`.")
     print(text)
     with atomic_write(RESULTS / "memory_classical.md", "w") as fh:

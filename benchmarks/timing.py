@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -80,3 +81,10 @@ def peak_memory(fn: Callable[[], Any], device: torch.device) -> tuple[Any, int |
     out = fn()
     peak = _status_bytes("VmHWM")
     return out, None if start is None or peak is None else peak - start
+
+
+def measuring_env() -> dict[str, str]:
+    """Environment for a child process whose resident set is measured: one thread, and glibc
+    serving every block ≥ 64 KiB by ``mmap`` (returned to the system when freed), so the
+    high-water mark follows the live tensors rather than the allocator's retained slack."""
+    return {**os.environ, "OMP_NUM_THREADS": "1", "MALLOC_MMAP_THRESHOLD_": "65536"}
