@@ -8,9 +8,9 @@ Writes ``gpu.md`` into ``--out`` (default ``benchmarks/results``) with one secti
 1. every ``gpu``-marked test (``pytest -m gpu``), with its summary line;
 2. TFNO train step (forward, relative-H1 loss, backward, Adam) at 256², 512² and 1024², batch 4,
    width 32, 16 modes, 4 layers: full field, MG-TFNO L=1 / L=2 (padding 1/16, stitched loss) with
-   all patches at once and in chunks, per-block checkpointing, and neuraloperator's TFNO on the
-   same data, each in float32 and mixed precision (float16 autocast on CUDA with half-precision
-   FFTs where cuFFT allows them, bfloat16 on the CPU);
+   all patches at once and in checkpointed chunks, per-block checkpointing, and neuraloperator's
+   TFNO on the same data, each in float32 and mixed precision (float16 autocast on CUDA, bfloat16
+   on the CPU), plus float16 FFTs (``half_fft=True``) on CUDA;
 3. ChebTucker fit (degree 64, tol 1e-8) and evaluation at 10⁷ random points;
 4. FunBaT (``tensorkit.FunBaT(seed=0).fit(X, y)``) on a synthetic ~200k-cell 3-D grid, GPU and CPU;
 5. the DAIN pipeline at 10⁶ observed cells (``benchmarks/dain_scaling.py`` in a fresh process).
@@ -48,14 +48,16 @@ FULL = {"resolutions": (256, 512, 1024), "batch": 4, "width": 32, "modes": 16, "
         "cheb_degree": 64, "cheb_points": 10**7, "funbat_grid": (64, 64, 48), "dain_cells": 10**6}
 SMALL = {"resolutions": (32,), "batch": 1, "width": 8, "modes": 8, "layers": 2, "steps": 1,
          "cheb_degree": 16, "cheb_points": 10**4, "funbat_grid": (8, 8, 8), "dain_cells": 10**4}
-# (label, multigrid levels, patches per chunk, checkpointed blocks, neuraloperator)
+# (label, multigrid levels, patches per chunk, checkpointed blocks, neuraloperator, half-precision FFTs)
 OPERATOR_CASES = [
-    ("tensorkit full field", 0, None, False, False),
-    ("tensorkit full field, checkpointed blocks", 0, None, True, False),
-    ("tensorkit MG L=1, all patches", 1, None, False, False),
-    ("tensorkit MG L=2, all patches", 2, None, False, False),
-    ("tensorkit MG L=2, 4 patches per chunk", 2, 4, False, False),
-    ("neuraloperator TFNO full field", 0, None, False, True),
+    ("tensorkit full field", 0, None, False, False, False),
+    ("tensorkit full field, float16 FFTs", 0, None, False, False, True),
+    ("tensorkit full field, checkpointed blocks", 0, None, True, False, False),
+    ("tensorkit MG L=1, all patches", 1, None, False, False, False),
+    ("tensorkit MG L=2, all patches", 2, None, False, False, False),
+    ("tensorkit MG L=2, 4 patches per chunk", 2, 4, False, False, False),
+    ("tensorkit MG L=2, 4 patches per chunk + checkpointed blocks", 2, 4, True, False, False),
+    ("neuraloperator TFNO full field", 0, None, False, True, False),
 ]
 
 
@@ -146,10 +148,12 @@ def operator_steps(device: torch.device, size: dict) -> str:
         y = torch.randn(size["batch"], 1, n, n, generator=g).to(device)
         for precision in (None, amp):
             base = None
-            for label, levels, chunk, checkpointed, peer in OPERATOR_CASES:
+            for label, levels, chunk, checkpointed, peer, half_fft in OPERATOR_CASES:
+                if half_fft and precision is not torch.float16:
+                    continue  # half-precision FFTs exist for float16 on CUDA only
                 name = "float32" if precision is None else f"{precision}".replace("torch.", "") + " autocast"
                 try:
-                    model = _operator_model(levels, checkpointed, peer, size, device, half_fft=precision is torch.float16)
+                    model = _operator_model(levels, checkpointed, peer, size, device, half_fft)
                     step = _operator_step(model, levels, chunk, x, y, precision)
                     step()  # warm-up: FFT plans, allocator
                     _, memory = peak_memory(step, device)
@@ -171,8 +175,8 @@ def operator_steps(device: torch.device, size: dict) -> str:
     note = (f"Batch {size['batch']}, width {size['width']}, {size['modes']} modes, {size['layers']} layers, Tucker rank 0.1; "
             f"median of {size['steps']} steps. MG: padding 1/16, loss on the stitched field; chunks are checkpointed "
             "(per-step memory set by the chunk, for one extra forward). Memory ratio: to the full field at the same "
-            "resolution and precision. Mixed precision: float16 autocast + gradient scaling on CUDA (half-precision "
-            "FFTs on power-of-two grids, float32 FFTs on the padded patches), bfloat16 autocast on the CPU.")
+            "resolution and precision. Mixed precision: float16 autocast + gradient scaling on CUDA, bfloat16 autocast "
+            "on the CPU; spectral contractions in float32, FFTs in float32 except in the float16-FFT row (CUDA only).")
     if errors:
         note += "\n\nErrors:\n" + "\n".join(f"- {e}" for e in errors)
     unit = "ms (wall)" if device.type == "cuda" else "ms (CPU)"

@@ -46,7 +46,7 @@ def one_case(label: str, n: int) -> dict:
     g = torch.Generator().manual_seed(0)
     x = torch.randn(SIZE["batch"], 1, n, n, generator=g)
     y = torch.randn(SIZE["batch"], 1, n, n, generator=g)
-    model = _operator_model(levels, checkpointed, peer, SIZE, torch.device("cpu"), half_fft=False)
+    model = _operator_model(levels, checkpointed, peer, SIZE, torch.device("cpu"), False)
     step = _operator_step(model, levels, chunk, x, y, None)
     _, memory = peak_memory(step, torch.device("cpu"))
     start = time.process_time()
