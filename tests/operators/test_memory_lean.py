@@ -128,6 +128,16 @@ def test_half_fft_on_cuda_close_to_float32() -> None:
     assert torch.linalg.vector_norm(out.float() - ref) <= 1e-2 * torch.linalg.vector_norm(ref)
 
 
+@pytest.mark.gpu
+def test_half_fft_on_cuda_falls_back_for_non_power_of_two(caplog: pytest.LogCaptureFixture) -> None:
+    conv = FactorizedSpectralConv(8, 8, (16, 16), half_fft=True, generator=torch.Generator().manual_seed(0)).cuda()
+    x = torch.randn(2, 8, 48, 64, generator=torch.Generator().manual_seed(1)).cuda().half()
+    with caplog.at_level(logging.WARNING, logger="tensorkit.operators.spectral_conv"):
+        out = conv(x)
+    assert out.dtype == torch.float16 and torch.isfinite(out).all()
+    assert any("power-of-two" in r.getMessage() for r in caplog.records)
+
+
 @pytest.mark.parametrize("stitching", [True, False])
 def test_chunked_patches_give_the_all_at_once_gradient(stitching: bool) -> None:
     x, y = _data(2, 32)
