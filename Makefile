@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install demo test docs figures benchmarks
+.PHONY: install demo test docs figures benchmarks gpu-check
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -26,3 +26,7 @@ figures: install
 
 benchmarks: install
 	$(BIN)/python -m benchmarks
+
+# On a CUDA node (< 8 min on one H100/H200): writes benchmarks/results/gpu.md
+gpu-check: install
+	$(BIN)/python -m benchmarks.gpu

@@ -22,7 +22,7 @@ from tensorkit.runtime import atomic_write
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
-SKIP = {"__init__", "__main__", "timing"}
+SKIP = {"__init__", "__main__", "timing", "gpu"}  # gpu: the GPU node check, `python -m benchmarks.gpu`
 
 
 def machine() -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -29,13 +30,61 @@ def best_time(fn: Callable[[], Any], repeats: int = 3) -> float:
     return min(times)
 
 
-def write_table(name: str, title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]], note: str = "") -> str:
-    """Write ``results/<name>.md`` with a markdown table and return its text."""
+def markdown_table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]], note: str = "") -> str:
+    """A ``## title`` section with a markdown table (floats to 3 significant digits) and a note."""
     fmt = lambda v: f"{v:.3g}" if isinstance(v, float) else str(v)  # noqa: E731
     lines = [f"## {title}", "", "| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
     lines += ["| " + " | ".join(fmt(v) for v in row) + " |" for row in rows]
-    text = "\n".join(lines) + ("\n\n" + note if note else "") + "\n"
+    return "\n".join(lines) + ("\n\n" + note if note else "") + "\n"
+
+
+def write_table(name: str, title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]], note: str = "") -> str:
+    """Write ``results/<name>.md`` with a :func:`markdown_table` and return its text."""
+    text = markdown_table(title, columns, rows, note)
     RESULTS.mkdir(exist_ok=True)
     with atomic_write(RESULTS / f"{name}.md", "w") as fh:
         fh.write(text)
     return text
+
+
+def _status_bytes(field: str) -> int | None:
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        return None
+    return None
+
+
+def peak_memory(fn: Callable[[], Any], device: torch.device) -> tuple[Any, int | None]:
+    """``fn()``'s result and the peak memory it needed above what was in use when it started.
+
+    CUDA: peak allocated bytes (``torch.cuda.max_memory_allocated``). CPU: growth of the process's
+    resident-set high-water mark after resetting it (Linux ``/proc/self/clear_refs``); ``None``
+    where that reset is not available.
+    """
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+        torch.cuda.reset_peak_memory_stats(device)
+        start = torch.cuda.memory_allocated(device)
+        out = fn()
+        torch.cuda.synchronize(device)
+        return out, torch.cuda.max_memory_allocated(device) - start
+    try:
+        with open("/proc/self/clear_refs", "w") as fh:
+            fh.write("5")  # resets VmHWM to the current resident set
+    except OSError:
+        return fn(), None
+    start = _status_bytes("VmRSS")
+    out = fn()
+    peak = _status_bytes("VmHWM")
+    return out, None if start is None or peak is None else peak - start
+
+
+def measuring_env() -> dict[str, str]:
+    """Environment for a child process whose resident set is measured: one thread, and glibc
+    serving every block ≥ 64 KiB by ``mmap`` (returned to the system when freed), so the
+    high-water mark follows the live tensors rather than the allocator's retained slack."""
+    return {**os.environ, "OMP_NUM_THREADS": "1", "MALLOC_MMAP_THRESHOLD_": "65536"}

@@ -50,7 +50,11 @@ class CPTensor(TensorFormat):
         return int(self.weights.shape[0])
 
     def to_dense(self) -> torch.Tensor:
-        return (khatri_rao(self.factors) @ self.weights).reshape(self.shape)
+        # (n_1⋯n_{K-1}, R) · (R, n_K): one dense result, no (n_1⋯n_K, R) Khatri–Rao product
+        last = self.factors[-1] * self.weights
+        if len(self.factors) == 1:
+            return last.sum(1)
+        return (khatri_rao(self.factors[:-1]) @ last.mT).reshape(self.shape)
 
     def at(self, indices: torch.Tensor) -> torch.Tensor:
         idx = self._check_indices(indices)

@@ -2,7 +2,9 @@
 
 Masked variants fit the observed entries only, by expectation–maximisation: unobserved entries are
 filled with the current reconstruction before every sweep (they start at the observed mean). The
-reported error is then the relative error on observed entries.
+reported error is then the relative error on observed entries. The imputed tensor is rebuilt in
+place of the previous one and compared with the data slab by slab, so a sweep holds about one dense
+copy of the tensor besides the data and the mask.
 """
 
 from __future__ import annotations
@@ -101,7 +103,7 @@ def hooi(
             torch.linalg.qr(torch.randn(n, r, generator=gen, dtype=x.dtype).to(x.device))[0]
             for n, r in zip(x.shape, ranks)
         ]
-    x_sq = _squared_norm(x) if mask is None else None
+    x_sq = _squared_norm(x) if mask is None else _observed_squared_norm(x, mask)
     errors: list[float] = []
     for _ in range(n_iter_max):
         # suffix[k] = filled ×_{j>k} U_jᵀ with the incoming factors, shared by the modes ≤ k
@@ -115,7 +117,8 @@ def hooi(
         core = mode_dot(projected, factors[-1].mT, x.ndim - 1)
         tucker = TuckerTensor(core, factors)
         core_sq = _squared_norm(core)  # = <x, tucker> = ||tucker||^2 (orthonormal factors)
-        filled, error = _em_step(x, mask, filled, tucker, x_sq, core_sq, core_sq)
+        suffix = projected = filled = None  # free the old imputation before the new one is formed
+        filled, error = _em_step(x, mask, tucker, x_sq, core_sq, core_sq)
         errors.append(error)
         if len(errors) > 1 and abs(errors[-2] - errors[-1]) < tol_iter:
             break
@@ -172,7 +175,7 @@ def cp_als(
             lead = _leading_left_singular_vectors(unfold(filled, k), min(rank, n))
             noise = torch.cat([lead, noise[:, lead.shape[1]:]], 1)
         factors.append(noise)
-    x_sq = _squared_norm(x) if mask is None else None
+    x_sq = _squared_norm(x) if mask is None else _observed_squared_norm(x, mask)
     errors: list[float] = []
     for _ in range(n_iter_max):
         right = _right_contractions(filled, factors)
@@ -188,7 +191,8 @@ def cp_als(
         cp = CPTensor(weights, factors)
         # <x, cp> and ||cp||^2 from the last mode's MTTKRP and Gram matrix
         inner, cp_sq = (mttkrp * factor).sum(), (gram * (factor.mT @ factor)).sum()
-        filled, error = _em_step(x, mask, filled, cp, x_sq, inner, cp_sq)
+        right = filled = None  # free the old imputation before the new one is formed
+        filled, error = _em_step(x, mask, cp, x_sq, inner, cp_sq)
         errors.append(error)
         if len(errors) > 1 and abs(errors[-2] - errors[-1]) < tol:
             break
@@ -263,37 +267,54 @@ def _initial_fill(x: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
 def _em_step(
     x: torch.Tensor,
     mask: torch.Tensor | None,
-    filled: torch.Tensor,
     fit: Any,
-    x_sq: torch.Tensor | None,
+    x_sq: torch.Tensor,
     inner: torch.Tensor,
     fit_sq: torch.Tensor,
 ) -> tuple[torch.Tensor, float]:
-    """Relative error of ``fit`` (on observed entries) and the re-imputed tensor.
+    """Relative error of ``fit`` (on observed entries) and the re-imputed tensor (``x`` unmasked).
 
     Parameters
     ----------
-    x, mask, filled : torch.Tensor
-        Data, observation mask (None: fully observed) and the currently imputed data.
+    x, mask : torch.Tensor
+        Data and observation mask (None: fully observed).
     fit : TensorFormat
         The current decomposition.
     x_sq, inner, fit_sq : torch.Tensor
-        ``‖x‖²``, ``⟨x, fit⟩`` and ``‖fit‖²`` (``x_sq`` is None when masked).
+        ``‖x‖²`` (on observed entries when masked), ``⟨x, fit⟩`` and ``‖fit‖²`` (the last two are
+        used unmasked only).
 
     Notes
     -----
     Unmasked, ``‖x − fit‖² = ‖x‖² − 2⟨x, fit⟩ + ‖fit‖²`` gives the error without reconstructing
     ``fit``. The identity loses about ``log10(‖x‖² / ‖x − fit‖²)`` digits to cancellation, so when
-    the relative squared error falls below ``√eps`` the dense residual is used instead.
+    the relative squared error falls below ``√eps`` the dense residual is used instead. Masked, the
+    reconstruction is the new imputed tensor: observed entries are overwritten with the data slab
+    by slab, so the only dense temporary is the reconstruction itself.
     """
     if mask is None:
         rel_sq = float((x_sq - 2 * inner + fit_sq) / x_sq)
         if rel_sq >= torch.finfo(x.dtype).eps ** 0.5:
-            return filled, math.sqrt(rel_sq)
-        return filled, float(torch.linalg.vector_norm(x - fit.to_dense()) / x_sq.sqrt())
-    recon = fit.to_dense()
-    err = torch.linalg.vector_norm((x - recon)[mask]) / torch.linalg.vector_norm(x[mask])
-    return torch.where(mask, x, recon), float(err)
+            return x, math.sqrt(rel_sq)
+        return x, float(torch.linalg.vector_norm(x - fit.to_dense()) / x_sq.sqrt())
+    filled = fit.to_dense()
+    residual_sq = x.new_zeros(())
+    for rows in _slabs(x):
+        observed, data, recon = mask[rows], x[rows], filled[rows]
+        residual_sq += torch.linalg.vector_norm((data - recon)[observed]) ** 2
+        filled[rows] = torch.where(observed, data, recon)
+    return filled, float((residual_sq / x_sq).sqrt())
+
+
+def _slabs(x: torch.Tensor, entries: int = 1 << 20) -> list[slice]:
+    """Blocks of the first mode holding about ``entries`` entries of ``x`` each (at least one row)."""
+    step = max(1, entries // max(x[0].numel(), 1)) if x.ndim else 1
+    return [slice(i, i + step) for i in range(0, x.shape[0], step)]
+
+
+def _observed_squared_norm(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """``‖x[mask]‖²``, slab by slab (no compacted copy of the observed entries)."""
+    return sum(torch.linalg.vector_norm(x[rows][mask[rows]]) ** 2 for rows in _slabs(x))
 
 
 def _squared_norm(x: torch.Tensor) -> torch.Tensor:

@@ -8,7 +8,7 @@ import torch
 
 from tensorkit._validation import as_tensor
 from tensorkit.core.basis import Basis
-from tensorkit.core.tenalg import contract_rows
+from tensorkit.core.tenalg import contract_rows, contraction_chunk, map_rows
 from tensorkit.core.tucker import TuckerTensor
 
 
@@ -44,12 +44,18 @@ class FunctionalTucker:
         return tuple(self.core.shape)
 
     def at(self, points: torch.Tensor) -> torch.Tensor:
-        """Values at an ``N×K`` tensor of coordinates; never forms a grid."""
+        """Values at an ``N×K`` tensor of coordinates; never forms a grid, and evaluates the bases and
+        the core in blocks of points (see :func:`~tensorkit.core.tenalg.contract_rows`), so the memory
+        beyond the N values does not grow with N."""
         pts = as_tensor(points, "points", device=self.core.device, ndim=2, allow_empty=True)
         if pts.shape[1] != self.ndim:
             raise ValueError(f"points must have {self.ndim} columns, got {pts.shape[1]}")
-        rows = [basis(pts[:, k]).to(self.core.dtype) for k, basis in enumerate(self.bases)]
-        return contract_rows(self.core, rows)
+
+        def block(points: slice) -> torch.Tensor:
+            rows = [basis(pts[points, k]).to(self.core.dtype) for k, basis in enumerate(self.bases)]
+            return contract_rows(self.core, rows)
+
+        return map_rows(block, pts.shape[0], contraction_chunk(self.core))  # memory beyond the result: independent of N
 
     __call__ = at
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 
@@ -58,11 +58,44 @@ def khatri_rao(matrices: Sequence[torch.Tensor]) -> torch.Tensor:
     return out
 
 
+BLOCK_ENTRIES = 1 << 22  # entries of the largest temporary of a row block (32 MiB in float64)
+
+
+def map_rows(fn: Callable[[slice], torch.Tensor], n: int, chunk_size: int) -> torch.Tensor:
+    """``fn`` applied to consecutive row blocks ``slice(i, i + chunk_size)`` of ``range(n)``, stacked.
+
+    The blocks are written into one preallocated result, so the memory beyond the result is that
+    of one block's temporaries, whatever ``n``.
+    """
+    if n <= chunk_size:
+        return fn(slice(0, n))
+    out = None
+    for start in range(0, n, chunk_size):
+        rows = slice(start, min(start + chunk_size, n))
+        block = fn(rows)
+        if out is None:
+            out = block.new_empty((n, *block.shape[1:]))
+        out[rows] = block
+    return out
+
+
 def contract_rows(core: torch.Tensor, rows: Sequence[torch.Tensor]) -> torch.Tensor:
     """Evaluate a Tucker core at N points: ``sum_{r} core[r_1..r_K] prod_k rows[k][n, r_k]``.
 
-    ``rows[k]`` has shape ``(N, r_k)``. Memory is ``O(N · prod(r_2..r_K))``; no grid is formed.
+    ``rows[k]`` has shape ``(N, r_k)``. Points are contracted in blocks whose ``(points, r_2 ⋯ r_K)``
+    temporaries hold about :data:`BLOCK_ENTRIES` numbers, so the memory beyond the N results does not
+    grow with N; no grid is formed.
     """
+    return map_rows(lambda block: _contract_block(core, [row[block] for row in rows]), rows[0].shape[0],
+                    contraction_chunk(core))
+
+
+def contraction_chunk(core: torch.Tensor) -> int:
+    """Points per block in :func:`contract_rows` for ``core``."""
+    return max(1, BLOCK_ENTRIES // max(math.prod(core.shape[1:]), 1))
+
+
+def _contract_block(core: torch.Tensor, rows: Sequence[torch.Tensor]) -> torch.Tensor:
     out = rows[0] @ core.reshape(core.shape[0], -1)  # (N, r_2 ... r_K)
     for row in rows[1:]:
         out = (out.reshape(out.shape[0], row.shape[1], -1) * row[:, :, None]).sum(1)

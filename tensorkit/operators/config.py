@@ -26,9 +26,9 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     "model": {"n_modes": [16, 16], "hidden_channels": 32, "n_layers": 4, "factorization": "tucker", "rank": 0.1},
     "training": {"n_epochs": 10, "batch_size": 32, "optimizer": "adamw", "lr": 8e-3, "weight_decay": 1e-4,
                  "scheduler": "cosine", "step_size": 100, "gamma": 0.5, "loss": "h1", "normalize_output": True,
-                 "grad_clip": None, "mixed_precision": False, "save_every": None, "seed": 0},
+                 "grad_clip": None, "mixed_precision": False, "amp_dtype": "float16", "save_every": None, "seed": 0},
     "patching": {"levels": 0, "padding_fraction": 0.0, "stitching": True, "patch_parallel": False,
-                 "global_coordinates": False},
+                 "global_coordinates": False, "chunk_size": None},
 }
 _SCHEDULERS = ("cosine", "step", "none")
 _MODEL_KEYS = set(inspect.signature(TFNO.__init__).parameters) - {"self", "in_channels", "out_channels", "seed"}
@@ -160,7 +160,8 @@ def _train(cfg: dict[str, Any], dev: torch.device, out_dir: str | os.PathLike | 
     trainer = Trainer(
         model, optimizer, scheduler, train_loss=training["loss"], batch_size=int(training["batch_size"]), seed=seed,
         output_normalizer=normalizer, patching=patching, patch_parallel=bool(patching_cfg["patch_parallel"]),
-        mixed_precision=bool(training["mixed_precision"]),
+        mixed_precision=bool(training["mixed_precision"]), amp_dtype=training["amp_dtype"],
+        patch_chunk_size=patching_cfg["chunk_size"],
         grad_clip=training["grad_clip"], save_every=training["save_every"], verbose=verbose,
         checkpoint_path=None if out is None else out / "checkpoint.pt",
         log_path=None if out is None else out / "metrics.json",

@@ -6,8 +6,9 @@ import math
 from collections.abc import Callable
 
 import torch
+from torch.utils.checkpoint import checkpoint
 
-from tensorkit._validation import check_positive_float
+from tensorkit._validation import check_positive_float, check_positive_int
 
 
 class MultigridPatching:
@@ -156,9 +157,24 @@ class MultigridPatching:
     def apply(self, model: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, chunk_size: int | None = None) -> torch.Tensor:
         """Run ``model`` on the patches of ``x`` (``chunk_size`` patches at a time) and unpatch.
 
-        Memory is bounded by one chunk of patches, so arbitrarily large fields can be processed.
+        Memory is bounded by one chunk of patches, so arbitrarily large fields can be processed;
+        under autograd too (see :func:`run_in_chunks`).
         """
-        patches = self.patch(x)
-        chunks = [patches] if chunk_size is None else torch.split(patches, chunk_size)
-        out = torch.cat([model(c) for c in chunks])
-        return self.unpatch(out, tuple(x.shape[2:]))
+        return self.unpatch(run_in_chunks(model, self.patch(x), chunk_size), tuple(x.shape[2:]))
+
+
+def run_in_chunks(model: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor,
+                  chunk_size: int | None) -> torch.Tensor:
+    """``model(x)`` computed ``chunk_size`` samples at a time (all at once for ``None``).
+
+    When autograd records, every chunk is checkpointed: its forward keeps only its input, and the
+    backward pass recomputes one chunk at a time, so activation memory is set by ``chunk_size``,
+    not by the batch (for one extra forward pass). The result and its gradients equal those of
+    ``model(x)`` up to the order of floating-point summation over chunks.
+    """
+    if chunk_size is None:
+        return model(x)
+    chunks = torch.split(x, check_positive_int(chunk_size, "chunk_size"))
+    if not torch.is_grad_enabled() or len(chunks) == 1:
+        return torch.cat([model(c) for c in chunks])
+    return torch.cat([checkpoint(model, c, use_reentrant=False) for c in chunks])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Sequence
 from typing import Any
@@ -9,12 +10,26 @@ from typing import Any
 import torch
 from torch import nn
 
-from tensorkit._validation import check_choice, check_positive_int
+from tensorkit._validation import check_choice, check_positive_int, check_value_type
 from tensorkit.operators.contraction import IMPLEMENTATIONS, contract
 from tensorkit.operators.weights import SpectralTensor, SpectralWeight, index_mode
 
 FFT_NORMS = ("forward", "backward", "ortho")
 BLOCK_LAYOUTS = ("corners", "single")
+logger = logging.getLogger(__name__)
+
+
+def half_fft_unsupported(dtype: torch.dtype, device: torch.device, spatial: Sequence[int]) -> str | None:
+    """Why FFTs of a ``dtype`` field of size ``spatial`` on ``device`` cannot run in half precision
+    (``None`` when they can): only cuFFT has half-precision FFTs, for float16 and power-of-two sizes."""
+    if torch.device(device).type != "cuda":
+        return f"{torch.device(device).type} has no half-precision FFT"
+    if dtype != torch.float16:
+        return f"cuFFT has no {dtype} FFT (float16 only)"
+    odd = [n for n in spatial if n & (n - 1)]
+    if odd:
+        return f"half-precision cuFFT needs power-of-two sizes, got {tuple(spatial)}"
+    return None
 
 
 def normalize_factorization(factorization: str | None) -> str:
@@ -61,6 +76,11 @@ class FactorizedSpectralConv(nn.Module):
     blocks : {"corners", "single"}
         Layout of the kept frequencies: ``2^(d-1)`` corner blocks per layer or one block.
     fft_norm : {"forward", "backward", "ortho"}
+    half_fft : bool
+        For half-precision inputs (e.g. under ``torch.autocast``), run the FFTs in float16 where
+        the device supports it (CUDA, power-of-two sizes; see :func:`half_fft_unsupported`) and
+        fall back to float32 FFTs elsewhere, logging the reason once per reason. The contraction
+        with the weights is always done in float32 (complex64). ``False``: float32 FFTs always.
     init_std : float or "auto"
         Spread of the dense weight at initialisation; ``"auto"`` is ``sqrt(2/(C_in + C_out))``.
     generator : torch.Generator, optional
@@ -81,6 +101,7 @@ class FactorizedSpectralConv(nn.Module):
         fixed_rank_modes: Sequence[int] = (),
         blocks: str = "corners",
         fft_norm: str = "forward",
+        half_fft: bool = False,
         init_std: float | str = "auto",
         generator: torch.Generator | None = None,
     ) -> None:
@@ -99,6 +120,8 @@ class FactorizedSpectralConv(nn.Module):
         self.factorization = normalize_factorization(factorization)
         self.implementation = check_choice(implementation, "implementation", IMPLEMENTATIONS)
         self.fft_norm = check_choice(fft_norm, "fft_norm", FFT_NORMS)
+        self.half_fft = check_value_type(half_fft, bool, "half_fft")
+        self._logged_fallbacks: set[str] = set()
         self.separable = bool(separable)
         if self.separable and in_channels != out_channels:
             raise ValueError(f"separable=True needs in_channels == out_channels, got {in_channels} and {out_channels}")
@@ -235,19 +258,40 @@ class FactorizedSpectralConv(nn.Module):
                 f"x must have shape (batch, {self.in_channels}, {d} spatial axes), got {tuple(x.shape)}"
             )
         dtype = x.dtype
-        if dtype in (torch.float16, torch.bfloat16):  # half-precision FFTs need power-of-two sizes
-            x = x.float()
         spatial = tuple(x.shape[2:])
-        lead, a = self._axis_plan(spatial)
-        stacked = self._split_blocks(self._to_kept_grid(self._reduced_spectrum(x, lead, a), lead, a))
-        out = contract(stacked, self.layer_weight(layer), self.separable, self.implementation)
-        y = self._full_field(self._from_kept_grid(self._merge_blocks(out), lead, a), lead, spatial)
-        y = y + self.bias[layer].reshape(1, -1, *(1,) * d)
+        fft_dtype = self._fft_dtype(x)
+        # the spectral part is computed here in float32 (or float16 FFTs), whatever autocast says
+        with torch.autocast(x.device.type, enabled=False):
+            lead, a = self._axis_plan(spatial)
+            real = torch.float32 if fft_dtype == torch.float16 else fft_dtype  # precision of the contraction
+            x_red = self._reduced_spectrum(x.to(fft_dtype), lead, a).to(real.to_complex())
+            stacked = self._split_blocks(self._to_kept_grid(x_red, lead, a))
+            out = contract(stacked, self.layer_weight(layer), self.separable, self.implementation)
+            out = self._from_kept_grid(self._merge_blocks(out), lead, a)
+            if fft_dtype == torch.float16:
+                out = out.to(torch.complex32)
+            y = self._full_field(out, lead, spatial).to(real)
+            y = y + self.bias[layer].reshape(1, -1, *(1,) * d)
         return y.to(dtype)
+
+    def _fft_dtype(self, x: torch.Tensor) -> torch.dtype:
+        """float16 for half-precision FFTs where asked and supported, else float32 (logged once per reason
+        when half precision was asked for but is not supported)."""
+        if x.dtype not in (torch.float16, torch.bfloat16):
+            return x.dtype
+        if not self.half_fft:
+            return torch.float32
+        reason = half_fft_unsupported(x.dtype, x.device, x.shape[2:])
+        if reason is None:
+            return torch.float16
+        if reason not in self._logged_fallbacks:
+            self._logged_fallbacks.add(reason)
+            logger.warning("spectral convolution: float32 FFTs instead of half precision (%s)", reason)
+        return torch.float32
 
     def extra_repr(self) -> str:
         return (
             f"{self.in_channels}, {self.out_channels}, n_modes={self.n_modes}, n_layers={self.n_layers}, "
             f"factorization={self.factorization!r}, joint={self.joint}, implementation={self.implementation!r}, "
-            f"separable={self.separable}, blocks={self.blocks!r}"
+            f"separable={self.separable}, blocks={self.blocks!r}, half_fft={self.half_fft}"
         )

@@ -8,8 +8,9 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.utils.checkpoint import checkpoint
 
-from tensorkit._validation import check_choice, check_positive_float, check_positive_int
+from tensorkit._validation import check_choice, check_positive_float, check_positive_int, check_value_type
 from tensorkit.operators.layers import ChannelMLP, DomainPadding, grid_embedding, make_norm, make_skip
 from tensorkit.operators.spectral_conv import FactorizedSpectralConv
 
@@ -63,6 +64,14 @@ class TFNO(nn.Module):
     domain_padding : float
         Symmetric zero padding of the lifted field, as a fraction of each axis (0 = none).
     fft_norm : {"forward", "backward", "ortho"}
+    half_fft : bool
+        Half-precision FFTs for half-precision activations (under ``torch.autocast``) where the
+        device supports them, with a logged float32 fallback elsewhere (see
+        :class:`FactorizedSpectralConv`); spectral contractions stay in float32 either way.
+    checkpoint_blocks : bool
+        Activation checkpointing per Fourier block while training: a block keeps only its input
+        for the backward pass and recomputes the rest, so activation memory is about one block's
+        instead of all ``n_layers``' (for one extra forward pass). Gradients are unchanged.
     seed : int, optional
         Seed of the whole initialisation, which then leaves torch's global RNG untouched (``None``:
         draw from the global RNG).
@@ -93,6 +102,8 @@ class TFNO(nn.Module):
         preactivation: bool = False,
         domain_padding: float = 0.0,
         fft_norm: str = "forward",
+        half_fft: bool = False,
+        checkpoint_blocks: bool = False,
         seed: int | None = None,
     ) -> None:
         super().__init__()
@@ -102,6 +113,7 @@ class TFNO(nn.Module):
         self.n_layers = check_positive_int(n_layers, "n_layers")
         self.positional_embedding = check_choice(positional_embedding, "positional_embedding", POSITIONAL_EMBEDDINGS)
         self.preactivation = bool(preactivation)
+        self.checkpoint_blocks = check_value_type(checkpoint_blocks, bool, "checkpoint_blocks")
         generator = None if seed is None else torch.Generator().manual_seed(int(seed))
         # every other layer draws from torch's RNG: seeded here, in a fork, so the caller's RNG is untouched
         with torch.random.fork_rng(devices=[], enabled=seed is not None):
@@ -110,7 +122,8 @@ class TFNO(nn.Module):
             self.spectral = FactorizedSpectralConv(
                 hidden_channels, hidden_channels, n_modes, n_layers, factorization=factorization, rank=rank,
                 joint=joint, implementation=implementation, separable=separable,
-                fixed_rank_modes=fixed_rank_modes, blocks=blocks, fft_norm=fft_norm, generator=generator,
+                fixed_rank_modes=fixed_rank_modes, blocks=blocks, fft_norm=fft_norm, half_fft=half_fft,
+                generator=generator,
             )
             self.dim = len(self.spectral.n_modes)
             lifted_in = in_channels + (self.dim if positional_embedding == "grid" else 0)
@@ -176,8 +189,9 @@ class TFNO(nn.Module):
         spatial = x.shape[2:]
         if self.domain_padding is not None:
             x = self.domain_padding.pad(x)
+        recompute = self.checkpoint_blocks and torch.is_grad_enabled()
         for layer in range(self.n_layers):
-            x = self._block(x, layer)
+            x = checkpoint(self._block, x, layer, use_reentrant=False) if recompute else self._block(x, layer)
         if self.domain_padding is not None:
             x = self.domain_padding.unpad(x, spatial)
         return self.projection(x)

@@ -13,11 +13,11 @@ from typing import Any
 import torch
 from torch import nn
 
-from tensorkit._validation import check_positive_float, check_positive_int
+from tensorkit._validation import check_choice, check_positive_float, check_positive_int
 from tensorkit.operators import distributed as ddp
 from tensorkit.operators.losses import relative_h1, relative_lp
 from tensorkit.operators.normalizer import GaussianNormalizer
-from tensorkit.operators.patching import MultigridPatching
+from tensorkit.operators.patching import MultigridPatching, run_in_chunks
 from tensorkit.runtime import GracefulInterrupt, atomic_write, load_checkpoint, progress, save_checkpoint
 
 PerSampleLoss = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
@@ -69,7 +69,16 @@ class Trainer:
         stitching. The gather's backward sums the ranks' identical loss copies and DDP averages,
         so gradients equal those of one process. Needs the patch count divisible by the ranks.
     mixed_precision : bool
-        float16 autocast with gradient scaling, on CUDA only (spectral convolutions stay float32).
+        Autocast in ``amp_dtype`` for the pointwise layers (spectral contractions stay float32);
+        float16 runs on CUDA only (with gradient scaling), bfloat16 on CUDA and CPU. Ignored where
+        ``amp_dtype`` does not run.
+    amp_dtype : {"float16", "bfloat16"}
+        Precision of ``mixed_precision``.
+    patch_chunk_size : int, optional
+        With ``patching``: run the model on this many patches at a time, each chunk checkpointed,
+        so a step's activation memory is that of ``patch_chunk_size`` patches, not of all patches
+        of the batch (for one extra forward pass); gradients equal those of all patches at once
+        up to floating-point summation order.
     grad_clip : float, optional
         Maximum gradient norm.
     checkpoint_path : path, optional
@@ -95,6 +104,8 @@ class Trainer:
         patching: MultigridPatching | None = None,
         patch_parallel: bool = False,
         mixed_precision: bool = False,
+        amp_dtype: str = "float16",
+        patch_chunk_size: int | None = None,
         grad_clip: float | None = None,
         checkpoint_path: str | os.PathLike | None = None,
         save_every: int | None = None,
@@ -113,13 +124,17 @@ class Trainer:
         if patch_parallel and (patching is None or not patching.stitching):
             raise ValueError("patch_parallel=True needs patching with stitching=True")
         self.device = next(model.parameters()).device
-        self.mixed_precision = bool(mixed_precision) and self.device.type == "cuda"
+        self.amp_dtype = getattr(torch, check_choice(amp_dtype, "amp_dtype", ("float16", "bfloat16")))
+        self.mixed_precision = bool(mixed_precision) and (self.device.type == "cuda" or self.amp_dtype == torch.bfloat16)
+        if patch_chunk_size is not None and patching is None:
+            raise ValueError("patch_chunk_size needs patching")
+        self.patch_chunk_size = None if patch_chunk_size is None else check_positive_int(patch_chunk_size, "patch_chunk_size")
         self.grad_clip = None if grad_clip is None else check_positive_float(grad_clip, "grad_clip")
         self.checkpoint_path = None if checkpoint_path is None else Path(checkpoint_path)
         self.save_every = None if save_every is None else check_positive_int(save_every, "save_every")
         self.log_path = None if log_path is None else Path(log_path)
         self.verbose = verbose
-        self.scaler = torch.amp.GradScaler("cuda", enabled=self.mixed_precision)
+        self.scaler = torch.amp.GradScaler("cuda", enabled=self.mixed_precision and self.amp_dtype == torch.float16)
         self.ddp_model = model
         if ddp.is_distributed():
             from torch.nn.parallel import DistributedDataParallel
@@ -142,9 +157,9 @@ class Trainer:
             return model(x)
         patches = self.patching.patch(x)
         if parallel:
-            out = ddp.all_gather_cat(model(ddp.my_share(patches)))
+            out = ddp.all_gather_cat(run_in_chunks(model, ddp.my_share(patches), self.patch_chunk_size))
         else:
-            out = model(patches)
+            out = run_in_chunks(model, patches, self.patch_chunk_size)
         return self.patching.unpatch(out, tuple(x.shape[2:]))
 
     def _epoch_batches(self, n: int, epoch: int) -> list[torch.Tensor]:
@@ -201,7 +216,7 @@ class Trainer:
         if self.patching is not None:
             target = self.patching.patch_target(target)
             global_count *= target.shape[0] // y.shape[0]
-        with torch.autocast("cuda", enabled=self.mixed_precision):
+        with torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.mixed_precision):
             pred = self._forward(self.ddp_model, x, parallel=self.patch_parallel)
         per_sample = loss_fn(pred.float(), target)
         local_sum = per_sample.sum()

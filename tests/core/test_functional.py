@@ -61,3 +61,16 @@ def test_functional_rejects_bad_input():
         basis(torch.tensor([0.5]))
     with pytest.raises(IndexError, match="x must lie"):
         basis(torch.tensor([3]))
+
+
+def test_at_in_blocks_equals_one_block(monkeypatch: pytest.MonkeyPatch) -> None:
+    from tensorkit.core import tenalg
+
+    tucker = make_tucker((5, 6, 7), (2, 3, 4), torch.Generator().manual_seed(0))
+    f = FunctionalTucker(tucker.core, [IndexBasis(u) for u in tucker.factors])
+    gen = torch.Generator().manual_seed(1)
+    idx = torch.stack([torch.randint(0, n, (50,), generator=gen) for n in (5, 6, 7)], 1)
+    whole = f.at(idx)
+    monkeypatch.setattr(tenalg, "BLOCK_ENTRIES", 12 * 3)  # 3 points per block
+    torch.testing.assert_close(f.at(idx), whole, rtol=1e-14, atol=0)
+    torch.testing.assert_close(whole, tucker.at(idx))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from tensorkit.core import tenalg
 from tensorkit.core.decompose import _mttkrp, _right_contractions
 from tensorkit.core.tenalg import khatri_rao, mode_dot, unfold
 
@@ -33,3 +34,19 @@ def test_mttkrp_matches_unfolding_times_khatri_rao(mode):
     expected = unfold(x, mode) @ khatri_rao([u for j, u in enumerate(factors) if j != mode])
     right = _right_contractions(x, factors)[mode]
     torch.testing.assert_close(_mttkrp(x, factors, mode, right), expected, rtol=1e-13, atol=1e-13)
+
+
+def test_contract_rows_in_blocks_equals_one_block(monkeypatch: pytest.MonkeyPatch) -> None:
+    g = torch.Generator().manual_seed(0)
+    core = torch.randn(3, 4, 5, dtype=torch.float64, generator=g)
+    rows = [torch.randn(101, r, dtype=torch.float64, generator=g, requires_grad=True) for r in core.shape]
+    whole = tenalg.contract_rows(core, rows)
+    whole_grads = torch.autograd.grad(whole.square().sum(), rows)
+    monkeypatch.setattr(tenalg, "BLOCK_ENTRIES", 7 * 20)  # 7 points per block, 15 blocks (the last partial)
+    assert tenalg.contraction_chunk(core) == 7
+    blocked = tenalg.contract_rows(core, rows)
+    torch.testing.assert_close(blocked, whole, rtol=1e-14, atol=0)
+    for a, b in zip(torch.autograd.grad(blocked.square().sum(), rows), whole_grads):
+        torch.testing.assert_close(a, b, rtol=1e-14, atol=0)
+    dense = torch.einsum("abc,na,nb,nc->n", core, *rows)
+    torch.testing.assert_close(blocked, dense)
