@@ -382,14 +382,20 @@ class FunBaT:
         return False
 
     def _expand_to_tucker(self, ep: ConditionalEP, ranks: list[int]) -> None:
-        """Warm start: CP factors and messages fill the leading columns, the core starts super-diagonal."""
+        """Warm start: CP factors and messages fill the leading columns, the core starts super-diagonal.
+
+        The extra columns start as random functions at the scale of the CP columns, and the core is
+        updated once before any factor: with a zero core block and zero extra columns, every message to
+        them is zero and the extra components would stay at zero for good.
+        """
         R0 = ep.chains[0].rank
         for k, r in enumerate(ranks):
             old = ep.chains[k]
             if r == R0:
                 continue
             new = self._initial_chain(old.grid, old.kernel, r)
-            new.mean = torch.cat([old.mean, 0.1 * new.mean[:, R0:]], 1)
+            scale = old.mean.pow(2).mean().sqrt() / new.mean[:, R0:].pow(2).mean().sqrt().clamp_min(1e-12)
+            new.mean = torch.cat([old.mean, scale * new.mean[:, R0:]], 1)
             new.cov[:, :R0, :R0] = old.cov
             new.info_matrix[:, :R0, :R0] = old.info_matrix
             new.info_vector[:, :R0] = old.info_vector
@@ -398,6 +404,7 @@ class FunBaT:
         core = ep.y.new_zeros(ranks)
         core[tuple(torch.arange(R0) for _ in ranks)] = 1.0
         ep.use_tucker_core(core)
+        ep.update_core()
 
     # ------------------------------------------------------------------ results
     def _check_fitted(self) -> None:

@@ -51,6 +51,8 @@ logger = logging.getLogger(__name__)
 _MATERN_NU = {"matern12": 0.5, "matern32": 1.5, "matern52": 2.5}
 #: noise variance floor, as a fraction of the variance of the values
 NOISE_FLOOR = 1e-4
+#: log of the smallest ratio of the long to the short lengthscale
+LONG_OVER_SHORT = math.log(4.0)
 #: merge modes 2…K into one dense factor when their cells observed at least once are at most this many
 MAX_MERGED_CELLS = 4000
 #: … and their cross-covariance with all cells of modes 2…K has at most this many entries
@@ -149,19 +151,21 @@ class GridGP:
         total = float(self.values.var()) if self.values.numel() > 1 else 1.0
         total = total if total > 0 else 1.0
         low, high = torch.log(self.spacing), torch.log(10 * self.span)
-        # Start: short at 2 grid spacings, long at a quarter of the span; half the variance each.
+        # Start: short at 2 grid spacings, long at a quarter of the span (at least 4× short); even weights.
+        # The long member is kept ≥ 4× the short one, so the two cannot merge into one scale.
         raw_short = _inverse_softplus(torch.full_like(low, math.log(2.0))).requires_grad_()
-        raw_long = _inverse_softplus((torch.log(self.span / 4) - low).clamp_min(math.log(4.0))).requires_grad_()
+        raw_long = _inverse_softplus((torch.log(self.span / 4) - low - math.log(2.0) - LONG_OVER_SHORT).clamp_min(0.1)).requires_grad_()
         raw_weight = torch.zeros_like(low, requires_grad=True)
         raw_scale = torch.tensor(math.log(0.9 * total), dtype=dtype, device=device, requires_grad=True)
         raw_noise = torch.tensor(math.log(0.1 * total), dtype=dtype, device=device, requires_grad=True)
         parameters = [raw_short, raw_long, raw_weight, raw_scale, raw_noise]
 
         def unpack() -> GridKernel:
-            short = torch.exp((low + torch.nn.functional.softplus(raw_short)).clamp(max=high))
-            long = torch.exp((low + torch.nn.functional.softplus(raw_long)).clamp(max=high))
+            log_short = low + torch.nn.functional.softplus(raw_short)
+            log_long = log_short + LONG_OVER_SHORT + torch.nn.functional.softplus(raw_long)
             noise = torch.exp(raw_noise) + NOISE_FLOOR * total
-            return GridKernel(short, long, torch.sigmoid(raw_weight), torch.exp(raw_scale), noise, self.kinds, self.periods)
+            return GridKernel(torch.exp(log_short.clamp(max=high)), torch.exp(log_long.clamp(max=high)), torch.sigmoid(raw_weight),
+                              torch.exp(raw_scale), noise, self.kinds, self.periods)
 
         optimizer = torch.optim.LBFGS(parameters, lr=1.0, max_iter=max_iter, line_search_fn="strong_wolfe")
         n_cells = sum(int(w[1].numel()) for w in windows)
@@ -175,9 +179,20 @@ class GridGP:
 
         optimizer.step(closure)
         with torch.no_grad():
-            self.kernel = unpack().detach()
+            self.kernel = self._full_data_amplitude(unpack().detach())
         self._cache.clear()
         return self.kernel
+
+    def _full_data_amplitude(self, kernel: GridKernel, tol: float = 1e-6) -> GridKernel:
+        """Rescale outputscale and noise by their exact full-data ML factor ``c = yᵀ(K_OO + σ²I)⁻¹y / N``.
+
+        The windows fix the kernel's shape; its amplitude, which sets the width of every interval, is
+        then estimated from all observations (the maximiser of the marginal likelihood of ``c·(K + σ²I)``).
+        """
+        noisy, solve_observed, _ = _system(kernel, self.grids, self.observed)
+        alpha = _weights(noisy, solve_observed, self.values[:, None], torch.full((1,), tol, dtype=self.values.dtype))
+        c = (self.values @ alpha[solve_observed][:, 0]) / self.values.numel()
+        return GridKernel(kernel.short, kernel.long, kernel.weights, c * kernel.outputscale, c * kernel.noise, kernel.kinds, kernel.periods)
 
     def _windows(self, window_cells: int, n_windows: int, generator: torch.Generator) -> list[tuple[list[torch.Tensor], torch.Tensor]]:
         """Random contiguous sub-grids of about ``8 · window_cells`` cells, each with ``window_cells`` of
@@ -245,6 +260,7 @@ class GridGP:
         observed = torch.zeros(shape, dtype=torch.bool, device=self.observed.device)
         observed[torch.meshgrid(*positions, indexing="ij")] = self.observed
         kernel = self.kernel
+        noisy, solve_observed, cross = _system(kernel, grids, observed)
         factors = kernel.factors(grids)
         factors[0] = kernel.outputscale * factors[0]
         generator = torch.Generator(device=self.values.device).manual_seed(self.seed)
@@ -253,11 +269,6 @@ class GridGP:
         samples = root._matmul(torch.randn(observed.numel(), self.n_samples, generator=generator, dtype=dtype, device=device))
         noise = kernel.noise.sqrt() * torch.randn(self.values.numel(), self.n_samples, generator=generator, dtype=dtype, device=device)
         targets = torch.cat([self.values[:, None], samples[observed.reshape(-1)] + noise], 1)
-        solve_factors, solve_observed, cross = _layout(factors, observed)
-        noisy = KroneckerProductAddedDiagLinearOperator(
-            KroneckerProductLinearOperator(*(DenseLinearOperator(f) for f in solve_factors)),
-            ConstantDiagLinearOperator(kernel.noise.reshape(1), solve_observed.numel()),
-        )
         tols = torch.full((targets.shape[1],), sample_tol, dtype=dtype, device=device)
         tols[0] = tol
         fitted = cross(_weights(noisy, solve_observed, targets, tols))
@@ -265,8 +276,9 @@ class GridGP:
         return fitted[:, 0].reshape(shape), variance.reshape(shape)
 
 
-def _layout(factors: list[torch.Tensor], observed: torch.Tensor) -> tuple[list[torch.Tensor], torch.Tensor, Callable[[torch.Tensor], torch.Tensor]]:
-    """Where to solve: the kernel factors, the observed cells there, and the map from weights to the grid.
+def _system(kernel: GridKernel, grids: Sequence[torch.Tensor], observed: torch.Tensor) -> tuple[
+        KroneckerProductAddedDiagLinearOperator, torch.Tensor, Callable[[torch.Tensor], torch.Tensor]]:
+    """Where to solve: ``K + σ²I`` there, the observed cells there, and the map from weights to the grid.
 
     Cells of modes 2…K never observed at any coordinate of mode 1 (land, a gap hidden in every time
     step) make the missing-cell system ill-conditioned. When there are such cells, and the cells of
@@ -274,13 +286,15 @@ def _layout(factors: list[torch.Tensor], observed: torch.Tensor) -> tuple[list[t
     the system then has only the scattered missing cells left, and the never-observed cells are
     predicted through the cross-covariance. Otherwise the solve runs on the full Kronecker grid.
     """
+    factors = kernel.factors(grids)
+    factors[0] = kernel.outputscale * factors[0]
     n0 = observed.shape[0]
     rest = observed.reshape(n0, -1)
     support = torch.nonzero(rest.any(0))[:, 0]
     m, n_rest = support.numel(), rest.shape[1]
     if len(factors) == 1 or m == n_rest or m > MAX_MERGED_CELLS or m * n_rest > MAX_MERGED_ENTRIES:
         prior = KroneckerProductLinearOperator(*(DenseLinearOperator(f) for f in factors))
-        return factors, observed.reshape(-1), prior._matmul
+        return _added_noise(prior, kernel.noise), observed.reshape(-1), prior._matmul
     rows = torch.unravel_index(torch.arange(n_rest, device=observed.device), observed.shape[1:])
     tail = torch.ones(n_rest, m, dtype=factors[0].dtype, device=factors[0].device)
     for factor, row in zip(factors[1:], rows):
@@ -290,7 +304,12 @@ def _layout(factors: list[torch.Tensor], observed: torch.Tensor) -> tuple[list[t
         first = (factors[0] @ weights.reshape(n0, -1)).reshape(n0, m, -1)
         return torch.einsum("rj,tjb->trb", tail, first).reshape(n0 * n_rest, -1)
 
-    return [factors[0], tail[support]], rest[:, support].reshape(-1), cross
+    merged = KroneckerProductLinearOperator(DenseLinearOperator(factors[0]), DenseLinearOperator(tail[support]))
+    return _added_noise(merged, kernel.noise), rest[:, support].reshape(-1), cross
+
+
+def _added_noise(prior: KroneckerProductLinearOperator, noise: torch.Tensor) -> KroneckerProductAddedDiagLinearOperator:
+    return KroneckerProductAddedDiagLinearOperator(prior, ConstantDiagLinearOperator(noise.reshape(1), prior.shape[-1]))
 
 
 def _weights(noisy: KroneckerProductAddedDiagLinearOperator, observed: torch.Tensor, targets: torch.Tensor, tol: torch.Tensor) -> torch.Tensor:
