@@ -91,14 +91,18 @@ def select_ranks(
         return (FALLBACK_RANK,) * n_modes
     grids, cells = layout
     shape = tuple(g.numel() for g in grids)
-    held = torch.randperm(n_points, generator=torch.Generator().manual_seed(seed))[:n_held].to(X.device)
-    scorer = _HeldOutScorer(shape, cells, y, held, decomposition, seed)
     if decomposition == "cp":
         largest = min(max_rank, min(math.prod(shape[:k] + shape[k + 1:]) for k in range(n_modes)))
-        _grow(scorer, [(r,) * n_modes for r in range(1, largest + 1)])
-        return scorer.choice()
-    _grow(scorer, [_feasible([min(r, n) for n in shape]) for r in range(1, max_rank + 1)])
-    _shrink(scorer)
+        path = [(r,) * n_modes for r in range(1, largest + 1)]
+    else:
+        path = list(dict.fromkeys(_feasible([min(r, n) for n in shape]) for r in range(1, max_rank + 1)))
+    if len(path) == 1:  # one mode, or modes of size one: nothing to choose
+        return path[0]
+    held = torch.randperm(n_points, generator=torch.Generator().manual_seed(seed))[:n_held].to(X.device)
+    scorer = _HeldOutScorer(shape, cells, y, held, decomposition, seed)
+    _grow(scorer, path)
+    if decomposition == "tucker":
+        _shrink(scorer)
     return scorer.choice()
 
 
@@ -165,7 +169,7 @@ class _HeldOutScorer:
 def _grow(scorer: _HeldOutScorer, path: Sequence[tuple[int, ...]], patience: int = 2) -> None:
     """Score ``path`` in order until ``patience`` candidates in a row fail to beat the best so far."""
     best, stale = math.inf, 0
-    for ranks in dict.fromkeys(path):  # capped paths repeat their last tuple
+    for ranks in path:
         mse = scorer.mse(ranks)
         best, stale = (mse, 0) if mse < best else (best, stale + 1)
         if stale == patience:
