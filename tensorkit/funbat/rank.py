@@ -3,7 +3,7 @@
 When the training points lie on a grid (a gridded field with gaps), the values are placed on the
 grid of unique coordinates, a seeded fraction of the observed cells is held out, and classical
 masked decompositions (:func:`tensorkit.core.decompose.hooi`, :func:`~tensorkit.core.decompose.cp_als`)
-of increasing rank are scored by their error on those cells. The chosen rank is the smallest one
+of increasing rank are scored by their error on those cells. The chosen ranks are the smallest ones
 whose held-out mean squared error is within one standard error of the best (the "one-standard-error
 rule", Breiman et al. 1984; Hastie, Tibshirani & Friedman, *Elements of Statistical Learning*, §7.10).
 """
@@ -21,11 +21,12 @@ from tensorkit.funbat.residual import grid_layout
 
 __all__ = ["FALLBACK_RANK", "select_ranks"]
 
-#: rank per mode returned when the points are not a grid (the estimator's former default)
+#: rank per mode returned when no selection is possible (the estimator's former default ``rank=3``)
 FALLBACK_RANK = 3
 #: sweeps and tolerance of each fit: enough to order the candidates, not to converge CP-ALS fully
 _SWEEPS, _TOL = 50, 1e-6
-#: held-out mean squared errors closer than this fraction of the held-out values' mean square are ties
+#: the threshold's floor, as a fraction of the held-out values' mean square: on noise-free data the
+#: fits' convergence, not their rank, sets smaller differences
 _TIE = 1e-6
 
 
