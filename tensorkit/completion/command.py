@@ -3,7 +3,10 @@
 INPUT is a netCDF file (NaN = missing; pick the variable with --var) or a DAIN tab-separated file
 (``i<TAB>j<TAB>k<TAB>value`` per line). A seeded --holdout fraction of the observed cells is hidden
 from the fit to report a held-out RMSE. netCDF input gives the completed grid (``completed``,
-``prediction``, ``observed``); TSV input gives the observed and augmented cells along ``obs``.
+``prediction``, ``observed``); TSV input gives the observed and augmented cells along ``obs``. The
+file type is read from the file's first bytes, not its name. SIGTERM/SIGUSR1/SIGINT save the
+training state to ``<out>.ckpt.*.pt`` and exit with 143/130 without writing --out; the same command
+resumes it.
 
 Example:  tensorkit complete data.tensor --model mlp --augment influence --out completed.nc
 """
@@ -21,8 +24,8 @@ from tensorkit.completion.estimator import DAIN
 from tensorkit.completion.models import MODEL_NAMES
 from tensorkit.completion.report import mae, rmse
 from tensorkit.completion.xarray_io import complete_dataarray, sparse_dataset
-from tensorkit.data import open_dataarray, write_netcdf
-from tensorkit.runtime import resolve_device
+from tensorkit.data import is_netcdf, open_dataarray, write_netcdf
+from tensorkit.runtime import check_outputs, check_writable, resolve_device
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -54,9 +57,14 @@ def run(args: argparse.Namespace) -> int:
     if not 0 <= args.holdout < 1:
         raise ValueError(f"--holdout must lie in [0, 1), got {args.holdout}")
     out = args.out or f"{Path(args.input).stem}_completed.nc"
+    check_outputs({"--out": out}, inputs=[args.input], overwrite=args.overwrite)
+    checkpoint = f"{out}.ckpt"
+    for stage in ("step1", "retrain"):
+        check_writable(f"{checkpoint}.{stage}.pt", "checkpoint")
     settings = dict(augment_ratio=args.ratio, seed=args.seed, max_epochs=args.epochs, patience=args.patience,
-                    lr=args.lr, batch_size=args.batch_size, verbose=not args.quiet and None)  # fmt: skip
-    if Path(args.input).suffix in (".nc", ".nc4", ".netcdf"):
+                    lr=args.lr, batch_size=args.batch_size, verbose=not args.quiet and None,
+                    checkpoint_path=checkpoint)  # fmt: skip
+    if is_netcdf(args.input):
         da = open_dataarray(args.input, var=args.var)
         ds = complete_dataarray(da, model=args.model, sampler=args.augment, holdout=args.holdout, device=args.device,
                                 standardize=args.standardize, model_options=_model_options(args, da.ndim), **settings)  # fmt: skip

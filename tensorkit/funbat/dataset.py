@@ -54,6 +54,12 @@ def funbat_dataset(
         ``mean`` and ``std`` (predictive, noise included) over the (new) grid; per dimension
         ``factor_<dim>`` and ``factor_<dim>_std`` over ``(dim, rank_<dim>)``; ``core``; attrs with
         the settings, the selected lengthscales and the noise standard deviation.
+
+    Raises
+    ------
+    InterruptedError
+        If SIGTERM/SIGUSR1/SIGINT stopped the fit (its state is in ``checkpoint`` when one is given;
+        calling again with the same arguments resumes it).
     """
     obs = Observations.from_dataarray(da)
     grid = dict(grid or {})
@@ -61,6 +67,9 @@ def funbat_dataset(
     if unknown:
         raise ValueError(f"grid has dimensions {sorted(unknown)} that da does not have {obs.dims}")
     model = FunBaT(rank=rank, **kwargs).fit(obs.points(), obs.values)
+    if model.interrupted_:
+        saved = f"state saved to {str(model.checkpoint)!r}" if model.checkpoint is not None else "no checkpoint given"
+        raise InterruptedError(f"FunBaT fit stopped after {model.n_epochs_run_} epochs; {saved}; run again to resume")
     template = obs.to_dataarray()
     coords, numeric = {}, []
     for k, dim in enumerate(obs.dims):
