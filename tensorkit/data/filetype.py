@@ -7,6 +7,7 @@ CDF-5) states every variable's shape and offset, which gives the size the file m
 
 from __future__ import annotations
 
+import errno
 import math
 import os
 import struct
@@ -21,7 +22,10 @@ _STREAMING = 0xFFFFFFFF
 
 
 def is_netcdf(path: str | os.PathLike) -> bool:
-    """Whether ``path`` is a netCDF file (classic ``CDF`` or netCDF-4/HDF5), judged by its bytes."""
+    """Whether ``path`` is a netCDF file (classic ``CDF`` or netCDF-4/HDF5), judged by its bytes.
+
+    ``False`` for a path that is no file (missing, a folder, a name too long); other read errors raise.
+    """
     try:
         with open(path, "rb") as fh:
             if _classic_version(fh.read(4)):
@@ -30,8 +34,10 @@ def is_netcdf(path: str | os.PathLike) -> bool:
                 fh.seek(offset)
                 if fh.read(8) == _HDF5:
                     return True
-    except (IsADirectoryError, FileNotFoundError):
-        return False
+    except OSError as err:
+        if err.errno in (errno.ENOENT, errno.EISDIR, errno.ENOTDIR, errno.ENAMETOOLONG):
+            return False
+        raise
     return False
 
 

@@ -143,8 +143,8 @@ def run_experiment(
     dev = resolve_device(device)
     with ddp.process_group_from_env(dev), contextlib.ExitStack() as stack:
         if out_dir is not None and ddp.rank() == 0:
-            stack.enter_context(folder_lock(check_run_folder(out_dir)))
-        return _train(cfg, ddp.local_device(dev), out_dir, resume, verbose)
+            check_run_folder(out_dir)
+        return _train(cfg, ddp.local_device(dev), out_dir, resume, verbose, stack)
 
 
 def fingerprint(cfg: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
@@ -160,8 +160,9 @@ def _check_finite(tensors: Mapping[str, torch.Tensor], source: str) -> None:
 
 
 def _train(cfg: dict[str, Any], dev: torch.device, out_dir: str | os.PathLike | None, resume: bool,
-           verbose: bool | None) -> dict[str, Any]:
-    """The body of :func:`run_experiment` on a merged config, inside its process group."""
+           verbose: bool | None, stack: contextlib.ExitStack) -> dict[str, Any]:
+    """The body of :func:`run_experiment` on a merged config, inside its process group; the run
+    folder's lock joins ``stack``."""
     training, patching_cfg = cfg["training"], cfg["patching"]
     seed = int(training["seed"])
     (x, y), tests = load_data(cfg["data"])
@@ -180,6 +181,7 @@ def _train(cfg: dict[str, Any], dev: torch.device, out_dir: str | os.PathLike | 
     out = None if out_dir is None else Path(out_dir)
     if out is not None and ddp.rank() == 0:
         out.mkdir(parents=True, exist_ok=True)
+        stack.enter_context(folder_lock(out))
     trainer = Trainer(
         model, optimizer, scheduler, train_loss=training["loss"], batch_size=int(training["batch_size"]), seed=seed,
         output_normalizer=normalizer, patching=patching, patch_parallel=bool(patching_cfg["patch_parallel"]),

@@ -8,6 +8,7 @@ written. The policy of every ``tensorkit`` command: an existing output is refuse
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
@@ -46,12 +47,16 @@ def check_outputs(outputs: Mapping[str, PathLike | None], inputs: Iterable[PathL
         if key in seen:
             raise ValueError(f"{name} and {seen[key]} name the same file {str(path)!r}")
         seen[key] = name
+        found = _stat(path, name)
+        if found is None:
+            check_writable(path, name)
+            continue
         for source in inputs:
-            if path.exists() and os.path.exists(source) and os.path.samefile(path, source):
+            if os.path.exists(source) and os.path.samefile(path, source):
                 raise ValueError(f"{name} {str(path)!r} is the input file {str(source)!r}; choose another output path")
-        if path.is_dir():
+        if stat.S_ISDIR(found.st_mode):
             raise ValueError(f"{name} {str(path)!r} is a folder; give a file path")
-        if path.exists() and not overwrite:
+        if not overwrite:
             raise FileExistsError(f"{name} {str(path)!r} already exists; pass --overwrite to replace it")
         check_writable(path, name)
 
@@ -69,13 +74,33 @@ def check_writable(path: PathLike, name: str) -> None:
 
 
 def check_run_folder(path: PathLike, name: str = "--out") -> Path:
-    """Create the run folder ``path`` if needed and check that files can be written in it."""
+    """Check that the run folder ``path`` is a folder, or can be created, and that files can be written in it.
+
+    Nothing is created: the check probes the folder, or its nearest existing parent.
+    """
     folder = Path(path)
-    if folder.exists() and not folder.is_dir():
+    found = _stat(folder, name)
+    if found is not None and not stat.S_ISDIR(found.st_mode):
         raise ValueError(f"{name} {str(folder)!r} is a file; a run folder is needed")
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise ValueError(f"{name} {str(folder)!r} cannot be created: {err.strerror or err}") from None
-    check_writable(folder / "checkpoint.pt", name)
+    if found is not None:
+        check_writable(folder / "checkpoint.pt", name)
+        return folder
+    missing = [folder]
+    while _stat(missing[-1].parent, name) is None:
+        missing.append(missing[-1].parent)
+    existing = missing[-1].parent
+    if not existing.is_dir():
+        raise ValueError(f"{name} {str(folder)!r} cannot be created: {str(existing)!r} is a file")
+    for part in missing:  # every folder to create must be creatable there (e.g. its name not too long)
+        check_writable(existing / part.name, name)
     return folder
+
+
+def _stat(path: Path, name: str) -> os.stat_result | None:
+    """``os.stat`` of ``path``, ``None`` if it does not exist; other failures (a name too long) name ``name``."""
+    try:
+        return path.stat()
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    except OSError as err:
+        raise ValueError(f"{name} {str(path)!r} cannot be written: {err.strerror or err}") from None

@@ -85,12 +85,18 @@ def test_check_outputs_refuses_a_read_only_folder(tmp_path):
         check_outputs({"--out": folder / "a.nc"})
 
 
-def test_run_folder_is_created_checked_and_locked(tmp_path):
+def test_run_folder_is_checked_without_being_created_and_locked(tmp_path):
     (tmp_path / "file").write_text("x")
     with pytest.raises(ValueError, match="is a file"):
         check_run_folder(tmp_path / "file")
+    with pytest.raises(ValueError, match="cannot be created: '.*file' is a file"):
+        check_run_folder(tmp_path / "file" / "run")
+    with pytest.raises(ValueError, match="cannot be written: File name too long"):
+        check_run_folder(tmp_path / "a" / ("n" * 300))
     folder = check_run_folder(tmp_path / "a" / "run")
-    assert folder.is_dir()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]  # checked, not created
+    folder.mkdir(parents=True)
+    assert check_run_folder(folder) == folder
     with folder_lock(folder):
         probe = f"from tensorkit.runtime import folder_lock\nwith folder_lock({str(folder)!r}): pass\n"
         proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
