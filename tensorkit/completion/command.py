@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 
 from tensorkit._validation import check_positive_int
-from tensorkit.completion.data import read_tsv
+from tensorkit.completion.data import holdout_split, read_tsv
 from tensorkit.completion.estimator import DAIN
 from tensorkit.completion.models import MODEL_NAMES
 from tensorkit.completion.report import mae, rmse
@@ -71,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
         summary = f"held-out RMSE {ds.attrs.get('holdout_rmse', float('nan')):.4f}"
     else:
         obs = read_tsv(args.input).to(resolve_device(args.device))
-        fit, test = obs.split((1 - args.holdout, args.holdout), seed=args.seed) if args.holdout > 0 else (obs, None)
+        fit, test = holdout_split(obs, args.holdout, args.seed, "--holdout")
         est = DAIN(args.model, sampler=args.augment, standardize=args.standardize,
                    model_options=_model_options(args, obs.ndim), **settings).fit(fit.indices, fit.values, shape=obs.shape)  # fmt: skip
         cells = torch.cat([obs.indices, est.augmented_indices_])
