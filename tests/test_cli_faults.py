@@ -91,7 +91,10 @@ def test_sigterm_checkpoints_without_output_and_the_rerun_matches(tmp_path, comm
     assert stopped.returncode == 143, stopped.stderr_text
     assert "stopped by SIGTERM" in stopped.stderr_text and "resume" in stopped.stderr_text
     assert not cut.exists()
-    assert all(Path(f"{cut}{suffix}").exists() for suffix in checkpoints)
+    assert all(Path(f"{cut}{suffix}").exists() for suffix in [*checkpoints, ".ckpt.json"])
+
+    changed = _run(_tensorkit(name, str(data), *options, "--seed", "1", "--out", str(cut)))
+    assert changed.returncode == 2 and "other settings" in changed.stderr and "seed (0 → 1)" in changed.stderr
 
     resumed = _run(_tensorkit(name, str(data), *options, "--out", str(cut)))
     assert resumed.returncode == 0, resumed.stderr
@@ -106,7 +109,7 @@ def test_sigint_stops_funbat_with_130_and_a_checkpoint(tmp_path):
     out = tmp_path / "out.nc"
     stopped = _stop_when_ready(_tensorkit("funbat", str(data), "--epochs", "8", "--out", str(out)), signal.SIGINT)
     assert stopped.returncode == 130, stopped.stderr_text
-    assert not out.exists() and Path(f"{out}.ckpt.pt").exists()
+    assert not out.exists() and Path(f"{out}.ckpt.pt").exists() and Path(f"{out}.ckpt.json").exists()
 
 
 @needs_proc
@@ -114,7 +117,7 @@ def test_sigterm_stops_the_demo_without_outputs_and_the_rerun_finishes(tmp_path)
     out = tmp_path / "demo.nc"
     stopped = _stop_when_ready(_tensorkit("demo", "--out", str(out)), signal.SIGTERM)
     assert stopped.returncode == 143, stopped.stderr_text
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["demo.nc.ckpt.pt"]  # no netCDF, no figure
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["demo.nc.ckpt.json", "demo.nc.ckpt.pt"]  # no netCDF, no figure
     resumed = _run(_tensorkit("demo", "--out", str(out)))
     assert resumed.returncode == 0, resumed.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["demo.nc", "demo.png"]

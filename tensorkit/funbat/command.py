@@ -4,7 +4,8 @@ Hides a random fraction of the observed cells (--holdout), fits on the rest, pri
 RMSE, MAE and the coverage of the 95 % predictive interval, and writes the posterior mean, std and
 factor functions (fitted on the non-held-out cells) to --out as netCDF. --figure saves the factor
 functions with ±2σ bands and maps of the mean and std. SIGTERM/SIGUSR1/SIGINT save the fit to
-``<out>.ckpt.pt`` and exit with 143/130 without writing --out; the same command resumes it.
+``<out>.ckpt.pt`` (and its settings to ``<out>.ckpt.json``) and exit with 143/130 without writing
+--out; the same command resumes it, the same command with other settings is refused.
 """
 
 from __future__ import annotations
@@ -75,19 +76,19 @@ def single_thread() -> Iterator[None]:
 
 def run(args: argparse.Namespace) -> int:
     from tensorkit.data import open_dataarray, write_netcdf
-    from tensorkit.runtime import check_outputs, check_writable
+    from tensorkit.runtime import check_outputs, check_writable, command_settings, resumable
 
     out = args.out or "funbat.nc"
     check_outputs({"--out": out, "--figure": args.figure}, inputs=[args.input], overwrite=args.overwrite)
     check_writable(checkpoint_path(out), "checkpoint")
-    da = open_dataarray(args.input, var=args.var)
-    with single_thread():
+    with resumable(out, command_settings(args, [args.input])), single_thread():
+        da = open_dataarray(args.input, var=args.var)
         ds, metrics = evaluate(da.load(), args, checkpoint_path(out))
-    write_netcdf(ds, out)
-    if args.figure:
-        from tensorkit.funbat.plotting import save_funbat_figure
+        write_netcdf(ds, out)
+        if args.figure:
+            from tensorkit.funbat.plotting import save_funbat_figure
 
-        save_funbat_figure(ds, args.figure)
+            save_funbat_figure(ds, args.figure)
     if not args.quiet:
         units = da.attrs.get("units", "")
         if metrics["n_heldout"]:

@@ -1,4 +1,4 @@
-"""Runtime policy: devices, atomic files, output checks, run-folder locks, checkpoints, progress, graceful stops."""
+"""Runtime policy: devices, atomic files, output checks, run-folder locks, checkpoints and resumes, progress, graceful stops."""
 
 from tensorkit.runtime.atomic import atomic_save, atomic_write
 from tensorkit.runtime.checkpoint import load_checkpoint, save_checkpoint
@@ -7,6 +7,7 @@ from tensorkit.runtime.interrupt import GracefulInterrupt
 from tensorkit.runtime.lock import folder_lock
 from tensorkit.runtime.outputs import check_outputs, check_run_folder, check_writable
 from tensorkit.runtime.progress import progress
+from tensorkit.runtime.resume import command_settings, resumable
 
 __all__ = [
     "GracefulInterrupt",
@@ -15,9 +16,11 @@ __all__ = [
     "check_outputs",
     "check_run_folder",
     "check_writable",
+    "command_settings",
     "folder_lock",
     "load_checkpoint",
     "progress",
     "resolve_device",
+    "resumable",
     "save_checkpoint",
 ]

@@ -1,8 +1,10 @@
 """Batch-job safety of the runtime: stale temporary files, output checks, run-folder locks, damaged
-checkpoints and nested graceful stops."""
+checkpoints, nested graceful stops and the settings record of an interrupted command."""
 
 from __future__ import annotations
 
+import argparse
+import json
 import os
 import signal
 import socket
@@ -13,7 +15,8 @@ import pytest
 import torch
 
 from tensorkit.runtime import (
-    GracefulInterrupt, atomic_write, check_outputs, check_run_folder, folder_lock, load_checkpoint, save_checkpoint,
+    GracefulInterrupt, atomic_write, check_outputs, check_run_folder, command_settings, folder_lock, load_checkpoint,
+    resumable, save_checkpoint,
 )
 
 
@@ -133,3 +136,30 @@ def test_graceful_interrupts_nest_and_sigint_gives_130():
     with GracefulInterrupt() as stop:
         os.kill(os.getpid(), signal.SIGUSR1)
     assert stop.exit_code == 143
+
+
+def test_resumable_records_settings_on_interrupt_and_refuses_others(tmp_path):
+    out = tmp_path / "out.nc"
+    source = tmp_path / "in.nc"
+    source.write_text("data")
+    args = argparse.Namespace(input=str(source), rank=[3], seed=0, quiet=True, out=str(out))
+    settings = command_settings(args, [source])
+    with pytest.raises(InterruptedError), resumable(out, settings):
+        raise InterruptedError("stopped")
+    record = tmp_path / "out.nc.ckpt.json"
+    assert json.loads(record.read_text())["rank"] == [3]
+    args.quiet = False  # not a setting
+    args.input = str(tmp_path / "copy.nc")  # the same content elsewhere
+    (tmp_path / "copy.nc").write_text("data")
+    with resumable(out, command_settings(args, [args.input])):
+        pass
+    assert not record.exists()
+    with pytest.raises(InterruptedError), resumable(out, settings):
+        raise InterruptedError("stopped")
+    args.rank, args.seed = [2], 0
+    (tmp_path / "copy.nc").write_text("other data")
+    with pytest.raises(ValueError, match=r"out.nc.ckpt.json'.*other settings.*input_sha256 .*, rank \(\[3\] → \[2\]\)"):
+        with resumable(out, command_settings(args, [args.input])):
+            pass
+    with pytest.raises(FileNotFoundError, match="input file '.*none.nc' does not exist"):
+        command_settings(args, [tmp_path / "none.nc"])
