@@ -105,6 +105,7 @@ def files(tmp_path_factory) -> dict[str, Path]:
     paths["text_nc"].write_text("0\t0.5\n1\t0.3\n2\t0.1\n")
     paths["tsv"] = root / "cells.tsv"
     paths["tsv"].write_text("".join(f"{i % 3}\t{i % 4}\t{i % 5}\t{i / 10}\n" for i in range(10)))
+    (grid * 1e160).to_netcdf(root / "huge.nc")
     paths["existing"] = root / "existing.nc"
     paths["existing"].write_text("keep me")
     paths["folder"] = root / "folder"
@@ -445,6 +446,8 @@ VALUES = [
     *(P(lambda f, c=c: run_cli(c, str(f["grid"]), "--holdout", "nan", "--out", str(f["out"])), CLIError, "--holdout must lie in \\[0, 1\\)",
         id=f"cli-{c}-holdout-nan") for c in ("funbat", "complete")),
     P(lambda f: COMPLEX.tk.funbat(n_epochs=2), TypeError, "real numeric", id="accessor-funbat-complex"),
+    P(lambda f: (DA * 1e155).tk.funbat(n_epochs=2), ValueError, "da .* holds values up to .*rescale", id="accessor-funbat-huge-values"),
+    P(lambda f: run_cli("funbat", str(f["huge"].with_name("huge.nc")), "--out", str(f["out"])), CLIError, "holds values up to", id="cli-funbat-huge-values"),
     P(lambda f: complete_dataarray(DA, seed=1.5, max_epochs=1), TypeError, "seed", id="complete-dataarray-seed-float"),
     *(P(lambda f, c=c: run_cli(c, str(f["grid"]), "--holdout", "-0.5", "--out", str(f["out"])), CLIError, "--holdout must lie in \[0, 1\)",
         id=f"cli-{c}-holdout-negative") for c in ("funbat", "complete")),
