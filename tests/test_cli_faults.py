@@ -167,3 +167,16 @@ def test_sigterm_then_rerun_reaches_the_uninterrupted_result(tmp_path):
     for final in metrics:
         final.pop("seconds")  # wall time, the only thing allowed to differ
     assert metrics[0] == metrics[1]
+
+
+def test_a_rerun_sweeps_the_temporary_file_of_a_killed_write(tmp_path):
+    out = tmp_path / "model.npz"
+    script = ("import os, signal\nfrom tensorkit.runtime import atomic_write\n"
+              f"with atomic_write({str(out)!r}) as fh:\n    fh.write(b'half')\n    fh.flush()\n"
+              "    os.kill(os.getpid(), signal.SIGKILL)\n")  # a write killed half-way, as by the OOM killer
+    assert subprocess.run([sys.executable, "-c", script], env=ENV).returncode == -signal.SIGKILL
+    assert not out.exists() and len(_hidden(tmp_path)) == 1
+    done = _run(_tensorkit("chebtucker", "x*y + z", "--degree", "4", "--out", str(out)))
+    assert done.returncode == 0, done.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.npz"]
+
