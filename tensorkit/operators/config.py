@@ -134,8 +134,8 @@ def run_experiment(
 
     Under ``torchrun`` the process group is initialised from the environment (and destroyed at
     the end when this call created it). ``out_dir`` gets ``checkpoint.pt`` (resumable),
-    ``metrics.json`` (per epoch) and ``results.json``; it is created and checked before the data
-    are read, and locked for the run (a second run on it is refused). A resume with settings other
+    ``metrics.json`` (per epoch) and ``results.json``; it is checked before the data are read, and
+    created and locked before training (a second run on it is refused). A resume with settings other
     than the checkpoint's (except ``training.n_epochs`` and ``training.save_every``) is refused. The
     returned dict has ``interrupted`` True when SIGTERM/SIGUSR1/SIGINT stopped the run early.
     """

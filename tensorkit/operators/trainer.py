@@ -208,13 +208,14 @@ class Trainer:
             raise ValueError(f"{source} holds non-finite weights ({', '.join(bad[:3])}); start afresh (--restart)")
 
     def save(self) -> None:
-        """Write a checkpoint (rank 0 only; no-op without ``checkpoint_path``)."""
-        if self.checkpoint_path is not None and ddp.rank() == 0:
-            bad = _non_finite(self.model.state_dict())
+        """Write a checkpoint (rank 0 only; no-op without ``checkpoint_path``); non-finite weights raise instead."""
+        if self.checkpoint_path is not None:
+            bad = _non_finite(self.model.state_dict())  # every rank holds the same weights: all stop together
             if bad:
                 raise FloatingPointError(f"weights became non-finite ({', '.join(bad[:3])}) at epoch {self.epoch + 1}; "
                                          f"the last good checkpoint {str(self.checkpoint_path)!r} is kept")  # fmt: skip
-            save_checkpoint(self.checkpoint_path, self.state_dict())
+            if ddp.rank() == 0:
+                save_checkpoint(self.checkpoint_path, self.state_dict())
         ddp.barrier()
 
     def _write_log(self) -> None:
