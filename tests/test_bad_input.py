@@ -106,6 +106,9 @@ def files(tmp_path_factory) -> dict[str, Path]:
     paths["tsv"] = root / "cells.tsv"
     paths["tsv"].write_text("".join(f"{i % 3}\t{i % 4}\t{i % 5}\t{i / 10}\n" for i in range(10)))
     (grid * 1e160).to_netcdf(root / "huge.nc")
+    grid.assign_coords(x=[0.0, 1.0, 1.0, 2.0]).to_netcdf(root / "dup_coord.nc")
+    grid.isel(t=slice(0, 1)).to_netcdf(root / "one_point.nc")
+    grid.assign_coords(t=xr.cftime_range("2000-01-01", periods=3, calendar="noleap")).to_netcdf(root / "cftime.nc")
     paths["existing"] = root / "existing.nc"
     paths["existing"].write_text("keep me")
     paths["folder"] = root / "folder"
@@ -387,7 +390,11 @@ DAMAGED = [
     P(lambda f: run_cli("chebtucker", str(f["folder"]), "--out", str(f["out"])), CLIError, "folder' does not exist", id="cli-chebtucker-input-folder"),
     P(lambda f: run_cli("complete", str(f["text_nc"]), "--out", str(f["out"])), CLIError, "text.nc' needs at least two index columns", id="cli-complete-text-named-nc"),
     *(P(lambda f, c=c: run_cli(c, str(f["scalar"]), "--out", str(f["out"])), CLIError, "scalar",
-        id=f"cli-{c}-scalar-variable") for c in ("funbat", "complete")),
+        id=f"cli-{c}-scalar-variable") for c in ("funbat", "complete", "chebtucker")),
+    *(P(lambda f, n=n: run_cli("chebtucker", str(f["grid"].with_name(f"{n}.nc")), "--degree", "2", "--out", str(f["out"])), CLIError, f"{n}.nc': {m}",
+        id=f"cli-chebtucker-{n}") for n, m in [("dup_coord", "coordinate 'x' must be strictly increasing or decreasing"),
+                                                ("one_point", "dimension 't' has 1 point"),
+                                                ("cftime", "coordinate 't' must be real numbers, got dtype object")]),
     P(lambda f: load_checkpoint(f["folder"]), ValueError, "folder' is a folder", id="checkpoint-folder"),
     *(P(lambda f, k=k: _truncated_checkpoint(f, k), ValueError, "ckpt_cut.pt' is truncated or corrupt", id=f"checkpoint-cut-{k}")
       for k in (0.25, 0.5, 0.75, 0.95)),

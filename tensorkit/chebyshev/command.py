@@ -76,6 +76,32 @@ def _is_file(text: str) -> bool:
     return False
 
 
+def _gridded(da, path: str):
+    """``da`` with ascending coordinates, after checking that it is a grid ChebTucker can sample.
+
+    Each dimension needs at least 2 points and a real, strictly monotonic coordinate (or none); a
+    descending one (latitude from north to south) is reversed, which leaves the function unchanged.
+    """
+    import numpy as np
+
+    if da.ndim == 0:
+        raise ValueError(f"{path!r}: variable {da.name!r} is a scalar; a gridded variable is needed")
+    for dim in da.dims:
+        if da.sizes[dim] < 2:
+            raise ValueError(f"{path!r}: dimension {dim!r} has {da.sizes[dim]} point; at least 2 are needed")
+        if dim not in da.coords:
+            continue
+        c = np.asarray(da[dim].values)
+        if not np.issubdtype(c.dtype, np.number) or np.issubdtype(c.dtype, np.complexfloating):
+            raise TypeError(f"{path!r}: coordinate {dim!r} must be real numbers, got dtype {c.dtype}; convert it first")
+        step = np.diff(c)
+        if np.all(step < 0):
+            da = da.isel({dim: slice(None, None, -1)})
+        elif not np.all(step > 0):
+            raise ValueError(f"{path!r}: coordinate {dim!r} must be strictly increasing or decreasing (no duplicates or NaN)")
+    return da
+
+
 def _check_grid(degree: list[int] | None, ndim: int) -> None:
     """Refuse a sampling grid (the first one, when adaptive) of more than :data:`MAX_GRID_POINTS` points."""
     degrees = [_FIRST_ADAPTIVE_POINTS - 1] * ndim if degree is None else degree * ndim if len(degree) == 1 else degree
@@ -93,7 +119,7 @@ def run(args: argparse.Namespace) -> int:
     if is_file:
         from tensorkit.data import open_dataarray
 
-        target = open_dataarray(args.input, var=args.var)
+        target = _gridded(open_dataarray(args.input, var=args.var), args.input)
         ndim = target.ndim
     else:
         ndim = check_positive_int(args.ndim, "--ndim")

@@ -9,6 +9,7 @@ import torch
 import xarray as xr
 
 from tensorkit.chebyshev.expression import MAX_DEPTH, parse_expression
+from tensorkit.chebyshev.io import load_model
 from tensorkit.cli import main
 
 XYZ = ["x", "y", "z"]
@@ -67,3 +68,19 @@ def test_chebtucker_reads_netcdf_by_content_and_refuses_other_files(tmp_path, ca
     assert "is the input file" in capsys.readouterr().err
     assert main(["chebtucker", str(src), "--degree", "4", "--out", str(tmp_path / "m.npz")]) == 2
     assert "already exists; pass --overwrite" in capsys.readouterr().err
+
+
+def test_a_descending_coordinate_gives_the_same_function(tmp_path):
+    a, b = np.linspace(0, 1, 12), np.linspace(-1, 2, 10)
+    field = xr.DataArray(np.exp(a)[:, None] * np.cos(b)[None, :], coords={"a": a, "b": b}, dims=["a", "b"], name="v")
+    field.to_netcdf(tmp_path / "up.nc")
+    field.isel(a=slice(None, None, -1)).to_netcdf(tmp_path / "down.nc")
+    for name in ("up", "down"):
+        assert main(["chebtucker", str(tmp_path / f"{name}.nc"), "--degree", "11", "9", "--out", str(tmp_path / f"{name}.npz"),
+                     "--quiet", "--device", "cpu"]) == 0
+    up, down = load_model(tmp_path / "up.npz"), load_model(tmp_path / "down.npz")
+    assert down.domain == up.domain
+    pts = torch.tensor([[0.3, 0.5], [0.9, -0.7]], dtype=torch.float64)
+    torch.testing.assert_close(down(pts), up(pts))
+    torch.testing.assert_close(up(pts), torch.exp(pts[:, 0]) * torch.cos(pts[:, 1]), atol=1e-3, rtol=0)  # from 12×10 samples
+
