@@ -13,7 +13,7 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 install: $(VENV)/.installed
 
 demo: install
-	$(BIN)/tensorkit demo --out tensorkit_demo.nc
+	$(BIN)/tensorkit demo --out tensorkit_demo.nc --overwrite
 
 test: install
 	$(BIN)/python -m pytest

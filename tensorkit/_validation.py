@@ -115,6 +115,8 @@ def as_tensor(
         if arr.dtype == object or arr.dtype.kind not in "biuf":
             raise TypeError(f"{name} must be numeric, got dtype {arr.dtype}")
         t = torch.from_numpy(np.array(arr, copy=True))
+    if t.device.type == "meta":
+        raise ValueError(f"{name} is a meta tensor (a shape without values)")
     if t.dtype == torch.bool or t.is_complex() or not (t.is_floating_point() or _is_integer(t)):
         raise TypeError(f"{name} must be a real numeric tensor, got dtype {t.dtype}")
     if ndim is not None and t.ndim != ndim:
@@ -157,21 +159,65 @@ def check_value_type(value: Any, expected: type, name: str) -> Any:
     return float(value) if expected is float else value
 
 
+MAX_YAML_BYTES = 1_000_000
+MAX_YAML_NODES = 100_000
+MAX_YAML_DEPTH = 50
+
+
 def read_yaml_mapping(path: str | os.PathLike, name: str) -> dict[str, Any]:
-    """Read a YAML file (``yaml.safe_load``) that must hold a mapping; errors name ``name``."""
+    """Read a YAML file (``yaml.safe_load``) that must hold a mapping; errors name ``name``.
+
+    The file is bounded before it is built: at most :data:`MAX_YAML_BYTES` bytes,
+    :data:`MAX_YAML_DEPTH` levels of nesting and :data:`MAX_YAML_NODES` values once its aliases are
+    expanded (an "alias bomb" of a few hundred bytes would otherwise expand to gigabytes).
+    """
     import yaml
 
     try:
         with open(path, encoding="utf-8") as fh:
-            data = yaml.safe_load(fh)
+            text = fh.read(MAX_YAML_BYTES + 1)
+        if len(text) > MAX_YAML_BYTES:
+            raise ValueError(f"{name}: {str(path)!r} is larger than {MAX_YAML_BYTES} bytes")
+        _check_yaml_size(yaml.compose(text, Loader=yaml.SafeLoader), name, path)
+        data = yaml.safe_load(text)
     except (OSError, UnicodeDecodeError) as err:
         raise ValueError(f"{name}: cannot read {str(path)!r}: {err}") from None
     except yaml.YAMLError as err:
         raise ValueError(f"{name}: {str(path)!r} is not valid YAML: {err}") from None
+    except RecursionError:
+        raise ValueError(f"{name}: {str(path)!r} is nested more than {MAX_YAML_DEPTH} levels deep") from None
     data = {} if data is None else data
     if not isinstance(data, Mapping):
         raise ValueError(f"{name}: {str(path)!r} must hold a mapping, got {type(data).__name__}")
     return dict(data)
+
+
+def _check_yaml_size(root: Any, name: str, path: str | os.PathLike) -> None:
+    """Raise if the composed YAML ``root`` is too deep, recursive, or expands to too many values."""
+    import yaml
+
+    sizes: dict[int, int] = {}
+
+    def size(node: Any, depth: int) -> int:
+        if depth > MAX_YAML_DEPTH:
+            raise ValueError(f"{name}: {str(path)!r} is nested more than {MAX_YAML_DEPTH} levels deep")
+        if id(node) in sizes:
+            if sizes[id(node)] < 0:
+                raise ValueError(f"{name}: {str(path)!r} holds a recursive alias")
+            return sizes[id(node)]
+        sizes[id(node)] = -1
+        if isinstance(node, yaml.MappingNode):
+            children = [child for pair in node.value for child in pair]
+        else:
+            children = node.value if isinstance(node, yaml.SequenceNode) else []
+        total = 1 + sum(size(child, depth + 1) for child in children)
+        if total > MAX_YAML_NODES:
+            raise ValueError(f"{name}: {str(path)!r} expands to more than {MAX_YAML_NODES} values (aliases included)")
+        sizes[id(node)] = total
+        return total
+
+    if root is not None:
+        size(root, 0)
 
 
 def _is_integer_dtype(dtype: torch.dtype) -> bool:

@@ -1,20 +1,27 @@
 """tensorkit: low-rank tensor models of gridded data and tensorized neural operators.
 
 Each subcommand lives in its own module, named in :data:`COMMANDS` and imported only when used. A
-module defines ``add_arguments(parser)`` and ``run(args) -> int``. Every subcommand also gets the
-common options ``--config`` (YAML whose keys are option names; flags given on the command line win),
-``--seed``, ``--device``, ``--out`` and ``--quiet``.
+module defines ``add_arguments(parser)`` and ``run(args) -> int``; a module whose own input file
+carries a seed sets ``SEED_FROM_CONFIG = True`` (``--seed`` is then ``None`` unless given). Every
+subcommand also gets the common options ``--config`` (YAML whose keys are option names; flags given
+on the command line win), ``--seed``, ``--device``, ``--out``, ``--overwrite`` and ``--quiet``.
+
+Exit status: 0 done; 2 refused (bad input, an existing or unwritable output, a damaged file); 1
+failed while running (non-finite loss, a full disk); 143 (SIGTERM/SIGUSR1) or 130 (SIGINT) stopped
+by a signal, state checkpointed, no final output: run the same command again to resume.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import signal
 import sys
 from collections.abc import Sequence
 from typing import Any
 
 from tensorkit._validation import check_value_type, read_yaml_mapping
+from tensorkit.runtime import GracefulInterrupt
 
 COMMANDS: dict[str, str] = {
     "demo": "tensorkit.demo",
@@ -36,18 +43,22 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argument
         cmd = sub.add_parser(name, help=summary[0] if summary else None, description=module.__doc__,
                              formatter_class=argparse.RawDescriptionHelpFormatter)
         module.add_arguments(cmd)
-        _add_common_arguments(cmd)
+        _add_common_arguments(cmd, seed_from_config=getattr(module, "SEED_FROM_CONFIG", False))
         cmd.set_defaults(_run=module.run)
         commands[name] = cmd
     return parser, commands
 
 
-def _add_common_arguments(parser: argparse.ArgumentParser) -> None:
+def _add_common_arguments(parser: argparse.ArgumentParser, seed_from_config: bool) -> None:
     group = parser.add_argument_group("common options")
     group.add_argument("--config", metavar="YAML", help="YAML file of option values (command-line flags override it)")
-    group.add_argument("--seed", type=int, default=0, help="seed of every random choice (default: 0)")
+    if seed_from_config:
+        group.add_argument("--seed", type=int, default=None, help="seed of every random choice (default: the input file's)")
+    else:
+        group.add_argument("--seed", type=int, default=0, help="seed of every random choice (default: 0)")
     group.add_argument("--device", default="auto", help="'auto' (CUDA when available), 'cpu', 'cuda' or 'cuda:N'")
     group.add_argument("--out", metavar="PATH", help="output path (written atomically)")
+    group.add_argument("--overwrite", action="store_true", help="replace existing outputs (never an input)")
     group.add_argument("--quiet", action="store_true", help="no progress bars or summaries")
 
 
@@ -92,11 +103,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.config:
         commands[args.command].set_defaults(**read_config(args.config, commands[args.command]))
         args = parser.parse_args(argv)
-    try:
-        return int(args._run(args) or 0)
-    except (ValueError, TypeError, KeyError, IndexError, FileNotFoundError) as err:
-        print(f"tensorkit {args.command}: error: {err}", file=sys.stderr)
-        return 2
+    with GracefulInterrupt() as stop:
+        try:
+            return int(args._run(args) or 0)
+        except InterruptedError as err:
+            name = signal.Signals(stop.signum).name if stop.signum else "a signal"
+            print(f"tensorkit {args.command}: stopped by {name}: {err}", file=sys.stderr)
+            return stop.exit_code
+        except (ValueError, TypeError, KeyError, IndexError, FileNotFoundError, FileExistsError) as err:
+            print(f"tensorkit {args.command}: error: {err}", file=sys.stderr)
+            return 2
+        except (FloatingPointError, OSError) as err:
+            print(f"tensorkit {args.command}: failed: {err}", file=sys.stderr)
+            return 1
 
 
 if __name__ == "__main__":

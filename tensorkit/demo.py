@@ -5,6 +5,8 @@ tensorkit, fits a rank-3 functional Bayesian Tucker model (GP factor functions o
 and longitude) on the rest, prints the held-out RMSE, MAE and 95 % interval coverage, and writes
 the predictive mean/std, the factor functions and the core (netCDF) plus a PNG of the factor
 functions with ±2σ bands and maps of the mean and std. About 10-20 s on one CPU core.
+SIGTERM/SIGUSR1/SIGINT save the fit to ``<out>.ckpt.pt`` (settings in ``<out>.ckpt.json``) and exit
+with 143/130 without writing outputs; the same command resumes it.
 """
 
 from __future__ import annotations
@@ -21,17 +23,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from tensorkit.data import load_air_temperature, write_netcdf
-    from tensorkit.funbat.command import evaluate, single_thread
+    from tensorkit.funbat.command import checkpoint_path, evaluate, single_thread
     from tensorkit.funbat.plotting import save_funbat_figure
+    from tensorkit.runtime import check_outputs, check_writable, command_settings, resumable
 
     args.kernel, args.decomposition, args.epochs = "matern32", "tucker", 200
-    da = load_air_temperature()
-    with single_thread():
-        ds, metrics = evaluate(da, args)
     out = args.out or "tensorkit_demo.nc"
     figure = args.figure or os.path.splitext(out)[0] + ".png"
-    write_netcdf(ds, out)
-    save_funbat_figure(ds, figure)
+    check_outputs({"--out": out, "--figure": figure}, overwrite=args.overwrite)
+    check_writable(checkpoint_path(out), "checkpoint")
+    da = load_air_temperature()
+    with resumable(out, command_settings(args)), single_thread():
+        ds, metrics = evaluate(da, args, checkpoint_path(out))
+        write_netcdf(ds, out)
+        save_funbat_figure(ds, figure)
     if not args.quiet:
         print(f"FunBaT ranks {ds.attrs['ranks']} on NCEP air temperature ({da.sizes['time']}×{da.sizes['lat']}×"
               f"{da.sizes['lon']}, field std {float(da.std()):.2f} K): held-out RMSE {metrics['heldout_rmse']:.3f} K, "

@@ -2,13 +2,15 @@
 that names the offending argument — never a traceback from deep inside torch, never silent coercion.
 
 Each row is ``(call, exception type, regex the message must match)``. CLI rows run ``tensorkit`` in
-process and expect exit status 2 with the message on stderr and no output file.
+process and expect exit status 2 with the message on stderr. No row may leave a file behind: no
+output, no checkpoint, no hidden temporary file.
 """
 
 from __future__ import annotations
 
 import contextlib
 import io
+import os
 from pathlib import Path
 
 import numpy as np
@@ -17,13 +19,19 @@ import torch
 import xarray as xr
 
 from tensorkit import ChebTucker, FunBaT
+from tensorkit._validation import read_yaml_mapping
 from tensorkit.cli import main
 from tensorkit.completion import DAIN, read_tsv
 from tensorkit.core import CPTensor, FunctionalTucker, IndexBasis, TTTensor, TuckerTensor, cp_als, hooi, hosvd, tt_svd
 from tensorkit.data import Observations, funbat_fold, open_dataarray, write_netcdf
 from tensorkit.operators import TFNO, MultigridPatching
+from tensorkit.chebyshev.expression import parse_expression
+from tensorkit.completion.xarray_io import complete_dataarray
+from tensorkit.funbat.dataset import funbat_dataset
 from tensorkit.operators.config import load_config, merge_config
-from tensorkit.runtime import atomic_write, load_checkpoint, resolve_device, save_checkpoint
+from tensorkit.runtime import (
+    atomic_write, check_outputs, check_run_folder, check_writable, load_checkpoint, resolve_device, save_checkpoint,
+)
 
 
 class CLIError(Exception):
@@ -41,6 +49,20 @@ def run_cli(*argv: str) -> None:
         raise CLIError(f"status {status}: {err.getvalue()}")
 
 
+def run_cli_in(folder: Path, *argv: str) -> None:
+    """:func:`run_cli` with ``folder`` as the working directory (for default output names)."""
+    previous = os.getcwd()
+    os.chdir(folder)
+    try:
+        run_cli(*argv)
+    finally:
+        os.chdir(previous)
+
+
+_BOMB = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
+    f"{n}: &{n} [{', '.join([f'*{p}'] * 9)}]\n" for p, n in zip("abcdefgh", "bcdefghi"))
+
+
 @pytest.fixture(scope="module")
 def files(tmp_path_factory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("bad")
@@ -55,15 +77,49 @@ def files(tmp_path_factory) -> dict[str, Path]:
     configs = {"unknown": "bogus: 1\n", "wrong_type": "seed: one\n", "not_mapping": "[1, 2]\n", "bad_yaml": "seed: [\n",
                "model_unknown": "model:\n  n_modes: [4, 4]\n  widht: 8\n", "model_modes_str": "model:\n  n_modes: four\n",
                "training_lr_str": "training:\n  lr: fast\n", "data_name": "data:\n  name: weather\n",
-               "section_unknown": "optimiser:\n  lr: 0.1\n", "epochs_zero": "training:\n  n_epochs: 0\n"}
+               "section_unknown": "optimiser:\n  lr: 0.1\n", "epochs_zero": "training:\n  n_epochs: 0\n",
+               "experiment": "training:\n  n_epochs: 1\n"}
     paths = {"nc": nc, "truncated": truncated, "ckpt": ckpt, "corrupt": corrupt, "out": root / "out.nc"}
     paths["tsv_text"] = root / "text.tsv"
     paths["tsv_text"].write_text("0\t1\t2\t0.5\n1\tx\t2\t0.3\n")
     paths["tsv_ragged"] = root / "ragged.tsv"
     paths["tsv_ragged"].write_text("0\t1\t2\t0.5\n1\t2\t0.3\n")
+    configs.update(bomb=_BOMB, deep="a: " + "[" * 5000 + "]" * 5000 + "\n", recursive="a: &x [1, *x]\n",
+                   nested="a: " + "[" * 60 + "]" * 60 + "\n", huge="# " + "x" * 1_000_001 + "\n",
+                   seed_bomb=_BOMB + "seed: *i\n", model_bomb="model:\n  n_modes: " + _BOMB.replace("\n", "\n  ").split(": ", 1)[1])
     for name, text in configs.items():
         paths[name] = root / f"{name}.yaml"
         paths[name].write_text(text)
+    grid = xr.DataArray(np.arange(12.0).reshape(3, 4), dims=("t", "x"), coords={"t": np.arange(3.0), "x": np.arange(4.0)}, name="v")
+    paths["grid"] = root / "grid.nc"
+    grid.to_netcdf(paths["grid"])
+    paths["classic"] = root / "classic.nc"
+    grid.to_netcdf(paths["classic"], format="NETCDF3_CLASSIC", engine="scipy")
+    paths["classic_cut"] = root / "classic_cut.nc"
+    paths["classic_cut"].write_bytes(paths["classic"].read_bytes()[:-8])
+    paths["header_cut"] = root / "header_cut.nc"
+    paths["header_cut"].write_bytes(paths["classic"].read_bytes()[:30])
+    paths["scalar"] = root / "scalar.nc"
+    xr.Dataset({"s": ((), 1.5)}).to_netcdf(paths["scalar"])
+    paths["text_nc"] = root / "text.nc"
+    paths["text_nc"].write_text("0\t0.5\n1\t0.3\n2\t0.1\n")
+    paths["tsv"] = root / "cells.tsv"
+    paths["tsv"].write_text("".join(f"{i % 3}\t{i % 4}\t{i % 5}\t{i / 10}\n" for i in range(10)))
+    (grid * 1e160).to_netcdf(root / "huge.nc")
+    grid.assign_coords(x=[0.0, 1.0, 1.0, 2.0]).to_netcdf(root / "dup_coord.nc")
+    grid.isel(t=slice(0, 1)).to_netcdf(root / "one_point.nc")
+    grid.assign_coords(t=xr.cftime_range("2000-01-01", periods=3, calendar="noleap")).to_netcdf(root / "cftime.nc")
+    paths["existing"] = root / "existing.nc"
+    paths["existing"].write_text("keep me")
+    paths["folder"] = root / "folder"
+    paths["folder"].mkdir()
+    paths["cwd"] = root / "cwd"
+    paths["cwd"].mkdir()
+    for name in ("funbat.nc", "tensorkit_demo.nc"):
+        (paths["cwd"] / name).write_bytes(paths["grid"].read_bytes())
+    paths["long"] = root / ("n" * 300 + ".nc")
+    paths["missing_dir"] = root / "missing" / "out.nc"
+    paths["under_file"] = paths["existing"] / "out.nc"
     return paths
 
 
@@ -274,13 +330,162 @@ CLI = [
 ]
 
 
+def _listing(folder: Path) -> dict[str, int]:
+    return {str(p.relative_to(folder)): p.stat().st_size for p in folder.rglob("*")}
+
+
+# -- batch jobs: every command's outputs checked before any work, by one policy --------------------
+_CMD_INPUT = {"funbat": ["funbat", "{grid}"], "complete": ["complete", "{grid}"], "chebtucker": ["chebtucker", "{grid}"],
+              "demo": ["demo"]}
+
+
+def _cmd(name: str, f: dict[str, Path], *extra: str) -> list[str]:
+    return [a.format(grid=f["grid"]) for a in _CMD_INPUT[name]] + list(extra)
+
+
+OUTPUTS = [
+    *(P(lambda f, c=c: run_cli(*_cmd(c, f), "--out", str(f["existing"])), CLIError, "--out '.*existing.nc' already exists; pass --overwrite",
+        id=f"cli-{c}-existing-output") for c in _CMD_INPUT),
+    *(P(lambda f, c=c: run_cli(*_cmd(c, f), "--out", str(f["folder"]), "--overwrite"), CLIError, "--out '.*folder' is a folder",
+        id=f"cli-{c}-output-is-folder") for c in _CMD_INPUT),
+    *(P(lambda f, c=c: run_cli(*_cmd(c, f), "--out", str(f["missing_dir"])), CLIError, "--out .*folder '.*missing' does not exist",
+        id=f"cli-{c}-output-folder-missing") for c in _CMD_INPUT),
+    *(P(lambda f, c=c: run_cli(*_cmd(c, f), "--out", str(f["under_file"])), CLIError, "--out .*existing.nc' is not a folder",
+        id=f"cli-{c}-output-under-a-file") for c in _CMD_INPUT),
+    *(P(lambda f, c=c: run_cli(*_cmd(c, f), "--out", str(f["long"])), CLIError, "--out '.*nnn.nc' cannot be written: File name too long",
+        id=f"cli-{c}-output-name-too-long") for c in _CMD_INPUT),
+    *(P(lambda f, c=c: run_cli(*_cmd(c, f), "--out", str(f["grid"]), "--overwrite"), CLIError, "--out '.*grid.nc' is the input file",
+        id=f"cli-{c}-output-is-input") for c in ("funbat", "complete", "chebtucker")),
+    P(lambda f: run_cli_in(f["cwd"], "funbat", "funbat.nc", "--overwrite"), CLIError, "--out 'funbat.nc' is the input file", id="cli-funbat-default-output-is-input"),
+    P(lambda f: run_cli_in(f["cwd"], "funbat", "funbat.nc"), CLIError, "--out 'funbat.nc' is the input file", id="cli-funbat-default-output-is-input-no-overwrite"),
+    P(lambda f: run_cli_in(f["cwd"], "demo"), CLIError, "--out 'tensorkit_demo.nc' already exists", id="cli-demo-default-output-exists"),
+    *(P(lambda f, c=c: run_cli(*_cmd(c, f), "--out", str(f["out"]), "--figure", str(f["out"])), CLIError, "--figure and --out name the same file",
+        id=f"cli-{c}-figure-is-output") for c in ("funbat", "demo")),
+    *(P(lambda f, c=c: run_cli(*_cmd(c, f), "--out", str(f["out"]), "--figure", str(f["missing_dir"])), CLIError, "--figure .*missing' does not exist",
+        id=f"cli-{c}-figure-folder-missing") for c in ("funbat", "demo")),
+    *(P(lambda f, c=c: run_cli(*_cmd(c, f), "--out", str(f["out"]), "--figure", str(f["existing"])), CLIError, "--figure .*existing.nc' already exists",
+        id=f"cli-{c}-figure-exists") for c in ("funbat", "demo")),
+    P(lambda f: run_cli("funbat", str(f["grid"]), "--out", str(f["out"]), "--figure", str(f["grid"]), "--overwrite"), CLIError, "--figure .*is the input file", id="cli-funbat-figure-is-input"),
+    P(lambda f: run_cli("train-operator", str(f["experiment"]), "--out", str(f["existing"])), CLIError, "--out '.*existing.nc' is a file; a run folder is needed", id="cli-operator-run-folder-is-file"),
+    P(lambda f: run_cli("train-operator", str(f["experiment"]), "--out", str(f["under_file"])), CLIError, "--out '.*out.nc' cannot be created: '.*existing.nc' is a file", id="cli-operator-run-folder-under-file"),
+    P(lambda f: run_cli("train-operator", str(f["experiment"]), "--out", str(f["long"])), CLIError, "--out '.*nnn.nc' cannot be written: File name too long", id="cli-operator-run-folder-name-too-long"),
+    P(lambda f: run_cli("train-operator", str(f["experiment"]), "--out", str(f["missing_dir"].parent / ("n" * 300) / "run")), CLIError, "cannot be written: File name too long", id="cli-operator-run-folder-parent-too-long"),
+    P(lambda f: check_outputs({"--out": f["existing"]}), FileExistsError, "--out .*existing.nc' already exists", id="outputs-existing"),
+    P(lambda f: check_outputs({"out": f["nc"]}, inputs=[f["nc"]], overwrite=True), ValueError, "out '.*two.nc' is the input file", id="outputs-input"),
+    P(lambda f: check_outputs({"a": f["out"], "b": f["out"]}), ValueError, "b and a name the same file", id="outputs-duplicate"),
+    P(lambda f: check_writable(f["long"], "checkpoint"), ValueError, "checkpoint '.*' cannot be written: File name too long", id="writable-long-name"),
+    P(lambda f: check_writable(f["missing_dir"], "checkpoint"), ValueError, "checkpoint .*missing' does not exist", id="writable-missing-folder"),
+    P(lambda f: check_run_folder(f["existing"]), ValueError, "--out '.*existing.nc' is a file", id="run-folder-is-file"),
+    P(lambda f: check_run_folder(f["under_file"]), ValueError, "--out '.*out.nc' cannot be created", id="run-folder-under-file"),
+]
+
+DAMAGED = [
+    *(P(lambda f, c=c: run_cli(c, str(f["classic_cut"]), "--out", str(f["out"])), CLIError, "classic_cut.nc' is damaged \(truncated\)",
+        id=f"cli-{c}-truncated-classic") for c in ("funbat", "complete", "chebtucker")),
+    *(P(lambda f, c=c: run_cli(c, str(f["header_cut"]), "--out", str(f["out"])), CLIError, "header_cut.nc' is damaged: its netCDF header",
+        id=f"cli-{c}-cut-header") for c in ("funbat", "complete", "chebtucker")),
+    P(lambda f: open_dataarray(f["classic_cut"]), ValueError, "classic_cut.nc' is damaged \(truncated\)", id="nc-truncated-classic"),
+    P(lambda f: open_dataarray(f["header_cut"]), ValueError, "header_cut.nc' is damaged", id="nc-cut-header"),
+    P(lambda f: run_cli("chebtucker", str(f["text_nc"]), "--out", str(f["out"])), CLIError, "text.nc' is not a netCDF file", id="cli-chebtucker-text-named-nc"),
+    P(lambda f: run_cli("chebtucker", str(f["folder"]), "--out", str(f["out"])), CLIError, "folder' does not exist", id="cli-chebtucker-input-folder"),
+    P(lambda f: run_cli("complete", str(f["text_nc"]), "--out", str(f["out"])), CLIError, "text.nc' needs at least two index columns", id="cli-complete-text-named-nc"),
+    *(P(lambda f, c=c: run_cli(c, str(f["scalar"]), "--out", str(f["out"])), CLIError, "scalar",
+        id=f"cli-{c}-scalar-variable") for c in ("funbat", "complete", "chebtucker")),
+    *(P(lambda f, n=n: run_cli("chebtucker", str(f["grid"].with_name(f"{n}.nc")), "--degree", "2", "--out", str(f["out"])), CLIError, f"{n}.nc': {m}",
+        id=f"cli-chebtucker-{n}") for n, m in [("dup_coord", "coordinate 'x' must be strictly increasing or decreasing"),
+                                                ("one_point", "dimension 't' has 1 point"),
+                                                ("cftime", "coordinate 't' must be real numbers, got dtype object")]),
+    P(lambda f: load_checkpoint(f["folder"]), ValueError, "folder' is a folder", id="checkpoint-folder"),
+    *(P(lambda f, k=k: _truncated_checkpoint(f, k), ValueError, "ckpt_cut.pt' is truncated or corrupt", id=f"checkpoint-cut-{k}")
+      for k in (0.25, 0.5, 0.75, 0.95)),
+]
+
+
+def _truncated_checkpoint(f: dict[str, Path], fraction: float) -> None:
+    data = f["ckpt"].read_bytes()
+    path = f["ckpt"].with_name("ckpt_cut.pt")
+    path.write_bytes(data[: int(len(data) * fraction)])
+    try:
+        load_checkpoint(path)
+    finally:
+        path.unlink()
+
+
+_EXPRESSIONS = [("x + 2**10**10", "exponent '10 \\*\\* 10'"), ("9**9**9", "exponent '9 \\*\\* 9'"), ("x + 1/0", "'1 / 0' is not finite"),
+                ("x + log(0)", "'log\\(0\\)' is not finite"), ("x + 1e999", "number .* is larger than"), ("0" + "-" * 300 + "x", "nested deeper"),
+                ("sin(" * 300 + "x" + ")" * 300, "too many nested parentheses"), ("x" + "+x" * 1200, "characters long"),
+                ("x + 10**10**3", "'10 \\*\\* 10 \\*\\* 3' is not finite")]
+
+UNBOUNDED = [
+    *(P(lambda f, t=t: parse_expression(t, ["x", "y", "z"]), ValueError, m, id=f"expression-{i}") for i, (t, m) in enumerate(_EXPRESSIONS)),
+    *(P(lambda f, t=t: run_cli("chebtucker", t, "--out", str(f["out"])), CLIError, m, id=f"cli-chebtucker-expression-{i}")
+      for i, (t, m) in enumerate(_EXPRESSIONS)),
+    P(lambda f: run_cli("chebtucker", "x+y+z", "--degree", "3000", "--out", str(f["out"])), CLIError, "--degree needs a grid of", id="cli-chebtucker-degree-3000"),
+    P(lambda f: run_cli("chebtucker", "x+y+z", "--degree", "600", "600", "600", "--out", str(f["out"])), CLIError, "--degree needs a grid", id="cli-chebtucker-degree-per-mode"),
+    P(lambda f: run_cli("chebtucker", "x+y+z", "--degree", "-2", "--out", str(f["out"])), CLIError, r"--degree\[0\] must be a positive integer", id="cli-chebtucker-degree-negative"),
+    P(lambda f: run_cli("chebtucker", "x", "--ndim", "0", "--out", str(f["out"])), CLIError, "--ndim must be a positive integer, got 0", id="cli-chebtucker-ndim-0"),
+    P(lambda f: run_cli("chebtucker", "x0", "--ndim", "-3", "--out", str(f["out"])), CLIError, "--ndim must be a positive integer", id="cli-chebtucker-ndim-negative"),
+    P(lambda f: run_cli("chebtucker", "x0", "--ndim", "12", "--out", str(f["out"])), CLIError, "--ndim 12 needs a grid", id="cli-chebtucker-ndim-12"),
+    P(lambda f: run_cli("chebtucker", "1e300*(x+y+z)", "--degree", "4", "--out", str(f["out"])), CLIError, "overflow or are not finite", id="cli-chebtucker-overflow"),
+    *(P(lambda f, c=c: run_cli("demo", "--config", str(f[c]), "--out", str(f["out"])), CLIError, m, id=f"cli-config-{c}")
+      for c, m in [("bomb", "expands to more than 100000 values"), ("deep", "nested more than 50 levels"),
+                   ("recursive", "recursive alias"), ("nested", "nested more than 50 levels"),
+                   ("huge", "larger than 1000000 bytes"), ("seed_bomb", "expands to more than")]),
+    *(P(lambda f, c=c: run_cli("train-operator", str(f[c]), "--out", str(f["out"])), CLIError, m, id=f"cli-operator-{c}")
+      for c, m in [("bomb", "experiment file: .* expands to more than"), ("model_bomb", "expands to more than"),
+                   ("deep", "nested more than"), ("recursive", "recursive alias")]),
+    *(P(lambda f, c=c: load_config(f[c]), ValueError, "experiment file: .*" + c, id=f"operator-config-{c}")
+      for c in ("bomb", "deep", "recursive", "huge")),
+    *(P(lambda f, c=c: read_yaml_mapping(f[c], "settings"), ValueError, f"settings: '.*{c}.yaml' (expands|is nested|holds a recursive|is larger)",
+        id=f"yaml-{c}") for c in ("bomb", "deep", "recursive", "huge", "nested")),
+]
+
+COMPLEX = DA.astype(complex) + 1j
+VALUES = [
+    *(P(lambda f, h=h: DA.tk.complete(holdout=h, model="cp", max_epochs=1), ValueError, m, id=f"accessor-complete-holdout-{h}")
+      for h, m in [(-0.5, "holdout must be finite and ≥ 0"), (1.5, "holdout must lie in \[0, 1\]"), (1.0, "holdout must lie in \[0, 1\)"),
+                   (0.99, "holdout=0.99 splits the 30 observed cells into 0 to fit"), (0.001, "0 held out"),
+                   (float("nan"), "holdout must be finite")]),
+    P(lambda f: DA.tk.complete(holdout="0.5"), TypeError, "holdout must be a number", id="accessor-complete-holdout-string"),
+    P(lambda f: complete_dataarray(DA, holdout=-0.5), ValueError, "holdout", id="complete-dataarray-holdout-negative"),
+    *(P(lambda f, h=h: run_cli("complete", str(f["tsv"]), "--holdout", h, "--model", "cp", "--out", str(f["out"])), CLIError,
+        f"--holdout={h} splits the 10 observed cells", id=f"cli-complete-tsv-holdout-{h}") for h in ("0.99", "0.01")),
+    *(P(lambda f, c=c: run_cli(c, str(f["grid"]), "--holdout", "nan", "--out", str(f["out"])), CLIError, "--holdout must lie in \\[0, 1\\)",
+        id=f"cli-{c}-holdout-nan") for c in ("funbat", "complete")),
+    P(lambda f: COMPLEX.tk.funbat(n_epochs=2), TypeError, "real numeric", id="accessor-funbat-complex"),
+    P(lambda f: (DA * 1e155).tk.funbat(n_epochs=2), ValueError, "da .* holds values up to .*rescale", id="accessor-funbat-huge-values"),
+    P(lambda f: run_cli("funbat", str(f["huge"].with_name("huge.nc")), "--out", str(f["out"])), CLIError, "holds values up to", id="cli-funbat-huge-values"),
+    P(lambda f: complete_dataarray(DA, seed=1.5, max_epochs=1), TypeError, "seed", id="complete-dataarray-seed-float"),
+    *(P(lambda f, c=c: run_cli(c, str(f["grid"]), "--holdout", "-0.5", "--out", str(f["out"])), CLIError, "--holdout must lie in \[0, 1\)",
+        id=f"cli-{c}-holdout-negative") for c in ("funbat", "complete")),
+    *(P(lambda f, c=c: run_cli(c, str(f["grid"]), "--holdout", "1.5", "--out", str(f["out"])), CLIError, "--holdout must lie in \[0, 1\)",
+        id=f"cli-{c}-holdout-above-one") for c in ("funbat", "complete")),
+    *(P(lambda f, c=c: run_cli(*_cmd(c, f), "--seed", "1.5", "--out", str(f["out"])), CLIError, "--seed: invalid int value: '1.5'",
+        id=f"cli-{c}-seed-float") for c in _CMD_INPUT),
+    P(lambda f: Observations.from_dataarray(COMPLEX), TypeError, "da must be real numeric, got dtype complex128", id="obs-complex"),
+    P(lambda f: Observations.from_dataarray(DA.assign_coords(lon=np.arange(5.0) + 1j)), TypeError, "coordinate 'lon' must be real", id="obs-complex-coordinate"),
+    P(lambda f: Observations.from_dataarray(xr.DataArray(1.5, name="s")), ValueError, "da is a scalar \(variable 's'", id="obs-scalar"),
+    P(lambda f: COMPLEX.tk.complete(), TypeError, "real numeric", id="accessor-complete-complex"),
+    P(lambda f: FunBaT(n_epochs=2).fit(COMPLEX), TypeError, "real numeric", id="funbat-complex-dataarray"),
+    P(lambda f: funbat_dataset(COMPLEX, n_epochs=2), TypeError, "real numeric", id="funbat-dataset-complex"),
+    P(lambda f: FunBaT(n_epochs=2).fit(PTS.to("meta"), VALS.to("meta")), ValueError, "coords is a meta tensor", id="funbat-meta"),
+    P(lambda f: DAIN(model="cp").fit(IDX.to("meta"), Y.to("meta")), ValueError, "indices is a meta tensor", id="dain-meta"),
+    P(lambda f: hooi(X.to("meta"), rank=2), ValueError, "is a meta tensor", id="hooi-meta"),
+    P(lambda f: Observations.from_indices(IDX.to("meta"), Y), ValueError, "is a meta tensor", id="obs-meta"),
+]
+
+
 def check(call, error, match, files):
+    root = files["out"].parent
+    before = _listing(root)
     with pytest.raises(error, match=match):
         call(files)
     assert not files["out"].exists(), "a failed call left an output file"
+    assert _listing(root) == before, "a failed call left (or changed) a file"
 
 
-@pytest.mark.parametrize("call, error, match", CORE + DATA + RUNTIME + FUNBAT + CHEBTUCKER + DAIN_ROWS + OPERATORS + CLI)
+@pytest.mark.parametrize("call, error, match", CORE + DATA + RUNTIME + FUNBAT + CHEBTUCKER + DAIN_ROWS + OPERATORS + CLI
+                         + OUTPUTS + DAMAGED + UNBOUNDED + VALUES)
 def test_bad_input_raises_clear_error(files, call, error, match):
     check(call, error, match, files)
 

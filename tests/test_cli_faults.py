@@ -1,5 +1,6 @@
-"""Faults at the command line: SIGTERM a running ``tensorkit train-operator`` job, rerun the same
-command, and reach exactly the weights and metrics of an uninterrupted run."""
+"""Faults at the command line: SIGTERM (or SIGINT) a running ``tensorkit`` job, rerun the same
+command, and reach exactly the result of an uninterrupted run; the stopped run exits 143 (130),
+writes no final output and leaves a checkpoint; nothing hidden is left behind."""
 
 from __future__ import annotations
 
@@ -9,8 +10,12 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
+import numpy as np
+import pytest
 import torch
+import xarray as xr
 import yaml
 
 from tensorkit.data.pde import darcy_flow
@@ -18,6 +23,104 @@ from tensorkit.data.pde.storage import to_dataset, write_dataset
 from tensorkit.runtime import load_checkpoint
 
 ENV = {**os.environ, "OMP_NUM_THREADS": "1"}
+needs_proc = pytest.mark.skipif(not os.path.exists("/proc/self/status"), reason="reads signal handlers from /proc")
+
+
+def _handles_sigterm(pid: int) -> bool:
+    """Whether process ``pid`` has installed a SIGTERM handler (tensorkit's, once its command starts)."""
+    try:
+        with open(f"/proc/{pid}/status") as fh:
+            caught = next(line for line in fh if line.startswith("SigCgt:"))
+    except (OSError, StopIteration):
+        return False
+    return bool(int(caught.split()[1], 16) >> (signal.SIGTERM - 1) & 1)
+
+
+def _stop_when_ready(command: list[str], signum: int) -> subprocess.Popen:
+    """Start ``command``, send ``signum`` as soon as its handler is in place, and wait for the end."""
+    proc = subprocess.Popen(command, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 300
+    while proc.poll() is None and not _handles_sigterm(proc.pid) and time.time() < deadline:
+        time.sleep(0.01)
+    proc.send_signal(signum)
+    proc.stdout_text, proc.stderr_text = proc.communicate(timeout=300)
+    return proc
+
+
+def _tensorkit(*args: str) -> list[str]:
+    return [sys.executable, "-m", "tensorkit", *args, "--quiet", "--device", "cpu"]
+
+
+def _run(command: list[str]) -> subprocess.CompletedProcess:
+    return subprocess.run(command, env=ENV, capture_output=True, text=True, timeout=600)
+
+
+def _grid(tmp_path: Path) -> Path:
+    rng = np.random.default_rng(0)
+    t, x = np.arange(15.0), np.linspace(0, 1, 12)
+    values = np.sin(t / 3)[:, None] * np.cos(3 * x)[None, :] + 0.1 * rng.standard_normal((15, 12))
+    path = tmp_path / "field.nc"
+    xr.DataArray(values, dims=("t", "x"), coords={"t": t, "x": x}, name="v").to_netcdf(path)
+    return path
+
+
+def _assert_same_data(a: Path, b: Path) -> None:
+    with xr.open_dataset(a) as da, xr.open_dataset(b) as db:
+        assert set(da.data_vars) == set(db.data_vars)
+        for name in da.data_vars:
+            np.testing.assert_array_equal(da[name].values, db[name].values, err_msg=name)
+
+
+def _hidden(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir() if p.name.startswith("."))
+
+
+@needs_proc
+@pytest.mark.parametrize("command, checkpoints", [
+    (["funbat", "--epochs", "8"], [".ckpt.pt"]),
+    (["complete", "--model", "cp", "--rank", "2", "--epochs", "4"], [".ckpt.step1.pt"]),
+])
+def test_sigterm_checkpoints_without_output_and_the_rerun_matches(tmp_path, command, checkpoints):
+    data = _grid(tmp_path)
+    name, options = command[0], command[1:]
+    ref, cut = tmp_path / "ref.nc", tmp_path / "cut.nc"
+    reference = _run(_tensorkit(name, str(data), *options, "--out", str(ref)))
+    assert reference.returncode == 0, reference.stderr
+
+    stopped = _stop_when_ready(_tensorkit(name, str(data), *options, "--out", str(cut)), signal.SIGTERM)
+    assert stopped.returncode == 143, stopped.stderr_text
+    assert "stopped by SIGTERM" in stopped.stderr_text and "resume" in stopped.stderr_text
+    assert not cut.exists()
+    assert all(Path(f"{cut}{suffix}").exists() for suffix in [*checkpoints, ".ckpt.json"])
+
+    changed = _run(_tensorkit(name, str(data), *options, "--seed", "1", "--out", str(cut)))
+    assert changed.returncode == 2 and "other settings" in changed.stderr and "seed (0 → 1)" in changed.stderr
+
+    resumed = _run(_tensorkit(name, str(data), *options, "--out", str(cut)))
+    assert resumed.returncode == 0, resumed.stderr
+    _assert_same_data(ref, cut)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cut.nc", "field.nc", "ref.nc"]  # checkpoints gone
+    assert _hidden(tmp_path) == []
+
+
+@needs_proc
+def test_sigint_stops_funbat_with_130_and_a_checkpoint(tmp_path):
+    data = _grid(tmp_path)
+    out = tmp_path / "out.nc"
+    stopped = _stop_when_ready(_tensorkit("funbat", str(data), "--epochs", "8", "--out", str(out)), signal.SIGINT)
+    assert stopped.returncode == 130, stopped.stderr_text
+    assert not out.exists() and Path(f"{out}.ckpt.pt").exists() and Path(f"{out}.ckpt.json").exists()
+
+
+@needs_proc
+def test_sigterm_stops_the_demo_without_outputs_and_the_rerun_finishes(tmp_path):
+    out = tmp_path / "demo.nc"
+    stopped = _stop_when_ready(_tensorkit("demo", "--out", str(out)), signal.SIGTERM)
+    assert stopped.returncode == 143, stopped.stderr_text
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["demo.nc.ckpt.json", "demo.nc.ckpt.pt"]  # no netCDF, no figure
+    resumed = _run(_tensorkit("demo", "--out", str(out)))
+    assert resumed.returncode == 0, resumed.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["demo.nc", "demo.png"]
 
 
 def _experiment(tmp_path):
@@ -51,6 +154,7 @@ def test_sigterm_then_rerun_reaches_the_uninterrupted_result(tmp_path):
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=300)
     assert proc.returncode == 143, err  # checkpointed and exited early, as SLURM requeueing expects
+    assert "stopped by SIGTERM" in err
     assert json.loads((out / "results.json").read_text())["interrupted"]
     assert load_checkpoint(out / "checkpoint.pt")["epoch"] < 3
 
@@ -63,3 +167,16 @@ def test_sigterm_then_rerun_reaches_the_uninterrupted_result(tmp_path):
     for final in metrics:
         final.pop("seconds")  # wall time, the only thing allowed to differ
     assert metrics[0] == metrics[1]
+
+
+def test_a_rerun_sweeps_the_temporary_file_of_a_killed_write(tmp_path):
+    out = tmp_path / "model.npz"
+    script = ("import os, signal\nfrom tensorkit.runtime import atomic_write\n"
+              f"with atomic_write({str(out)!r}) as fh:\n    fh.write(b'half')\n    fh.flush()\n"
+              "    os.kill(os.getpid(), signal.SIGKILL)\n")  # a write killed half-way, as by the OOM killer
+    assert subprocess.run([sys.executable, "-c", script], env=ENV).returncode == -signal.SIGKILL
+    assert not out.exists() and len(_hidden(tmp_path)) == 1
+    done = _run(_tensorkit("chebtucker", "x*y + z", "--degree", "4", "--out", str(out)))
+    assert done.returncode == 0, done.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.npz"]
+

@@ -3,8 +3,9 @@
 INPUT is an arithmetic expression in the coordinates (``x, y, z`` for 3-D; ``x0, x1, …`` in general)
 with ``pi``, ``e`` and the functions sin, cos, tan, exp, log, sqrt, erf, erfc, tanh, sinh, cosh,
 arctan, abs, sign, minimum, maximum and where; or a netCDF file (pick the variable with --var; the
-coordinates give the box). Expressions are parsed, never passed to ``eval``. The compressed model
-(core, Chebyshev coefficient factors and box) is written to --out (``.npz`` or ``.nc``).
+coordinates give the box; a file is recognised by its content). Expressions are parsed, never
+passed to ``eval``, and bounded in size. The sampling grid may hold at most 2**27 points. The
+compressed model (core, Chebyshev coefficient factors and box) is written to --out (``.npz`` or ``.nc``).
 
 Examples:
   tensorkit chebtucker "1/(1+x**2+y**2+z**2)" --tol 1e-10 --out runge.npz
@@ -16,14 +17,17 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 from pathlib import Path
 
-import torch
-
-from tensorkit.chebyshev.estimator import ChebTucker
+from tensorkit._validation import check_positive_int
+from tensorkit.chebyshev.estimator import _FIRST_ADAPTIVE_POINTS, ChebTucker
 from tensorkit.chebyshev.expression import parse_expression
 from tensorkit.chebyshev.io import save_model
-from tensorkit.runtime import resolve_device
+from tensorkit.data import is_netcdf
+from tensorkit.runtime import check_outputs, resolve_device
+
+MAX_GRID_POINTS = 2**27
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -61,16 +65,66 @@ def _one_or_tuple(values: list[int] | None):
     return values[0] if len(values) == 1 else tuple(values)
 
 
+def _is_file(text: str) -> bool:
+    """Whether INPUT names a netCDF file (by content); a file of another kind is refused."""
+    if is_netcdf(text):
+        return True
+    if os.path.exists(text) or Path(text).suffix in (".nc", ".nc4", ".netcdf", ".cdf", ".h5"):
+        if not os.path.isfile(text):
+            raise FileNotFoundError(f"input file {text!r} does not exist")
+        raise ValueError(f"input file {text!r} is not a netCDF file")
+    return False
+
+
+def _gridded(da, path: str):
+    """``da`` with ascending coordinates, after checking that it is a grid ChebTucker can sample.
+
+    Each dimension needs at least 2 points and a real, strictly monotonic coordinate (or none); a
+    descending one (latitude from north to south) is reversed, which leaves the function unchanged.
+    """
+    import numpy as np
+
+    if da.ndim == 0:
+        raise ValueError(f"{path!r}: variable {da.name!r} is a scalar; a gridded variable is needed")
+    for dim in da.dims:
+        if da.sizes[dim] < 2:
+            raise ValueError(f"{path!r}: dimension {dim!r} has {da.sizes[dim]} point; at least 2 are needed")
+        if dim not in da.coords:
+            continue
+        c = np.asarray(da[dim].values)
+        if not np.issubdtype(c.dtype, np.number) or np.issubdtype(c.dtype, np.complexfloating):
+            raise TypeError(f"{path!r}: coordinate {dim!r} must be real numbers, got dtype {c.dtype}; convert it first")
+        step = np.diff(c)
+        if np.all(step < 0):
+            da = da.isel({dim: slice(None, None, -1)})
+        elif not np.all(step > 0):
+            raise ValueError(f"{path!r}: coordinate {dim!r} must be strictly increasing or decreasing (no duplicates or NaN)")
+    return da
+
+
+def _check_grid(degree: list[int] | None, ndim: int) -> None:
+    """Refuse a sampling grid (the first one, when adaptive) of more than :data:`MAX_GRID_POINTS` points."""
+    degrees = [_FIRST_ADAPTIVE_POINTS - 1] * ndim if degree is None else degree * ndim if len(degree) == 1 else degree
+    for k, p in enumerate(degrees):
+        check_positive_int(p, f"--degree[{k}]")
+    points = math.prod(p + 1 for p in degrees)
+    if points > MAX_GRID_POINTS:
+        what = "--degree" if degree is not None else f"--ndim {ndim}"
+        raise ValueError(f"{what} needs a grid of {points:.3g} points; at most {MAX_GRID_POINTS} ({MAX_GRID_POINTS:.3g}) are allowed")
+
+
 def run(args: argparse.Namespace) -> int:
-    is_file = Path(args.input).suffix in (".nc", ".nc4", ".netcdf")
+    check_outputs({"--out": args.out}, inputs=[args.input], overwrite=args.overwrite)
+    is_file = _is_file(args.input)
     if is_file:
         from tensorkit.data import open_dataarray
 
-        target = open_dataarray(args.input, var=args.var)
+        target = _gridded(open_dataarray(args.input, var=args.var), args.input)
         ndim = target.ndim
     else:
-        ndim = args.ndim
+        ndim = check_positive_int(args.ndim, "--ndim")
         target = _expression(args.input, ndim)
+    _check_grid(args.degree, ndim)
     device = resolve_device(args.device)
     domain = _domain(args.domain, ndim)
     if not is_file and domain is None:
@@ -78,6 +132,9 @@ def run(args: argparse.Namespace) -> int:
     model = ChebTucker(degree=_one_or_tuple(args.degree), tol=args.tol, rank=_one_or_tuple(args.rank),
                        domain=domain, kind=args.kind, hooi_iters=args.hooi_iters, max_degree=args.max_degree,
                        device=device).fit(target)
+    if not math.isfinite(model.error_estimate_):
+        raise ValueError(f"the values of {args.input[:80]!r} overflow or are not finite on the domain "
+                         f"(error estimate {model.error_estimate_}); nothing written")  # fmt: skip
     stored = model.core_.numel() + sum(b.coeffs.numel() for b in model.bases_)
     summary = {
         "input": args.input,

@@ -3,7 +3,10 @@
 INPUT is a netCDF file (NaN = missing; pick the variable with --var) or a DAIN tab-separated file
 (``i<TAB>j<TAB>k<TAB>value`` per line). A seeded --holdout fraction of the observed cells is hidden
 from the fit to report a held-out RMSE. netCDF input gives the completed grid (``completed``,
-``prediction``, ``observed``); TSV input gives the observed and augmented cells along ``obs``.
+``prediction``, ``observed``); TSV input gives the observed and augmented cells along ``obs``. The
+file type is read from the file's first bytes, not its name. SIGTERM/SIGUSR1/SIGINT save the
+training state to ``<out>.ckpt.*.pt`` (settings in ``<out>.ckpt.json``) and exit with 143/130
+without writing --out; the same command resumes it, the same command with other settings is refused.
 
 Example:  tensorkit complete data.tensor --model mlp --augment influence --out completed.nc
 """
@@ -14,15 +17,16 @@ import argparse
 from pathlib import Path
 
 import torch
+import xarray as xr
 
 from tensorkit._validation import check_positive_int
-from tensorkit.completion.data import read_tsv
+from tensorkit.completion.data import holdout_split, read_tsv
 from tensorkit.completion.estimator import DAIN
 from tensorkit.completion.models import MODEL_NAMES
 from tensorkit.completion.report import mae, rmse
 from tensorkit.completion.xarray_io import complete_dataarray, sparse_dataset
-from tensorkit.data import open_dataarray, write_netcdf
-from tensorkit.runtime import resolve_device
+from tensorkit.data import is_netcdf, open_dataarray, write_netcdf
+from tensorkit.runtime import check_outputs, check_writable, command_settings, resolve_device, resumable
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -54,28 +58,41 @@ def run(args: argparse.Namespace) -> int:
     if not 0 <= args.holdout < 1:
         raise ValueError(f"--holdout must lie in [0, 1), got {args.holdout}")
     out = args.out or f"{Path(args.input).stem}_completed.nc"
+    check_outputs({"--out": out}, inputs=[args.input], overwrite=args.overwrite)
+    checkpoint = f"{out}.ckpt"
+    for stage in ("step1", "retrain"):
+        check_writable(f"{checkpoint}.{stage}.pt", "checkpoint")
     settings = dict(augment_ratio=args.ratio, seed=args.seed, max_epochs=args.epochs, patience=args.patience,
-                    lr=args.lr, batch_size=args.batch_size, verbose=not args.quiet and None)  # fmt: skip
-    if Path(args.input).suffix in (".nc", ".nc4", ".netcdf"):
-        da = open_dataarray(args.input, var=args.var)
-        ds = complete_dataarray(da, model=args.model, sampler=args.augment, holdout=args.holdout, device=args.device,
-                                standardize=args.standardize, model_options=_model_options(args, da.ndim), **settings)  # fmt: skip
-        summary = f"held-out RMSE {ds.attrs.get('holdout_rmse', float('nan')):.4f}"
-    else:
-        obs = read_tsv(args.input).to(resolve_device(args.device))
-        fit, test = obs.split((1 - args.holdout, args.holdout), seed=args.seed) if args.holdout > 0 else (obs, None)
-        est = DAIN(args.model, sampler=args.augment, standardize=args.standardize,
-                   model_options=_model_options(args, obs.ndim), **settings).fit(fit.indices, fit.values, shape=obs.shape)  # fmt: skip
-        cells = torch.cat([obs.indices, est.augmented_indices_])
-        values = torch.cat([obs.values, torch.full((est.augmented_indices_.shape[0],), float("nan"), device=cells.device)])
-        attrs = {"method": f"tensorkit.completion.DAIN (model={args.model}, sampler={args.augment})", "seed": args.seed,
-                 "n_observed": len(obs), "n_augmented": int(est.augmented_indices_.shape[0])}  # fmt: skip
-        if test is not None:
-            pred = est.predict(test.indices)
-            attrs.update(holdout=args.holdout, holdout_rmse=rmse(pred, test.values), holdout_mae=mae(pred, test.values))
-        ds = sparse_dataset(cells, values, est.predict(cells), obs.dims, attrs)
-        summary = f"held-out RMSE {attrs.get('holdout_rmse', float('nan')):.4f}"
-    write_netcdf(ds, out)
+                    lr=args.lr, batch_size=args.batch_size, verbose=not args.quiet and None,
+                    checkpoint_path=checkpoint)  # fmt: skip
+    with resumable(out, command_settings(args, [args.input])):
+        complete = _complete_grid if is_netcdf(args.input) else _complete_table
+        ds = complete(args, settings)
+        write_netcdf(ds, out)
     if not args.quiet:
+        summary = f"held-out RMSE {ds.attrs.get('holdout_rmse', float('nan')):.4f}"
         print(f"tensorkit complete: {args.model} + {args.augment}: {summary}; wrote {out}")
     return 0
+
+
+def _complete_grid(args: argparse.Namespace, settings: dict) -> xr.Dataset:
+    """A netCDF variable completed on its grid."""
+    da = open_dataarray(args.input, var=args.var)
+    return complete_dataarray(da, model=args.model, sampler=args.augment, holdout=args.holdout, device=args.device,
+                              standardize=args.standardize, model_options=_model_options(args, da.ndim), **settings)  # fmt: skip
+
+
+def _complete_table(args: argparse.Namespace, settings: dict) -> xr.Dataset:
+    """A DAIN table's observed and augmented cells along ``obs``."""
+    obs = read_tsv(args.input).to(resolve_device(args.device))
+    fit, test = holdout_split(obs, args.holdout, args.seed, "--holdout")
+    est = DAIN(args.model, sampler=args.augment, standardize=args.standardize,
+               model_options=_model_options(args, obs.ndim), **settings).fit(fit.indices, fit.values, shape=obs.shape)  # fmt: skip
+    cells = torch.cat([obs.indices, est.augmented_indices_])
+    values = torch.cat([obs.values, torch.full((est.augmented_indices_.shape[0],), float("nan"), device=cells.device)])
+    attrs = {"method": f"tensorkit.completion.DAIN (model={args.model}, sampler={args.augment})", "seed": args.seed,
+             "n_observed": len(obs), "n_augmented": int(est.augmented_indices_.shape[0])}  # fmt: skip
+    if test is not None:
+        pred = est.predict(test.indices)
+        attrs.update(holdout=args.holdout, holdout_rmse=rmse(pred, test.values), holdout_mae=mae(pred, test.values))
+    return sparse_dataset(cells, values, est.predict(cells), obs.dims, attrs)

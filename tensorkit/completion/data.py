@@ -15,7 +15,7 @@ import torch
 from tensorkit._validation import check_choice, check_probability
 from tensorkit.data import Observations, load_funbat_folds
 
-__all__ = ["CompletionFold", "funbat_fold", "merge_repeated", "read_tsv"]
+__all__ = ["CompletionFold", "funbat_fold", "holdout_split", "merge_repeated", "read_tsv"]
 
 
 def read_tsv(path: str | os.PathLike, shape: tuple[int, ...] | None = None) -> Observations:
@@ -36,6 +36,26 @@ def read_tsv(path: str | os.PathLike, shape: tuple[int, ...] | None = None) -> O
     if not np.all(raw == np.round(raw)) or raw.min() < 0:
         raise ValueError(f"{str(path)!r}: index columns must hold non-negative integers")
     return Observations.from_indices(torch.from_numpy(raw.astype(np.int64)), torch.from_numpy(table[:, -1]), shape=shape)
+
+
+def holdout_split(obs: Observations, holdout: float, seed: int, name: str = "holdout") -> tuple[Observations, Observations | None]:
+    """Split off a seeded ``holdout`` fraction of the cells (``None`` for ``holdout=0``); both parts non-empty.
+
+    Raises
+    ------
+    TypeError, ValueError
+        ``holdout`` is not a number in ``[0, 1)``, or leaves fewer than 2 cells to fit or none held out.
+    """
+    holdout = check_probability(holdout, name)
+    if holdout == 1:
+        raise ValueError(f"{name} must lie in [0, 1), got {holdout}")
+    if holdout == 0:
+        return obs, None
+    fit, test = obs.split((1 - holdout, holdout), seed=seed)
+    if len(fit) < 2 or len(test) == 0:
+        raise ValueError(f"{name}={holdout} splits the {len(obs)} observed cells into {len(fit)} to fit and "
+                         f"{len(test)} held out; at least 2 and 1 are needed")  # fmt: skip
+    return fit, test
 
 
 def merge_repeated(obs: Observations, policy: str = "mean") -> tuple[Observations, torch.Tensor]:

@@ -10,6 +10,7 @@ import numpy as np
 import torch
 import xarray as xr
 
+from tensorkit.completion.data import holdout_split
 from tensorkit.completion.estimator import DAIN
 from tensorkit.completion.report import rmse
 from tensorkit.data import Observations
@@ -66,11 +67,9 @@ def complete_dataarray(
         ``completed`` (observed values kept, missing cells predicted), ``prediction`` (the model at
         every cell) and ``observed`` (bool), on ``da``'s grid (its coordinates, in its order); attrs record the settings and metrics.
     """
-    obs = Observations.from_dataarray(da).to(resolve_device(device))
-    fit_obs, test_obs = obs, None
-    if holdout > 0:
-        fit_obs, test_obs = obs.split((1 - holdout, holdout), seed=seed)
     est = DAIN(model, augment_ratio=augment_ratio, sampler=sampler, seed=seed, standardize=standardize, **options)
+    obs = Observations.from_dataarray(da).to(resolve_device(device))
+    fit_obs, test_obs = holdout_split(obs, holdout, seed)
     est.fit(fit_obs.indices, fit_obs.values, shape=obs.shape)
     pred = predict_all_cells(est, obs.shape).double().cpu().numpy().reshape(obs.shape)
     template = obs.to_dataarray()

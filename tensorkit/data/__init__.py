@@ -1,5 +1,6 @@
 """Data layer: the observation container, netCDF I/O, reference datasets and the xarray accessor."""
 
+from tensorkit.data.filetype import is_netcdf
 from tensorkit.data.io import open_dataarray, write_netcdf
 from tensorkit.data.observations import Observations
 from tensorkit.data.reference import (
@@ -13,6 +14,7 @@ from tensorkit.data.reference import (
 __all__ = [
     "Observations",
     "funbat_fold",
+    "is_netcdf",
     "load_air_temperature",
     "load_funbat_folds",
     "open_dataarray",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from tensorkit.data.filetype import check_netcdf_size
 from tensorkit.runtime.atomic import atomic_path
 
 ENGINES = ("netcdf4", "h5netcdf")
@@ -27,7 +28,8 @@ def open_dataarray(path: str | os.PathLike, var: str | None = None, engine: str 
     Raises
     ------
     FileNotFoundError, KeyError, ValueError
-        Missing file, missing variable (the message lists the available ones), unreadable file.
+        Missing file, missing variable (the message lists the available ones), unreadable file,
+        a classic netCDF file shorter than its header declares (truncated).
     """
     import xarray as xr
 
@@ -35,6 +37,7 @@ def open_dataarray(path: str | os.PathLike, var: str | None = None, engine: str 
         raise FileNotFoundError(f"input file {str(path)!r} does not exist")
     if engine is not None and engine not in ENGINES:
         raise ValueError(f"engine must be one of {ENGINES}, got {engine!r}")
+    check_netcdf_size(path)
     try:
         ds = xr.open_dataset(path, engine=engine, chunks=chunks)
     except (OSError, ValueError, RuntimeError) as err:

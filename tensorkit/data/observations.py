@@ -104,10 +104,12 @@ class Observations:
 
         if not isinstance(da, xr.DataArray):
             raise TypeError(f"da must be an xarray.DataArray, got {type(da).__name__}")
+        if da.ndim == 0:
+            raise ValueError(f"da is a scalar (variable {da.name!r} has no dimensions); a grid is needed")
         if da.size == 0:
             raise ValueError("da is empty")
-        if not np.issubdtype(da.dtype, np.number):
-            raise TypeError(f"da must be numeric, got dtype {da.dtype}")
+        if not np.issubdtype(da.dtype, np.number) or np.issubdtype(da.dtype, np.complexfloating):
+            raise TypeError(f"da must be real numeric, got dtype {da.dtype}")
         coords, coord_attrs = [], {}
         for dim in da.dims:
             c = np.asarray(da[dim].values) if dim in da.coords else np.arange(da.sizes[dim], dtype=np.float64)
@@ -115,8 +117,8 @@ class Observations:
             if np.issubdtype(c.dtype, np.datetime64):
                 c, attrs_k[_DATETIME_ORIGIN] = _days_since_first(c), str(c.min())
                 attrs_k["units"] = f"days since {attrs_k[_DATETIME_ORIGIN]}"
-            if not np.issubdtype(c.dtype, np.number):
-                raise TypeError(f"coordinate {dim!r} must be numeric, got dtype {c.dtype}; convert it first")
+            if not np.issubdtype(c.dtype, np.number) or np.issubdtype(c.dtype, np.complexfloating):
+                raise TypeError(f"coordinate {dim!r} must be real numeric, got dtype {c.dtype}; convert it first")
             if len(c) > 1 and np.all(np.diff(c) < 0):
                 da, c = da.isel({dim: slice(None, None, -1)}), c[::-1]
             coords.append(_check_coordinate(np.ascontiguousarray(c), f"coordinate {dim!r}"))

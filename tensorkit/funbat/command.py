@@ -3,7 +3,9 @@
 Hides a random fraction of the observed cells (--holdout), fits on the rest, prints the held-out
 RMSE, MAE and the coverage of the 95 % predictive interval, and writes the posterior mean, std and
 factor functions (fitted on the non-held-out cells) to --out as netCDF. --figure saves the factor
-functions with ±2σ bands and maps of the mean and std.
+functions with ±2σ bands and maps of the mean and std. SIGTERM/SIGUSR1/SIGINT save the fit to
+``<out>.ckpt.pt`` (and its settings to ``<out>.ckpt.json``) and exit with 143/130 without writing
+--out; the same command resumes it, the same command with other settings is refused.
 """
 
 from __future__ import annotations
@@ -28,8 +30,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--figure", metavar="PNG", help="save factor functions and mean/std maps here")
 
 
-def evaluate(da, args: argparse.Namespace):
-    """Fit on the non-held-out cells; return the Dataset and the held-out metrics."""
+def checkpoint_path(out: str) -> str:
+    """Where a command writing ``out`` keeps its resumable state."""
+    return f"{out}.ckpt.pt"
+
+
+def evaluate(da, args: argparse.Namespace, checkpoint: str | None = None):
+    """Fit on the non-held-out cells (resumable through ``checkpoint``); return the Dataset and the held-out metrics."""
     import xarray as xr
 
     from tensorkit.funbat.dataset import funbat_dataset
@@ -43,7 +50,7 @@ def evaluate(da, args: argparse.Namespace):
     device = None if args.device == "auto" else args.device
     ds = funbat_dataset(da.where(~xr.DataArray(held, dims=da.dims, coords=da.coords)), rank=rank, kernel=args.kernel,
                         decomposition=args.decomposition, n_epochs=args.epochs, seed=args.seed, device=device,
-                        verbose=not args.quiet and None)
+                        verbose=not args.quiet and None, checkpoint=checkpoint)
     metrics = {"n_heldout": int(held.sum())}
     if held.any():
         err = ds["mean"].values[held] - da.values[held]
@@ -69,16 +76,19 @@ def single_thread() -> Iterator[None]:
 
 def run(args: argparse.Namespace) -> int:
     from tensorkit.data import open_dataarray, write_netcdf
+    from tensorkit.runtime import check_outputs, check_writable, command_settings, resumable
 
-    da = open_dataarray(args.input, var=args.var)
-    with single_thread():
-        ds, metrics = evaluate(da.load(), args)
     out = args.out or "funbat.nc"
-    write_netcdf(ds, out)
-    if args.figure:
-        from tensorkit.funbat.plotting import save_funbat_figure
+    check_outputs({"--out": out, "--figure": args.figure}, inputs=[args.input], overwrite=args.overwrite)
+    check_writable(checkpoint_path(out), "checkpoint")
+    with resumable(out, command_settings(args, [args.input])), single_thread():
+        da = open_dataarray(args.input, var=args.var)
+        ds, metrics = evaluate(da.load(), args, checkpoint_path(out))
+        write_netcdf(ds, out)
+        if args.figure:
+            from tensorkit.funbat.plotting import save_funbat_figure
 
-        save_funbat_figure(ds, args.figure)
+            save_funbat_figure(ds, args.figure)
     if not args.quiet:
         units = da.attrs.get("units", "")
         if metrics["n_heldout"]:

@@ -14,6 +14,8 @@ from tensorkit.funbat.estimator import FunBaT
 
 __all__ = ["funbat_dataset"]
 
+_LARGEST_VALUE = float(np.sqrt(np.finfo(np.float64).max)) / 1e3  # squares and sums of squares stay finite
+
 
 def _numeric(values: np.ndarray, attrs: Mapping[str, Any], name: str) -> np.ndarray:
     """User coordinates in the model's numeric units (datetimes → days since the fit's origin)."""
@@ -54,13 +56,28 @@ def funbat_dataset(
         ``mean`` and ``std`` (predictive, noise included) over the (new) grid; per dimension
         ``factor_<dim>`` and ``factor_<dim>_std`` over ``(dim, rank_<dim>)``; ``core``; attrs with
         the settings, the selected lengthscales and the noise standard deviation.
+
+    Raises
+    ------
+    ValueError
+        If ``da`` holds values so large (≳1e151) that their second moments overflow float64.
+    InterruptedError
+        If SIGTERM/SIGUSR1/SIGINT stopped the fit (its state is in ``checkpoint`` when one is given;
+        calling again with the same arguments resumes it).
     """
     obs = Observations.from_dataarray(da)
+    largest = float(obs.values.abs().max())
+    if largest > _LARGEST_VALUE:
+        raise ValueError(f"da ({da.name!r}) holds values up to {largest:.3g}; FunBaT's float64 moments overflow above "
+                         f"{_LARGEST_VALUE:.3g}: rescale the data (e.g. change its units)")  # fmt: skip
     grid = dict(grid or {})
     unknown = set(grid) - set(obs.dims)
     if unknown:
         raise ValueError(f"grid has dimensions {sorted(unknown)} that da does not have {obs.dims}")
     model = FunBaT(rank=rank, **kwargs).fit(obs.points(), obs.values)
+    if model.interrupted_:
+        saved = f"state saved to {str(model.checkpoint)!r}" if model.checkpoint is not None else "no checkpoint given"
+        raise InterruptedError(f"FunBaT fit stopped after {model.n_epochs_run_} epochs; {saved}; run again to resume")
     template = obs.to_dataarray()
     coords, numeric = {}, []
     for k, dim in enumerate(obs.dims):

@@ -3,14 +3,17 @@
 The file has sections ``data``, ``model`` (TFNO arguments), ``training`` and ``patching``; see
 ``experiments/mgtfno/configs/``. Runs plainly or under ``torchrun --nproc_per_node=N`` (DDP; gloo on
 CPU, NCCL on GPU). Writes checkpoint.pt, metrics.json and results.json to --out; an existing
-checkpoint there is resumed unless --restart is given. SIGTERM/SIGUSR1 checkpoint and exit with
-code 143, so a SLURM job can be requeued and resumed.
+checkpoint there is resumed unless --restart is given (a changed configuration is refused); the
+folder is locked while a run uses it. SIGTERM/SIGUSR1 (SIGINT) checkpoint and exit with code 143
+(130), so a SLURM job can be requeued and resumed. ``training.seed`` holds unless --seed is given.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+
+SEED_FROM_CONFIG = True
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -24,12 +27,16 @@ def run(args: argparse.Namespace) -> int:
     from tensorkit.operators.config import load_config, run_experiment
 
     config = load_config(args.experiment)
-    config["training"]["seed"] = args.seed
+    if args.seed is not None:
+        config["training"]["seed"] = args.seed
     if args.epochs is not None:
         config["training"]["n_epochs"] = args.epochs
-    results = run_experiment(config, out_dir=args.out or "tfno_run", device=args.device,
+    out = args.out or "tfno_run"
+    results = run_experiment(config, out_dir=out, device=args.device,
                              resume=not args.restart, verbose=False if args.quiet else None)
     if not args.quiet and ddp.rank() == 0:
         print(json.dumps({k: results[k] for k in ("interrupted", "epochs_done", "n_parameters",
                                                     "spectral_compression_ratio", "final")}, indent=1))
-    return 143 if results["interrupted"] else 0
+    if results["interrupted"]:
+        raise InterruptedError(f"checkpoint saved in {out!r}; run the same command again to resume")
+    return 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import inspect
 import json
@@ -18,7 +19,7 @@ from tensorkit.operators.normalizer import GaussianNormalizer
 from tensorkit.operators.patching import MultigridPatching
 from tensorkit.operators.tfno import TFNO
 from tensorkit.operators.trainer import Trainer
-from tensorkit.runtime import atomic_write, resolve_device
+from tensorkit.runtime import atomic_write, check_run_folder, folder_lock, resolve_device
 
 DEFAULTS: dict[str, dict[str, Any]] = {
     "data": {"name": "darcy", "path": None, "input_var": "a", "output_var": "u", "n_train": None, "n_test": 50,
@@ -35,6 +36,8 @@ _MODEL_KEYS = set(inspect.signature(TFNO.__init__).parameters) - {"self", "in_ch
 # model keys whose defaults do not show every accepted type: None (dense FNO), or ranks as a
 # fraction, an int or a list; TFNO checks them itself
 _UNTYPED_MODEL_KEYS = {"factorization", "rank"}
+# settings a run may change between a checkpoint and its resume
+_RESUMABLE_KEYS = {"training.n_epochs", "training.save_every"}
 
 
 def merge_config(config: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
@@ -131,21 +134,42 @@ def run_experiment(
 
     Under ``torchrun`` the process group is initialised from the environment (and destroyed at
     the end when this call created it). ``out_dir`` gets ``checkpoint.pt`` (resumable),
-    ``metrics.json`` (per epoch) and ``results.json``. The returned dict has ``interrupted`` True
-    when SIGTERM/SIGUSR1 stopped the run early.
+    ``metrics.json`` (per epoch) and ``results.json``; it is checked before the data are read, and
+    created and locked before training (a second run on it is refused). A resume with settings other
+    than the checkpoint's (except ``training.n_epochs`` and ``training.save_every``) is refused. The
+    returned dict has ``interrupted`` True when SIGTERM/SIGUSR1/SIGINT stopped the run early.
     """
     cfg = merge_config(config)
     dev = resolve_device(device)
-    with ddp.process_group_from_env(dev):
-        return _train(cfg, ddp.local_device(dev), out_dir, resume, verbose)
+    with ddp.process_group_from_env(dev), contextlib.ExitStack() as stack:
+        if out_dir is not None and ddp.rank() == 0:
+            check_run_folder(out_dir)
+        return _train(cfg, ddp.local_device(dev), out_dir, resume, verbose, stack)
+
+
+def fingerprint(cfg: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+    """The flattened settings (``"section.key": value``) that a checkpoint of ``cfg`` belongs to."""
+    flat = {f"{section}.{key}": value for section, values in cfg.items() for key, value in values.items()}
+    return {key: value for key, value in flat.items() if key not in _RESUMABLE_KEYS}
+
+
+def _check_finite(tensors: Mapping[str, torch.Tensor], source: str) -> None:
+    for name, t in tensors.items():
+        if not bool(torch.isfinite(t).all()):
+            raise ValueError(f"{source}: {name} holds NaN or infinite values")
 
 
 def _train(cfg: dict[str, Any], dev: torch.device, out_dir: str | os.PathLike | None, resume: bool,
-           verbose: bool | None) -> dict[str, Any]:
-    """The body of :func:`run_experiment` on a merged config, inside its process group."""
+           verbose: bool | None, stack: contextlib.ExitStack) -> dict[str, Any]:
+    """The body of :func:`run_experiment` on a merged config, inside its process group; the run
+    folder's lock joins ``stack``."""
     training, patching_cfg = cfg["training"], cfg["patching"]
     seed = int(training["seed"])
     (x, y), tests = load_data(cfg["data"])
+    source = f"data ({cfg['data']['path'] or cfg['data']['name']})"
+    _check_finite({"training inputs": x, "training outputs": y}, source)
+    for name, (xt, yt) in tests.items():
+        _check_finite({f"test inputs ({name})": xt, f"test outputs ({name})": yt}, source)
     use_patching = patching_cfg["levels"] or patching_cfg["padding_fraction"]
     patching = MultigridPatching(patching_cfg["levels"], patching_cfg["padding_fraction"], patching_cfg["stitching"],
                                  patching_cfg["global_coordinates"]) if use_patching else None
@@ -157,6 +181,7 @@ def _train(cfg: dict[str, Any], dev: torch.device, out_dir: str | os.PathLike | 
     out = None if out_dir is None else Path(out_dir)
     if out is not None and ddp.rank() == 0:
         out.mkdir(parents=True, exist_ok=True)
+        stack.enter_context(folder_lock(out))
     trainer = Trainer(
         model, optimizer, scheduler, train_loss=training["loss"], batch_size=int(training["batch_size"]), seed=seed,
         output_normalizer=normalizer, patching=patching, patch_parallel=bool(patching_cfg["patch_parallel"]),
@@ -164,7 +189,7 @@ def _train(cfg: dict[str, Any], dev: torch.device, out_dir: str | os.PathLike | 
         patch_chunk_size=patching_cfg["chunk_size"],
         grad_clip=training["grad_clip"], save_every=training["save_every"], verbose=verbose,
         checkpoint_path=None if out is None else out / "checkpoint.pt",
-        log_path=None if out is None else out / "metrics.json",
+        log_path=None if out is None else out / "metrics.json", fingerprint=fingerprint(cfg),
     )
     history = trainer.fit((x, y), int(training["n_epochs"]), tests, resume=resume)
     results = {

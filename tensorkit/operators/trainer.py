@@ -6,6 +6,7 @@ import json
 import math
 import os
 import time
+import warnings
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -40,7 +41,10 @@ class Trainer:
     mid-epoch replays the same batches; the checkpoint holds model, optimizer, scheduler,
     grad-scaler and normaliser states, the position (epoch, step) and every RNG state, and is
     written atomically. SIGTERM/SIGUSR1 (what SLURM sends before a time limit) makes :meth:`fit`
-    write a checkpoint after the current step and return with ``interrupted=True``.
+    write a checkpoint after the current step and return with ``interrupted=True``. A non-finite
+    training loss raises ``FloatingPointError`` before anything is saved, so the last checkpoint
+    stays the last good state; a resume refuses a checkpoint written under another ``fingerprint``
+    or holding non-finite weights.
 
     Under ``torch.distributed`` (``torchrun``), every global batch is split over the ranks and the
     model is wrapped in DDP; each rank's loss is scaled by ``world/global_count`` so the averaged
@@ -89,6 +93,9 @@ class Trainer:
         JSON file with the per-epoch metrics, rewritten atomically after every epoch.
     verbose : bool, optional
         Progress bars (default: only on a terminal).
+    fingerprint : mapping, optional
+        The settings a checkpoint belongs to (e.g. the flattened experiment configuration without
+        its epoch count); stored in every checkpoint and compared on resume.
     """
 
     def __init__(
@@ -111,6 +118,7 @@ class Trainer:
         save_every: int | None = None,
         log_path: str | os.PathLike | None = None,
         verbose: bool | None = None,
+        fingerprint: Mapping[str, Any] | None = None,
     ) -> None:
         self.model = model
         self.optimizer = optimizer
@@ -134,6 +142,7 @@ class Trainer:
         self.save_every = None if save_every is None else check_positive_int(save_every, "save_every")
         self.log_path = None if log_path is None else Path(log_path)
         self.verbose = verbose
+        self.fingerprint = dict(fingerprint or {})
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.mixed_precision and self.amp_dtype == torch.float16)
         self.ddp_model = model
         if ddp.is_distributed():
@@ -178,6 +187,7 @@ class Trainer:
             "global_step": self.global_step,
             "history": self.history,
             "step_losses": self.step_losses,
+            "fingerprint": self.fingerprint,
         }
         if self.scheduler is not None:
             state["scheduler"] = self.scheduler.state_dict()
@@ -186,6 +196,8 @@ class Trainer:
         return state
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Restore a :meth:`state_dict` (checked first against this trainer's fingerprint and for finite weights)."""
+        self._check_resumable(state)
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.scaler.load_state_dict(state["scaler"])
@@ -198,10 +210,27 @@ class Trainer:
         self.history = list(state["history"])
         self.step_losses = list(state["step_losses"])
 
+    def _check_resumable(self, state: Mapping[str, Any]) -> None:
+        source = f"checkpoint {str(self.checkpoint_path)!r}" if self.checkpoint_path is not None else "checkpoint"
+        saved = state.get("fingerprint", self.fingerprint)  # checkpoints from before fingerprints: unchecked
+        changed = sorted(k for k in set(saved) | set(self.fingerprint) if saved.get(k) != self.fingerprint.get(k))
+        if changed:
+            detail = ", ".join(f"{k} ({saved.get(k)!r} → {self.fingerprint.get(k)!r})" for k in changed)
+            raise ValueError(f"{source} was written with other settings: {detail}; restore them, or start afresh "
+                             "(--restart / resume=False)")  # fmt: skip
+        bad = _non_finite(state["model"])
+        if bad:
+            raise ValueError(f"{source} holds non-finite weights ({', '.join(bad[:3])}); start afresh (--restart)")
+
     def save(self) -> None:
-        """Write a checkpoint (rank 0 only; no-op without ``checkpoint_path``)."""
-        if self.checkpoint_path is not None and ddp.rank() == 0:
-            save_checkpoint(self.checkpoint_path, self.state_dict())
+        """Write a checkpoint (rank 0 only; no-op without ``checkpoint_path``); non-finite weights raise instead."""
+        if self.checkpoint_path is not None:
+            bad = _non_finite(self.model.state_dict())  # every rank holds the same weights: all stop together
+            if bad:
+                raise FloatingPointError(f"weights became non-finite ({', '.join(bad[:3])}) at epoch {self.epoch + 1}; "
+                                         f"the last good checkpoint {str(self.checkpoint_path)!r} is kept")  # fmt: skip
+            if ddp.rank() == 0:
+                save_checkpoint(self.checkpoint_path, self.state_dict())
         ddp.barrier()
 
     def _write_log(self) -> None:
@@ -251,6 +280,10 @@ class Trainer:
             raise ValueError(f"train x and y must have the same length, got {len(x_all)} and {len(y_all)}")
         if resume and self.checkpoint_path is not None and self.checkpoint_path.exists():
             self.load_state_dict(load_checkpoint(self.checkpoint_path, map_location=self.device))
+            if isinstance(self.scheduler, torch.optim.lr_scheduler.CosineAnnealingLR) and self.scheduler.T_max < n_epochs:
+                warnings.warn(f"resuming a cosine schedule that ends at epoch {self.scheduler.T_max} with n_epochs="
+                              f"{n_epochs}: the extra epochs train at the schedule's end (lr ≈ 0 after it); "
+                              "start afresh to anneal over all epochs", RuntimeWarning, stacklevel=2)  # fmt: skip
         loss_fn = self._loss_fn(x_all.ndim - 2)
         self.interrupted = False
         with GracefulInterrupt() as stop:
@@ -264,6 +297,11 @@ class Trainer:
                     y = y_all[shard].to(self.device)
                     self.model.train()
                     loss = self._train_step(x, y, len(batch), loss_fn)
+                    if not math.isfinite(loss):
+                        kept = f"; the last good checkpoint {str(self.checkpoint_path)!r} is kept" if self.checkpoint_path else ""
+                        raise FloatingPointError(f"training loss is {loss} at epoch {self.epoch + 1}, step "
+                                                 f"{self.step_in_epoch + 1}: the run diverged (lower the learning "
+                                                 f"rate?){kept}")  # fmt: skip
                     self.step_losses.append(loss)
                     self.step_in_epoch += 1
                     self.global_step += 1
@@ -306,3 +344,8 @@ class Trainer:
         l2 = relative_lp(pred, y, d, reduction="mean").item()
         h1 = relative_h1(pred, y, d, reduction="mean").item()
         return {"l2": l2, "h1": h1} if math.isfinite(l2) else {"l2": float("nan"), "h1": float("nan")}
+
+
+def _non_finite(state: Mapping[str, torch.Tensor]) -> list[str]:
+    """Names of the floating-point entries of a state dict that hold NaN or ±inf."""
+    return [name for name, t in state.items() if t.is_floating_point() and not bool(torch.isfinite(t).all())]

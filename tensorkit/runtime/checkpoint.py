@@ -72,9 +72,11 @@ def load_checkpoint(path: str | os.PathLike, restore_rng: bool = True, map_locat
     """
     if not os.path.exists(path):
         raise FileNotFoundError(f"checkpoint {str(path)!r} does not exist")
+    if os.path.isdir(path):
+        raise ValueError(f"checkpoint {str(path)!r} is a folder, not a file")
     try:
         state = torch.load(path, map_location=map_location, weights_only=True)
-    except (RuntimeError, EOFError, zipfile.BadZipFile, pickle.UnpicklingError) as err:
+    except (RuntimeError, EOFError, OSError, zipfile.BadZipFile, pickle.UnpicklingError) as err:
         raise ValueError(f"checkpoint {str(path)!r} is truncated or corrupt: {err}") from err
     if not isinstance(state, dict) or _RNG_KEY not in state:
         raise ValueError(f"{str(path)!r} is not a tensorkit checkpoint (no {_RNG_KEY!r} entry)")

@@ -66,7 +66,7 @@ def test_cli_tsv_and_errors(tmp_path, capsys):
     n_train = n_fit - round(0.2 * n_fit)
     assert ds.attrs["n_augmented"] == n_train // 2
     assert ds.sizes["obs"] == len(idx) + n_train // 2
-    assert main(["complete", str(tmp_path / "missing.tensor"), "--out", str(out), "--quiet"]) == 2
+    assert main(["complete", str(tmp_path / "missing.tensor"), "--out", str(tmp_path / "other.nc"), "--quiet"]) == 2
     assert "does not exist" in capsys.readouterr().err
     assert main(["complete", str(path), "--holdout", "1.5", "--quiet"]) == 2
     with pytest.raises(SystemExit):

@@ -1,0 +1,75 @@
+"""The settings of an interrupted command, kept beside its checkpoint, so that a rerun with other
+settings is refused by name instead of silently continuing the old run."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import hashlib
+import json
+import os
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from tensorkit.runtime.atomic import atomic_write
+from tensorkit.runtime.outputs import check_writable
+
+__all__ = ["command_settings", "resumable"]
+
+# options that do not change a command's result (the input enters by its content, the output names the record)
+_NOT_SETTINGS = {"_run", "command", "config", "quiet", "overwrite", "input", "out", "figure"}
+
+
+def command_settings(args: argparse.Namespace, inputs: Sequence[str | os.PathLike] = ()) -> dict[str, Any]:
+    """The options of a parsed command line that shape its result, plus the SHA-256 of each input file."""
+    settings = {key: value for key, value in vars(args).items() if key not in _NOT_SETTINGS}
+    settings["input_sha256"] = [_file_digest(path) for path in inputs]
+    return settings
+
+
+@contextlib.contextmanager
+def resumable(out: str | os.PathLike, settings: Mapping[str, Any]) -> Iterator[None]:
+    """Run a command's work that checkpoints beside ``out``, keeping its settings in ``OUT.ckpt.json``.
+
+    On entry, a record left by an interrupted run with other settings is refused (``ValueError``
+    naming each changed setting); an ``InterruptedError`` from the block records ``settings``; a
+    block that finishes removes the record.
+    """
+    record = Path(f"{os.fspath(out)}.ckpt.json")
+    check_writable(record, "checkpoint")
+    current = json.loads(json.dumps(dict(settings)))  # as a record holds them (lists, not tuples)
+    if record.exists():
+        _check_same(record, current)
+    try:
+        yield
+    except InterruptedError:
+        with atomic_write(record, "w") as fh:
+            json.dump(current, fh, indent=1, sort_keys=True)
+        raise
+    record.unlink(missing_ok=True)
+
+
+def _check_same(record: Path, current: dict[str, Any]) -> None:
+    try:
+        saved = json.loads(record.read_text())
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ValueError(f"resume record {str(record)!r} is damaged ({err}); remove it and the checkpoint beside it") from None
+    changed = sorted(k for k in set(saved) | set(current) if saved.get(k) != current.get(k))
+    if changed:
+        detail = ", ".join(f"{k} ({saved.get(k)!r} → {current.get(k)!r})" for k in changed)
+        raise ValueError(f"{str(record)!r}: an interrupted run with other settings left its checkpoint here: {detail}; "
+                         "rerun with its settings to resume, or remove its checkpoint and this record")  # fmt: skip
+
+
+def _file_digest(path: str | os.PathLike) -> str:
+    digest = hashlib.sha256()
+    try:
+        with open(path, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(block)
+    except FileNotFoundError:
+        raise FileNotFoundError(f"input file {os.fspath(path)!r} does not exist") from None
+    except OSError as err:
+        raise ValueError(f"cannot read input file {os.fspath(path)!r}: {err.strerror or err}") from None
+    return digest.hexdigest()
