@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import math
 import os
 from collections.abc import Callable, Mapping, Sequence
@@ -13,13 +14,18 @@ import torch
 from tensorkit._validation import as_tensor, check_choice, check_positive_float, check_probability, check_same_length
 from tensorkit.completion.augment import label_cells, sample_cells, sampling_distribution
 from tensorkit.completion.importance import entity_importance
-from tensorkit.completion.models import MODEL_NAMES, CompletionModel, build_model
+from tensorkit.completion.models import MODEL_NAMES, CompletionModel, build_model, check_index_range
 from tensorkit.completion.training import TrainConfig, TrainResult, train_model
 from tensorkit.data import Observations
 
 __all__ = ["DAIN"]
 
 _SPLIT, _SAMPLE, _RETRAIN = 0, 7919, 104729  # seed offsets of the independent random streams
+# Multilinear backbones need a larger, decaying step and enough steps per epoch (patience counts epochs)
+# to leave their zero saddle and reach the least-squares optimum; see TrainConfig and CPModel.
+_MULTILINEAR = {"lr": 1e-2, "lr_decays": 2, "min_steps": 32, "patience": 30, "max_epochs": 500}
+_TRAINING_DEFAULTS = {"cp": _MULTILINEAR, "tucker": _MULTILINEAR}
+_NEURAL_DEFAULTS = {"lr": 1e-3, "lr_decays": 0, "min_steps": 1, "patience": 10, "max_epochs": 200}
 
 
 class DAIN:
@@ -40,7 +46,12 @@ class DAIN:
         New-cell values from the selected Step-1 checkpoint, or the training mean (control arm).
     model_options : mapping, optional
         Backbone options (``layers``, ``rank``, ``channels``, ``hidden``, ...).
-    lr, batch_size, max_epochs, patience, min_delta : training settings (see :class:`TrainConfig`).
+    lr, batch_size, max_epochs, patience, min_delta, lr_decays : training settings (see
+        :class:`TrainConfig`). ``None`` takes the backbone's default: for the MLP, CoSTCo and
+        callables the reference's Adam 1e-3, batch 1024, no decay, patience 10, at most 200 epochs; for
+        CP and Tucker Adam 1e-2 with two decays, patience 30, at most 500 epochs and a batch of
+        ``n_train / 32`` clipped to [16, 1024], so that an epoch (the unit of ``patience``) holds at
+        least 32 steps whenever the batch allows it.
     val_fraction : float
         Fraction of the fitted cells held out for validation when no validation set is given.
     include_bias, lr_weighted, parity : bool
@@ -94,11 +105,12 @@ class DAIN:
         *,
         labeler: str = "model",
         model_options: Mapping[str, Any] | None = None,
-        lr: float = 1e-3,
-        batch_size: int = 1024,
-        max_epochs: int = 200,
-        patience: int = 10,
+        lr: float | None = None,
+        batch_size: int | None = None,
+        max_epochs: int | None = None,
+        patience: int | None = None,
         min_delta: float = 0.0,
+        lr_decays: int | None = None,
         val_fraction: float = 0.2,
         include_bias: bool = False,
         lr_weighted: bool = False,
@@ -125,7 +137,13 @@ class DAIN:
         self.seed = seed
         self.labeler = check_choice(labeler, "labeler", ("model", "constant"))
         self.model_options = dict(model_options or {})
-        self.train_config = TrainConfig(lr, batch_size, max_epochs, patience, min_delta)
+        defaults = _TRAINING_DEFAULTS.get(model, _NEURAL_DEFAULTS) if isinstance(model, str) else _NEURAL_DEFAULTS
+        self._min_steps = defaults["min_steps"] if batch_size is None else None  # batch from n_train in _train
+        given = {"lr": lr, "max_epochs": max_epochs, "patience": patience, "lr_decays": lr_decays}
+        self.train_config = TrainConfig(
+            batch_size=1024 if batch_size is None else batch_size, min_delta=min_delta,
+            **{key: defaults[key] if value is None else value for key, value in given.items()},
+        )
         self.val_fraction = check_probability(val_fraction, "val_fraction")
         if not 0 < self.val_fraction < 1:
             raise ValueError(f"val_fraction must lie strictly between 0 and 1, got {val_fraction}")
@@ -229,9 +247,12 @@ class DAIN:
             net = build_model(self.model, self.shape_, seed=seed, **options)
         net = net.to(device=idx.device, dtype=self.dtype)
         path = None if self.checkpoint_path is None else f"{os.fspath(self.checkpoint_path)}.{stage}.pt"
+        config = self.train_config
+        if self._min_steps is not None:
+            config = dataclasses.replace(config, batch_size=min(1024, max(16, -(-idx.shape[0] // self._min_steps))))
         result = train_model(
             net, idx, y.to(self.dtype), self.val_indices_, self._scale(self.val_values_).to(self.dtype),
-            self.train_config, seed=seed, track_influence=track, include_bias=self.include_bias,
+            config, seed=seed, track_influence=track, include_bias=self.include_bias,
             lr_weighted=self.lr_weighted, parity=self.parity, sample_weight=weights, checkpoint_path=path,
             verbose=self.verbose,
         )  # fmt: skip
@@ -251,7 +272,7 @@ class DAIN:
         check_choice(model, "model", ("final", "base"))
         net = self.model_ if model == "final" else self.base_model_
         idx = as_tensor(indices, "indices", dtype=torch.long, ndim=2, device=self.train_indices_.device)
-        _check_range(idx, self.shape_, "indices")
+        check_index_range(idx, self.shape_, "indices")
         net.eval()
         out = torch.cat([net(idx[s : s + 65536]) for s in range(0, idx.shape[0], 65536)]) if idx.shape[0] else \
             torch.empty(0, dtype=self.dtype, device=idx.device)  # fmt: skip
@@ -284,19 +305,9 @@ class DAIN:
         shape = tuple(int(n) for n in shape)
         if len(shape) != idx.shape[1]:
             raise ValueError(f"{iname} has {idx.shape[1]} columns but shape has {len(shape)} modes")
-        _check_range(idx, shape, iname)
+        check_index_range(idx, shape, iname)
         return idx, y.to(torch.float64), shape
 
     def __repr__(self) -> str:
         return f"DAIN(model={self.model!r}, augment_ratio={self.augment_ratio}, sampler={self.sampler!r}, seed={self.seed})"
 
-
-def _check_range(idx: torch.Tensor, shape: Sequence[int], name: str) -> None:
-    if idx.shape[1] != len(shape):
-        raise ValueError(f"{name} must have {len(shape)} columns, got {idx.shape[1]}")
-    if idx.numel() == 0:
-        return
-    lo, hi = idx.min(0).values.tolist(), idx.max(0).values.tolist()
-    for k, n in enumerate(shape):
-        if lo[k] < 0 or hi[k] >= n:
-            raise IndexError(f"{name}[:, {k}] must lie in [0, {n - 1}], got range [{lo[k]}, {hi[k]}]")
