@@ -40,7 +40,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--lr", type=float, help="Adam learning rate (default: the backbone's, see DAIN)")
     parser.add_argument("--batch-size", type=int, help="mini-batch size (default: the backbone's, see DAIN)")
     parser.add_argument("--holdout", type=float, default=0.1, help="held-out fraction for the RMSE (default: 0.1)")
-    parser.add_argument("--standardize", action="store_true", help="fit on standardised values")
+    parser.add_argument("--standardize", action="store_true", default=None,
+                        help="fit on standardised values (default: the backbone's, see DAIN)")  # fmt: skip
 
 
 def _model_options(args: argparse.Namespace, n_modes: int) -> dict:

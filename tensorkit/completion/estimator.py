@@ -23,9 +23,9 @@ __all__ = ["DAIN"]
 _SPLIT, _SAMPLE, _RETRAIN = 0, 7919, 104729  # seed offsets of the independent random streams
 # Multilinear backbones need a larger, decaying step and enough steps per epoch (patience counts epochs)
 # to leave their zero saddle and reach the least-squares optimum; see TrainConfig and CPModel.
-_MULTILINEAR = {"lr": 1e-2, "lr_decays": 2, "min_steps": 32, "patience": 30, "max_epochs": 500}
+_MULTILINEAR = {"lr": 1e-2, "lr_decays": 2, "min_steps": 32, "patience": 30, "max_epochs": 500, "standardize": True}
 _TRAINING_DEFAULTS = {"cp": _MULTILINEAR, "tucker": _MULTILINEAR}
-_NEURAL_DEFAULTS = {"lr": 1e-3, "lr_decays": 0, "min_steps": 1, "patience": 10, "max_epochs": 200}
+_NEURAL_DEFAULTS = {"lr": 1e-3, "lr_decays": 0, "min_steps": 1, "patience": 10, "max_epochs": 200, "standardize": False}
 
 
 class DAIN:
@@ -68,8 +68,10 @@ class DAIN:
         Loss weight of augmented cells (1.0 as in the reference).
     clip_labels : bool
         Clip pseudo-labels to the training value range.
-    standardize : bool
+    standardize : bool, optional
         Fit on values standardised with the training mean and std (predictions in original units).
+        ``None``: on for CP and Tucker (their init scale and step size assume unit-variance values),
+        off for the others (reference parity).
     dtype : torch.dtype
         Model dtype (float32 by default). Device follows the input indices.
     verbose : bool, optional
@@ -122,7 +124,7 @@ class DAIN:
         all_entities: bool = False,
         aug_weight: float = 1.0,
         clip_labels: bool = False,
-        standardize: bool = False,
+        standardize: bool | None = None,
         dtype: torch.dtype = torch.float32,
         verbose: bool | None = False,
         checkpoint_path: str | os.PathLike | None = None,
@@ -152,7 +154,8 @@ class DAIN:
         self.fallback = check_choice(fallback, "fallback", ("frequency", "raise"))
         self.dedup, self.exclude_observed, self.all_entities = bool(dedup), bool(exclude_observed), bool(all_entities)
         self.aug_weight = check_positive_float(aug_weight, "aug_weight", allow_zero=True)
-        self.clip_labels, self.standardize = bool(clip_labels), bool(standardize)
+        self.clip_labels = bool(clip_labels)
+        self.standardize = defaults["standardize"] if standardize is None else bool(standardize)
         if dtype not in (torch.float32, torch.float64):
             raise ValueError(f"dtype must be torch.float32 or torch.float64, got {dtype}")
         self.dtype = dtype
