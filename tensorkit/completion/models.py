@@ -147,9 +147,10 @@ class CPModel(CompletionModel):
     freeze_weights : bool
         Keep λ = 1 (plain CP); the head gradient still defines the influence.
     init_scale : float
-        Standard deviation of ``λᵀh`` at init, in units of the fitted values. Factor entries are N(0, σ²) with ``R σ^{2N} =
-        init_scale²``: a small balanced start, which leaves the zero saddle of the multilinear model
-        along the data's leading directions instead of first having to unlearn a random tensor.
+        Standard deviation of ``λᵀh`` at init, in units of the fitted values. Factor entries are
+        N(0, σ²) with ``R σ^{2N} = init_scale²``: a small balanced start, which leaves the zero saddle
+        of the multilinear model along the data's leading directions instead of first having to
+        unlearn a random tensor.
     """
 
     def __init__(
