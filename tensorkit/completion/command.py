@@ -39,12 +39,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--augment", choices=("influence", "uniform", "frequency", "none"), default="influence",
                         help="augmentation sampler; 'influence' is DAIN, 'none' trains once (default: influence)")  # fmt: skip
     parser.add_argument("--ratio", type=float, default=0.5, help="new cells per training cell (default: 0.5)")
-    parser.add_argument("--epochs", type=int, default=200, help="maximum epochs (default: 200)")
-    parser.add_argument("--patience", type=int, default=10, help="early-stopping patience (default: 10)")
-    parser.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate (default: 1e-3)")
-    parser.add_argument("--batch-size", type=int, default=1024, help="mini-batch size (default: 1024)")
+    parser.add_argument("--epochs", type=int, help="maximum epochs (default: the backbone's, see DAIN)")
+    parser.add_argument("--patience", type=int, help="early-stopping patience (default: the backbone's, see DAIN)")
+    parser.add_argument("--lr", type=float, help="Adam learning rate (default: the backbone's, see DAIN)")
+    parser.add_argument("--batch-size", type=int, help="mini-batch size (default: the backbone's, see DAIN)")
     parser.add_argument("--holdout", type=float, default=0.1, help="held-out fraction for the RMSE (default: 0.1)")
-    parser.add_argument("--standardize", action="store_true", help="fit on standardised values")
+    parser.add_argument("--standardize", action="store_true", default=None,
+                        help="fit on standardised values (default: the backbone's, see DAIN)")  # fmt: skip
 
 
 def _model_options(args: argparse.Namespace, n_modes: int) -> dict:

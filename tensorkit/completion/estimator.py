@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import math
 import os
 from collections.abc import Callable, Mapping, Sequence
@@ -15,7 +16,7 @@ from tensorkit._estimator import Regressor, check_fitted, like_input, read_estim
 from tensorkit._validation import as_tensor, check_choice, check_positive_float, check_probability, check_same_length
 from tensorkit.completion.augment import label_cells, sample_cells, sampling_distribution
 from tensorkit.completion.importance import entity_importance
-from tensorkit.completion.models import MODEL_NAMES, CompletionModel, build_model
+from tensorkit.completion.models import MODEL_NAMES, CompletionModel, build_model, check_index_range
 from tensorkit.completion.training import TrainConfig, TrainResult, train_model
 from tensorkit.data import Observations
 from tensorkit.runtime.progress import get_logger
@@ -23,6 +24,11 @@ from tensorkit.runtime.progress import get_logger
 __all__ = ["DAIN"]
 
 _SPLIT, _SAMPLE, _RETRAIN = 0, 7919, 104729  # seed offsets of the independent random streams
+# Multilinear backbones need a larger, decaying step and enough steps per epoch (patience counts epochs)
+# to leave their zero saddle and reach the least-squares optimum; see TrainConfig and CPModel.
+_MULTILINEAR = {"lr": 1e-2, "lr_decays": 2, "min_steps": 32, "patience": 30, "max_epochs": 500, "standardize": True}
+_TRAINING_DEFAULTS = {"cp": _MULTILINEAR, "tucker": _MULTILINEAR}
+_NEURAL_DEFAULTS = {"lr": 1e-3, "lr_decays": 0, "min_steps": 1, "patience": 10, "max_epochs": 200, "standardize": False}
 
 
 class DAIN(Regressor):
@@ -48,7 +54,12 @@ class DAIN(Regressor):
         New-cell values from the selected Step-1 checkpoint, or the training mean (control arm).
     model_options : mapping, optional
         Backbone options (``layers``, ``rank``, ``channels``, ``hidden``, ...).
-    lr, batch_size, max_epochs, patience, min_delta : training settings (see :class:`TrainConfig`).
+    lr, batch_size, max_epochs, patience, min_delta, lr_decays : training settings (see
+        :class:`TrainConfig`). ``None`` takes the backbone's default: for the MLP, CoSTCo and
+        callables the reference's Adam 1e-3, batch 1024, no decay, patience 10, at most 200 epochs; for
+        CP and Tucker Adam 1e-2 with two decays, patience 30, at most 500 epochs and a batch of
+        ``n_train / 32`` clipped to [16, 1024], so that an epoch (the unit of ``patience``) holds at
+        least 32 steps whenever the batch allows it.
     val_fraction : float
         Fraction of the fitted cells held out for validation when no validation set is given.
     include_bias, lr_weighted, parity : bool
@@ -65,8 +76,10 @@ class DAIN(Regressor):
         Loss weight of augmented cells (1.0 as in the reference).
     clip_labels : bool
         Clip pseudo-labels to the training value range.
-    standardize : bool
+    standardize : bool, optional
         Fit on values standardised with the training mean and std (predictions in original units).
+        ``None``: on for CP and Tucker (their init scale and step size assume unit-variance values),
+        off for the others (reference parity).
     dtype : torch.dtype
         Model dtype (float32 by default). Device follows the input indices.
     verbose : bool, optional
@@ -104,11 +117,12 @@ class DAIN(Regressor):
         *,
         labeler: str = "model",
         model_options: Mapping[str, Any] | None = None,
-        lr: float = 1e-3,
-        batch_size: int = 1024,
-        max_epochs: int = 200,
-        patience: int = 10,
+        lr: float | None = None,
+        batch_size: int | None = None,
+        max_epochs: int | None = None,
+        patience: int | None = None,
         min_delta: float = 0.0,
+        lr_decays: int | None = None,
         val_fraction: float = 0.2,
         include_bias: bool = False,
         lr_weighted: bool = False,
@@ -120,7 +134,7 @@ class DAIN(Regressor):
         all_entities: bool = False,
         aug_weight: float = 1.0,
         clip_labels: bool = False,
-        standardize: bool = False,
+        standardize: bool | None = None,
         dtype: torch.dtype = torch.float32,
         verbose: bool | None = None,
         checkpoint_path: str | os.PathLike | None = None,
@@ -136,6 +150,7 @@ class DAIN(Regressor):
         self.max_epochs = max_epochs
         self.patience = patience
         self.min_delta = min_delta
+        self.lr_decays = lr_decays
         self.val_fraction = val_fraction
         self.include_bias = include_bias
         self.lr_weighted = lr_weighted
@@ -177,7 +192,18 @@ class DAIN(Regressor):
     @property
     def train_config(self) -> TrainConfig:
         """The training settings as a :class:`TrainConfig`."""
-        return TrainConfig(self.lr, self.batch_size, self.max_epochs, self.patience, self.min_delta)
+        defaults = self._defaults()
+        given = {"lr": self.lr, "max_epochs": self.max_epochs, "patience": self.patience, "lr_decays": self.lr_decays}
+        return TrainConfig(batch_size=1024 if self.batch_size is None else self.batch_size, min_delta=self.min_delta,
+                           **{key: defaults[key] if value is None else value for key, value in given.items()})
+
+    def _defaults(self) -> dict[str, Any]:
+        """The backbone's training defaults (used for every setting left at None)."""
+        return _TRAINING_DEFAULTS.get(self.model, _NEURAL_DEFAULTS) if isinstance(self.model, str) else _NEURAL_DEFAULTS
+
+    @property
+    def _standardizes(self) -> bool:
+        return self._defaults()["standardize"] if self.standardize is None else bool(self.standardize)
 
     # ------------------------------------------------------------------ fitting
     def fit(
@@ -210,9 +236,9 @@ class DAIN(Regressor):
         self.shape_ = tuple(shape)
         self.train_indices_, self.train_values_ = idx, y
         self.val_indices_, self.val_values_ = val_idx, val_y
-        self.value_mean_, self.value_scale_ = (float(y.mean()), float(y.std())) if self.standardize else (0.0, 1.0)
-        if self.value_scale_ <= 0:
-            raise ValueError("values are constant; cannot standardize")
+        self.value_mean_, self.value_scale_ = (float(y.mean()), float(y.std())) if self._standardizes else (0.0, 1.0)
+        if not self.value_scale_ > 0:
+            raise ValueError("values are constant (or a single value); cannot standardize")
         self._log("DAIN: fitting a %s model on %d cells of a %s tensor (%d more for validation)",
                   self.model if isinstance(self.model, str) else "custom", len(idx), "×".join(map(str, shape)),
                   len(val_idx))
@@ -265,9 +291,13 @@ class DAIN(Regressor):
                weights: torch.Tensor | None = None, stage: str = "step1") -> TrainResult:  # fmt: skip
         net = self._new_net(seed, float(y.double().mean())).to(idx.device)
         path = None if self.checkpoint_path is None else f"{os.fspath(self.checkpoint_path)}.{stage}.pt"
+        config = self.train_config
+        if self.batch_size is None:
+            steps = self._defaults()["min_steps"]
+            config = dataclasses.replace(config, batch_size=min(1024, max(16, -(-idx.shape[0] // steps))))
         result = train_model(
             net, idx, y.to(self.dtype), self.val_indices_, self._scale(self.val_values_).to(self.dtype),
-            self.train_config, seed=seed, track_influence=track, include_bias=self.include_bias,
+            config, seed=seed, track_influence=track, include_bias=self.include_bias,
             lr_weighted=self.lr_weighted, parity=self.parity, sample_weight=weights, checkpoint_path=path,
             verbose=self.verbose,
         )  # fmt: skip
@@ -302,7 +332,7 @@ class DAIN(Regressor):
         check_choice(model, "model", ("final", "base"))
         net = self.model_ if model == "final" else self.base_model_
         idx = as_tensor(indices, "indices", dtype=torch.long, ndim=2, device=self.device_)
-        _check_range(idx, self.shape_, "indices")
+        check_index_range(idx, self.shape_, "indices")
         net.eval()
         out = torch.cat([net(idx[s : s + 65536]) for s in range(0, idx.shape[0], 65536)]) if idx.shape[0] else \
             torch.empty(0, dtype=self.dtype, device=idx.device)  # fmt: skip
@@ -393,7 +423,7 @@ class DAIN(Regressor):
         shape = tuple(int(n) for n in shape)
         if len(shape) != idx.shape[1]:
             raise ValueError(f"{iname} has {idx.shape[1]} columns but shape has {len(shape)} modes")
-        _check_range(idx, shape, iname)
+        check_index_range(idx, shape, iname)
         return idx, y.to(torch.float64), shape
 
 
@@ -407,13 +437,3 @@ def _result_summary(result: TrainResult) -> dict[str, Any]:
     return {name: getattr(result, name) for name in
             ("best_epoch", "best_val_loss", "stop_reason", "n_epochs", "n_steps", "seconds", "history")}
 
-
-def _check_range(idx: torch.Tensor, shape: Sequence[int], name: str) -> None:
-    if idx.shape[1] != len(shape):
-        raise ValueError(f"{name} must have {len(shape)} columns, got {idx.shape[1]}")
-    if idx.numel() == 0:
-        return
-    lo, hi = idx.min(0).values.tolist(), idx.max(0).values.tolist()
-    for k, n in enumerate(shape):
-        if lo[k] < 0 or hi[k] >= n:
-            raise IndexError(f"{name}[:, {k}] must lie in [0, {n - 1}], got range [{lo[k]}, {hi[k]}]")

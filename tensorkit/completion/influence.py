@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import torch
 
-from tensorkit.completion.models import CompletionModel
+from tensorkit.completion.models import CompletionModel, check_index_range
 
 __all__ = ["ValidationPass", "batch_contributions", "cell_scores", "validation_pass"]
 
@@ -74,6 +74,8 @@ def cell_scores(
     batch_size: int = 65536,
 ) -> torch.Tensor:
     """Influence scores of every training cell at one fixed checkpoint (the streaming step, un-streamed)."""
+    check_index_range(train_idx, model.shape, "train_idx")  # the backbones do not check per batch
+    check_index_range(val_idx, model.shape, "val_idx")
     val = validation_pass(model, val_idx, val_y, batch_size)
     out = []
     for start in range(0, train_idx.shape[0], batch_size):

@@ -12,8 +12,9 @@ Every backbone is an ``nn.Module`` over an integer index batch ``idx`` of shape 
 - ``residual_and_head_gradient(idx, y)``: residuals and ``Σ r h`` from one forward pass.
 
 Influence, importance, sampling and retraining use nothing else, so a new backbone that follows this
-interface gets DAIN for free. The CP and Tucker backbones evaluate through the core formats'
-``at(indices)`` and never form the (possibly long) Tucker feature vector.
+interface gets DAIN for free. The Tucker backbone evaluates by the core's row contraction and never
+forms the (possibly long) Tucker feature vector. Backbones do not range-check indices per batch (a
+device-to-host synchronisation); :func:`check_index_range` does it once per data set.
 """
 
 from __future__ import annotations
@@ -24,10 +25,10 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from tensorkit._validation import check_choice, check_positive_int, check_rank
-from tensorkit.core import CPTensor, TuckerTensor
+from tensorkit._validation import check_choice, check_positive_float, check_positive_int, check_rank
+from tensorkit.core.tenalg import contract_rows
 
-__all__ = ["CPModel", "CoSTCo", "MLP", "CompletionModel", "TuckerModel", "build_model", "MODEL_NAMES"]
+__all__ = ["CPModel", "CoSTCo", "MLP", "CompletionModel", "TuckerModel", "build_model", "check_index_range", "MODEL_NAMES"]
 
 MODEL_NAMES = ("mlp", "costco", "cp", "tucker")
 
@@ -133,17 +134,32 @@ class CoSTCo(CompletionModel):
 class CPModel(CompletionModel):
     """CP completion model: ``h = ⊙_n A_n[i_n]``, head weight = CP weights λ (ones at init).
 
-    ``bias_init`` starts the bias at, e.g., the training mean (the estimator does this for CP/Tucker).
+    ``ŷ = λᵀh + b`` is the CP gather at the cells, so the generic ``forward`` of the base class is it.
 
-    ``freeze_weights=True`` keeps λ = 1 (plain CP); the head gradient still defines the influence.
+    Parameters
+    ----------
+    shape : sequence of int
+        Mode sizes.
+    rank : int
+        CP rank ``R`` (``H = R``).
+    bias, bias_init : bool, float
+        A learned offset and its initial value (the estimator starts it at the training mean).
+    freeze_weights : bool
+        Keep λ = 1 (plain CP); the head gradient still defines the influence.
+    init_scale : float
+        Standard deviation of ``λᵀh`` at init, in units of the fitted values. Factor entries are
+        N(0, σ²) with ``R σ^{2N} = init_scale²``: a small balanced start, which leaves the zero saddle
+        of the multilinear model along the data's leading directions instead of first having to
+        unlearn a random tensor.
     """
 
     def __init__(
-        self, shape: Sequence[int], rank: int = 8, bias: bool = True, freeze_weights: bool = False, bias_init: float = 0.0
-    ) -> None:
+        self, shape: Sequence[int], rank: int = 8, bias: bool = True, freeze_weights: bool = False,
+        bias_init: float = 0.0, init_scale: float = 0.1,
+    ) -> None:  # fmt: skip
         super().__init__(shape)
         rank = check_positive_int(rank, "rank")
-        std = rank ** (-1.0 / (2 * len(self.shape)))
+        std = (check_positive_float(init_scale, "init_scale") ** 2 / rank) ** (1 / (2 * len(self.shape)))
         self.factors = nn.ParameterList(nn.Parameter(torch.randn(n, rank) * std) for n in self.shape)
         self.head = nn.Linear(rank, 1, bias=bias)
         with torch.no_grad():
@@ -152,77 +168,99 @@ class CPModel(CompletionModel):
                 self.head.bias.fill_(bias_init)
         self.head.weight.requires_grad_(not freeze_weights)
 
-    def _cp(self, weights: torch.Tensor, detach: bool = False) -> CPTensor:
-        factors = [u.detach() if detach else u for u in self.factors]
-        return CPTensor(weights.to(factors[0].dtype), factors)
-
     def features(self, idx: torch.Tensor) -> torch.Tensor:
-        h = self.factors[0][idx[:, 0]]
-        for k in range(1, len(self.shape)):
-            h = h * self.factors[k][idx[:, k]]
-        return h
-
-    def _bias(self) -> torch.Tensor | float:
-        return self.head.bias[0] if self.head.bias is not None else 0.0
-
-    def forward(self, idx: torch.Tensor) -> torch.Tensor:
-        return self._cp(self.head.weight[0]).at(idx) + self._bias()
-
-    def forward_with_inner(self, idx: torch.Tensor, g: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        with torch.no_grad():
-            inner = self._cp(g, detach=True).at(idx).to(g.dtype)
-        return self(idx), inner
-
-    def residual_and_head_gradient(self, idx: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        r = self(idx) - y.to(self.head.weight.dtype)
-        return r, self.head_gradient(idx, r)
+        return torch.stack(_gather_rows(self.factors, idx)).prod(0)
 
 
 class TuckerModel(CompletionModel):
     """Tucker completion model: ``h = ⊗_n A_n[i_n]``, head weight = ``vec(core)`` (C order).
 
-    Predictions and influence inner products are gathers of Tucker tensors (``TuckerTensor.at``);
-    the ``Π R_n``-long feature vector is only formed by :meth:`features` when asked for.
+    Predictions and influence inner products are Tucker gathers (``tensorkit.core.tenalg.contract_rows``
+    on the gathered factor rows); the ``Π R_n``-long feature vector is only formed by :meth:`features`
+    when asked for. Indices are not range-checked here (no host synchronisation per batch):
+    :func:`~tensorkit.completion.training.train_model` and the estimator check them once.
+
+    Parameters
+    ----------
+    shape : sequence of int
+        Mode sizes.
+    rank : int or sequence of int
+        Tucker ranks ``R_n`` (``H = Π R_n``).
+    bias, bias_init : bool, float
+        A learned offset and its initial value.
+    init_scale : float
+        Standard deviation of the gather at init: factor and core entries are all N(0, σ²) with
+        ``H σ^{2(N+1)} = init_scale²`` (small and balanced, see :class:`CPModel`).
     """
 
     def __init__(
-        self, shape: Sequence[int], rank: int | Sequence[int] = 4, bias: bool = True, bias_init: float = 0.0
-    ) -> None:
+        self, shape: Sequence[int], rank: int | Sequence[int] = 4, bias: bool = True, bias_init: float = 0.0,
+        init_scale: float = 0.1,
+    ) -> None:  # fmt: skip
         super().__init__(shape)
         self.ranks = check_rank(rank, self.shape)
-        self.factors = nn.ParameterList(nn.Parameter(torch.randn(n, r)) for n, r in zip(self.shape, self.ranks))
-        self.head = nn.Linear(math.prod(self.ranks), 1, bias=bias)
-        if bias:
-            nn.init.constant_(self.head.bias, bias_init)
-
-    def _tucker(self, flat_core: torch.Tensor, detach: bool = False) -> TuckerTensor:
-        factors = [u.detach() if detach else u for u in self.factors]
-        return TuckerTensor(flat_core.to(factors[0].dtype).reshape(self.ranks), factors)
+        n_features = math.prod(self.ranks)
+        std = (check_positive_float(init_scale, "init_scale") ** 2 / n_features) ** (1 / (2 * len(self.shape) + 2))
+        self.factors = nn.ParameterList(nn.Parameter(torch.randn(n, r) * std) for n, r in zip(self.shape, self.ranks))
+        self.head = nn.Linear(n_features, 1, bias=bias)
+        with torch.no_grad():
+            self.head.weight.normal_(0.0, std)
+            if bias:
+                self.head.bias.fill_(bias_init)
 
     def features(self, idx: torch.Tensor) -> torch.Tensor:
-        h = self.factors[0][idx[:, 0]]
-        for k in range(1, len(self.shape)):
-            h = (h[:, :, None] * self.factors[k][idx[:, k]][:, None, :]).flatten(1)
+        rows = _gather_rows(self.factors, idx)
+        h = rows[0]
+        for row in rows[1:]:
+            h = (h[:, :, None] * row[:, None, :]).flatten(1)
         return h
 
+    def _gather(self, flat_core: torch.Tensor, rows: list[torch.Tensor]) -> torch.Tensor:
+        return contract_rows(flat_core.to(rows[0].dtype).reshape(self.ranks), rows)
+
+    def _bias(self) -> torch.Tensor | float:
+        return self.head.bias[0] if self.head.bias is not None else 0.0
+
     def forward(self, idx: torch.Tensor) -> torch.Tensor:
-        bias = self.head.bias[0] if self.head.bias is not None else 0.0
-        return self._tucker(self.head.weight[0]).at(idx) + bias
+        return self._gather(self.head.weight[0], _gather_rows(self.factors, idx)) + self._bias()
 
     def forward_with_inner(self, idx: torch.Tensor, g: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        rows = _gather_rows(self.factors, idx)
         with torch.no_grad():
-            inner = self._tucker(g, detach=True).at(idx).to(g.dtype)
-        return self(idx), inner
-
-    def residual_and_head_gradient(self, idx: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        r = self(idx) - y.to(self.head.weight.dtype)
-        return r, self.head_gradient(idx, r)
+            inner = self._gather(g, [row.detach() for row in rows]).to(g.dtype)
+        return self._gather(self.head.weight[0], rows) + self._bias(), inner
 
     def head_gradient(self, idx: torch.Tensor, residuals: torch.Tensor) -> torch.Tensor:
-        rows = [u[idx[:, k]] for k, u in enumerate(self.factors)]
+        return self._head_gradient(_gather_rows(self.factors, idx), residuals)
+
+    def residual_and_head_gradient(self, idx: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        rows = _gather_rows(self.factors, idx)
+        r = self._gather(self.head.weight[0], rows) + self._bias() - y.to(self.head.weight.dtype)
+        return r, self._head_gradient(rows, r)
+
+    @staticmethod
+    def _head_gradient(rows: list[torch.Tensor], residuals: torch.Tensor) -> torch.Tensor:
+        """``Σ_b r_b ⊗_n rows[n][b]``, flattened in C order, without forming ``h``."""
         letters = "abcdefghijklmnopqrstuvwxy"[: len(rows)]
         spec = "z," + ",".join(f"z{c}" for c in letters) + "->" + letters
         return torch.einsum(spec, residuals.to(rows[0].dtype), *rows).reshape(-1)
+
+
+def _gather_rows(factors: nn.ParameterList, idx: torch.Tensor) -> list[torch.Tensor]:
+    """The factor rows ``A_n[idx[:, n]]`` of a batch of cells, one ``(B, R_n)`` tensor per mode."""
+    return [u[idx[:, k]] for k, u in enumerate(factors)]
+
+
+def check_index_range(idx: torch.Tensor, shape: Sequence[int], name: str) -> None:
+    """Raise unless ``idx`` has ``len(shape)`` columns with ``0 ≤ idx[:, k] < shape[k]`` (one host sync)."""
+    if idx.shape[1] != len(shape):
+        raise ValueError(f"{name} must have {len(shape)} columns, got {idx.shape[1]}")
+    if idx.numel() == 0:
+        return
+    lo, hi = idx.min(0).values.tolist(), idx.max(0).values.tolist()
+    for k, n in enumerate(shape):
+        if lo[k] < 0 or hi[k] >= n:
+            raise IndexError(f"{name}[:, {k}] must lie in [0, {n - 1}], got range [{lo[k]}, {hi[k]}]")
 
 
 def build_model(name: str, shape: Sequence[int], seed: int = 0, **options: object) -> CompletionModel:

@@ -21,7 +21,7 @@ import torch
 
 from tensorkit._validation import check_positive_float, check_positive_int
 from tensorkit.completion.influence import batch_contributions, validation_pass
-from tensorkit.completion.models import CompletionModel
+from tensorkit.completion.models import CompletionModel, check_index_range
 from tensorkit.runtime import GracefulInterrupt, load_checkpoint, progress, save_checkpoint
 
 __all__ = ["TrainConfig", "TrainResult", "train_model"]
@@ -29,7 +29,13 @@ __all__ = ["TrainConfig", "TrainResult", "train_model"]
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Optimisation and stopping hyper-parameters (Adam, MSE, early stopping on validation loss)."""
+    """Optimisation and stopping hyper-parameters (Adam, MSE, early stopping on validation loss).
+
+    When the validation loss has not improved for ``patience`` epochs, the learning rate is divided by
+    ``lr_decay_factor`` if fewer than ``lr_decays`` such decays have happened (training goes on from
+    the current state with a fresh patience window); otherwise training stops. ``lr_decays=0`` is
+    plain early stopping.
+    """
 
     lr: float = 1e-3
     batch_size: int = 1024
@@ -37,6 +43,8 @@ class TrainConfig:
     patience: int = 10
     min_delta: float = 0.0
     eval_batch_size: int = 65536
+    lr_decays: int = 0
+    lr_decay_factor: float = 10.0
 
     def __post_init__(self) -> None:
         check_positive_float(self.lr, "lr")
@@ -45,6 +53,10 @@ class TrainConfig:
         check_positive_int(self.patience, "patience")
         check_positive_float(self.min_delta, "min_delta", allow_zero=True)
         check_positive_int(self.eval_batch_size, "eval_batch_size")
+        if isinstance(self.lr_decays, bool) or not isinstance(self.lr_decays, int) or self.lr_decays < 0:
+            raise ValueError(f"lr_decays must be a non-negative integer, got {self.lr_decays!r}")
+        if check_positive_float(self.lr_decay_factor, "lr_decay_factor") <= 1:
+            raise ValueError(f"lr_decay_factor must be > 1, got {self.lr_decay_factor}")
 
 
 @dataclass
@@ -112,6 +124,8 @@ def train_model(
     verbose : bool, optional
         Progress bar over epochs (default: only on a terminal).
     """
+    check_index_range(train_idx, model.shape, "train_idx")  # once here, so no batch syncs with the host
+    check_index_range(val_idx, model.shape, "val_idx")
     n = train_idx.shape[0]
     device = train_idx.device
     weight_dtype = model.head.weight.dtype
@@ -120,7 +134,7 @@ def train_model(
     optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=config.lr)
     generator = torch.Generator().manual_seed(seed)
     state = {
-        "epoch": 0, "best_epoch": 0, "best_loss": float("inf"), "n_steps": 0,
+        "epoch": 0, "best_epoch": 0, "best_loss": float("inf"), "n_steps": 0, "n_decays": 0, "window_start": 0,
         "best_model": None, "best_acc": None, "history": {"val_loss": [], "train_loss": []},
         "acc": torch.zeros(n, dtype=torch.float64, device=device) if track_influence else None,
     }  # fmt: skip
@@ -151,9 +165,13 @@ def train_model(
                 if improved and track_influence and parity:
                     state["best_acc"] = state["acc"].clone()  # no training pass follows θ_e*
                 break
-            if epoch - state["best_epoch"] >= config.patience:
-                stop_reason = "patience"
-                break
+            if epoch - max(state["best_epoch"], state["window_start"]) >= config.patience:
+                if state["n_decays"] == config.lr_decays:
+                    stop_reason = "patience"
+                    break
+                for group in optimizer.param_groups:
+                    group["lr"] /= config.lr_decay_factor
+                state.update(n_decays=state["n_decays"] + 1, window_start=epoch)
             scale = optimizer.param_groups[0]["lr"] if lr_weighted else 1.0
             g_w = val.weight_gradient * scale if track_influence else None
             g_b = val.bias_gradient * scale if (track_influence and include_bias) else None

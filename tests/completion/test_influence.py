@@ -8,12 +8,12 @@ import torch
 from tensorkit.completion import TrainConfig, build_model, cell_scores, train_model
 
 SHAPE = (7, 6, 5)
-BACKBONES = [
+BACKBONES = [  # CP/Tucker start at unit output scale, so the short runs below move away from epoch 0
     ("mlp", {"layers": [6, 16, 8]}),
     ("costco", {"rank": 4, "channels": 3, "hidden": 5}),
-    ("cp", {"rank": 3}),
-    ("cp", {"rank": 3, "freeze_weights": True}),
-    ("tucker", {"rank": (2, 3, 2)}),
+    ("cp", {"rank": 3, "init_scale": 1.0}),
+    ("cp", {"rank": 3, "freeze_weights": True, "init_scale": 1.0}),
+    ("tucker", {"rank": (2, 3, 2), "init_scale": 1.0}),
 ]
 
 
