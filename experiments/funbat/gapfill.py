@@ -30,7 +30,7 @@ import torch
 import xarray as xr
 
 sys.path.insert(0, str(Path(__file__).parent))
-from baselines import block_mask, dineof, griddata_linear, masked_tucker, neighbour_mean, random_mask  # noqa: E402
+from tensorkit.baselines import block_mask, dineof, griddata_linear, masked_tucker, neighbour_mean, random_mask  # noqa: E402
 from fields import FIELDS, load_field  # noqa: E402
 
 from tensorkit import FunBaT  # noqa: E402

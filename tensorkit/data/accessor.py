@@ -61,12 +61,12 @@ class TensorkitAccessor:
 
         return ChebTucker(**kwargs).fit(self._da)
 
-    def funbat(self, rank: Any = 3, grid: Any = None, **kwargs: Any) -> xr.Dataset:
+    def funbat(self, rank: Any = "auto", grid: Any = None, **kwargs: Any) -> xr.Dataset:
         """FunBaT (functional Bayesian Tucker with GP factor functions); Dataset with ``mean``, ``std``, factors.
 
         Parameters
         ----------
-        rank : int or sequence of int
+        rank : "auto", int or sequence of int
         grid : mapping of dim → coordinates, optional
             Predict on these coordinates (e.g. a finer grid) instead of the input's.
         **kwargs

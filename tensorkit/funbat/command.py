@@ -16,15 +16,17 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from tensorkit.gp import KERNELS
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("input", metavar="INPUT.nc", help="netCDF file")
     parser.add_argument("--var", help="variable name (default: the only data variable)")
-    parser.add_argument("--rank", type=int, nargs="+", default=[3], help="rank (one, or one per dimension)")
+    parser.add_argument("--rank", nargs="+", default=["auto"], help="'auto' (held-out choice), or ranks: one, or one per dimension")
     parser.add_argument("--holdout", type=float, default=0.2, help="fraction of observed cells held out (0 = none)")
-    parser.add_argument("--kernel", default="matern32", choices=sorted(KERNELS), help="Matérn kernel of the factors")
+    parser.add_argument("--kernel", nargs="+", default=["matern32"],
+                        help="kernel of the factors and the residual: matern12, matern32, matern52, periodic (a mode that "
+                             "wraps, e.g. global longitude) or periodic:PERIOD; one, or one per dimension")
+    parser.add_argument("--residual", default="gp", choices=["gp", "none"], help="residual GP on the grid (default) or none")
     parser.add_argument("--decomposition", default="tucker", choices=["tucker", "cp"])
     parser.add_argument("--epochs", type=int, default=200, help="maximum EP epochs")
     parser.add_argument("--figure", metavar="PNG", help="save factor functions and mean/std maps here")
@@ -41,15 +43,12 @@ def evaluate(da, args: argparse.Namespace, checkpoint: str | None = None):
 
     from tensorkit.funbat.dataset import funbat_dataset
 
-    if not 0 <= args.holdout < 1:
-        raise ValueError(f"--holdout must lie in [0, 1), got {args.holdout}")
-    observed = np.isfinite(da.values)
-    rng = np.random.default_rng(args.seed)
-    held = observed & (rng.random(da.shape) < args.holdout)
-    rank = args.rank[0] if len(args.rank) == 1 else args.rank
+    held = held_out_cells(da, args.holdout, args.seed)
+    rank = parse_rank(args.rank)
+    kernel = args.kernel[0] if len(args.kernel) == 1 else args.kernel
     device = None if args.device == "auto" else args.device
-    ds = funbat_dataset(da.where(~xr.DataArray(held, dims=da.dims, coords=da.coords)), rank=rank, kernel=args.kernel,
-                        decomposition=args.decomposition, n_epochs=args.epochs, seed=args.seed, device=device,
+    ds = funbat_dataset(da.where(~xr.DataArray(held, dims=da.dims, coords=da.coords)), rank=rank, kernel=kernel,
+                        residual=None if args.residual == "none" else args.residual, decomposition=args.decomposition, n_epochs=args.epochs, seed=args.seed, device=device,
                         verbose=not args.quiet and None, checkpoint=checkpoint)
     metrics = {"n_heldout": int(held.sum())}
     if held.any():
@@ -59,6 +58,26 @@ def evaluate(da, args: argparse.Namespace, checkpoint: str | None = None):
                        heldout_coverage95=float(np.mean(inside)))
     ds.attrs.update(holdout=args.holdout, **metrics)
     return ds, metrics
+
+
+def held_out_cells(da, holdout: float, seed: int) -> np.ndarray:
+    """The observed cells hidden from the fit: each with probability ``holdout`` (seeded)."""
+    if not 0 <= holdout < 1:
+        raise ValueError(f"--holdout must lie in [0, 1), got {holdout}")
+    return np.isfinite(da.values) & (np.random.default_rng(seed).random(da.shape) < holdout)
+
+
+def parse_rank(values: list[str]) -> str | int | list[int]:
+    """``--rank``: ``auto``, or one positive integer, or one per dimension."""
+    if values == ["auto"]:
+        return "auto"
+    try:
+        ranks = [int(v) for v in values]
+    except ValueError:
+        raise ValueError(f"--rank must be 'auto' or positive integers, got {' '.join(values)}") from None
+    if any(r < 1 for r in ranks):
+        raise ValueError(f"--rank must be 'auto' or positive integers, got {' '.join(values)}")
+    return ranks[0] if len(ranks) == 1 else ranks
 
 
 @contextlib.contextmanager

@@ -31,7 +31,7 @@ def _numeric(values: np.ndarray, attrs: Mapping[str, Any], name: str) -> np.ndar
 
 def funbat_dataset(
     da: xr.DataArray,
-    rank: Any = 3,
+    rank: Any = "auto",
     grid: Mapping[str, Any] | None = None,
     chunk: int = 65536,
     **kwargs: Any,
@@ -42,7 +42,7 @@ def funbat_dataset(
     ----------
     da : xarray.DataArray
         Values on a grid whose coordinates are the FunBaT indexes (numbers or datetimes).
-    rank : int or sequence of int
+    rank : "auto", int or sequence of int
     grid : mapping of dim → coordinate values, optional
         Predict on these coordinates instead of ``da``'s (e.g. a finer grid); other dims keep theirs.
     chunk : int
@@ -113,7 +113,8 @@ def funbat_dataset(
         "source_variable": str(da.name),
         "decomposition": model.decomposition,
         "ranks": [int(r) for r in core.shape],
-        "kernel": model.kernel,
+        "kernel": model.kernel if isinstance(model.kernel, str) else " ".join(model.kernel),
+        "residual": model.residual or "none",
         "lengthscales_rescaled": list(model.lengthscales_),
         "lengthscale_setting": str(model.lengthscale),
         "variance": str(model.variance),
@@ -125,6 +126,8 @@ def funbat_dataset(
         "seed": model.seed,
         "n_observed": len(obs),
     }
+    if model.residual_ is not None:
+        attrs.update({f"residual_{key}": value for key, value in model.residual_.items() if key != "kernels"})
     ds = xr.Dataset(data, coords={d: (d, coords[d], template[d].attrs if d not in grid else {}) for d in obs.dims}, attrs=attrs)
     # the input's own coordinate order (Observations sorts descending coordinates ascending)
     return ds.sel({d: da[d].values for d in obs.dims if d not in grid and d in da.coords})

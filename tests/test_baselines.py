@@ -1,16 +1,9 @@
-"""Gap-fill baselines and masks of experiments/funbat/baselines.py against exact truths."""
-
-import importlib.util
-import sys
-from pathlib import Path
+"""Gap-fill baselines and masks of tensorkit.baselines against exact truths."""
 
 import numpy as np
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[2] / "experiments" / "funbat" / "baselines.py"
-spec = importlib.util.spec_from_file_location("funbat_baselines", SCRIPT)
-B = sys.modules[spec.name] = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(B)
+import tensorkit.baselines as B
 
 LAT = np.array([60.0, 57.5, 52.0, 50.0, 41.0, 40.0, 33.5, 30.0])  # descending, uneven
 LON = np.array([200.0, 202.5, 205.0, 210.0, 211.0, 215.0, 222.0, 224.0, 230.0, 231.0])
