@@ -10,10 +10,12 @@ the same hidden cells from the same observed ones:
   masked Tucker (rank chosen on a validation subset) — see ``baselines.py``.
 
 Writes ``results/gapfill.md`` and ``results/gapfill.json`` (one thread; fit times in wall and process
-CPU seconds)::
+CPU seconds); ``--scaling`` instead fits the default model on 20 % random gaps of fields of growing size
+and writes the fit times and their log-log slope in N to ``results/gapfill_scaling.md``::
 
     python experiments/funbat/gapfill.py                   # every field (≈ 30 min on one core)
     python experiments/funbat/gapfill.py ncep_air --no-write
+    python experiments/funbat/gapfill.py --scaling
 """
 
 from __future__ import annotations
@@ -109,15 +111,47 @@ fit time in wall / process-CPU seconds. DINEOF cannot fill a box hidden in every
 """
 
 
+SCALING_FIELDS = ["ncep_air", "north_america_tas", "north_america_tas_long"]
+
+
+def scaling() -> str:
+    """Fit time of the default model against the number of observed cells, and the log-log slope."""
+    rows, sizes, seconds = [], [], []
+    for name in SCALING_FIELDS:
+        da = load_field(name)
+        hidden = masks(da.values)["random 20 %"]
+        result = funbat(da, hidden)
+        n = int((~np.isnan(da.values) & ~hidden).sum())
+        sizes.append(n)
+        seconds.append(result["fit_cpu_seconds"])
+        rows.append(f"| {name} | {da.size:,} | {n:,} | {result['ranks']} | {result['fit_seconds']:.0f} | {result['fit_cpu_seconds']:.0f} | "
+                    f"{result['rmse']:.4g} | {result['coverage95']:.3f} |")
+        print(rows[-1], flush=True)
+    slope = np.polyfit(np.log(sizes), np.log(seconds), 1)[0]
+    return ("# FunBaT fit time against the number of observed cells (defaults, one thread, 20 % hidden)\n\n"
+            "`python experiments/funbat/gapfill.py --scaling`\n\n"
+            "| field | cells | observed N | ranks | fit wall s | fit CPU s | RMSE | 95 % coverage |\n|---|---:|---:|---|---:|---:|---:|---:|\n"
+            + "\n".join(rows) + f"\n\nlog-log slope of CPU fit time in N: {slope:.2f}\n")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("fields", nargs="*", metavar="FIELD", help=f"some of {', '.join(GAP_FIELDS)} (default: all)")
     parser.add_argument("--no-write", action="store_true", help="print only; do not write results/")
+    parser.add_argument("--scaling", action="store_true", help="fit-time scaling instead of the comparison")
     args = parser.parse_args(argv)
+    torch.set_num_threads(1)
+    if args.scaling:
+        text = scaling()
+        print(text)
+        if not args.no_write:
+            RESULTS.mkdir(exist_ok=True)
+            with atomic_write(RESULTS / "gapfill_scaling.md", "w") as handle:
+                handle.write(text)
+        return
     names = args.fields or GAP_FIELDS
     if unknown := sorted(set(names) - set(FIELDS)):
         parser.error(f"unknown field(s) {unknown}")
-    torch.set_num_threads(1)
     print(HEADER, end="", flush=True)
     rows = [row for name in names for row in run_field(name)]
     if not args.no_write:

@@ -97,8 +97,9 @@ class Observations:
         """Build from an ``xarray.DataArray``; NaN cells are not observed; coordinates must be strictly monotonic.
 
         Descending coordinates (e.g. latitude from north to south) are flipped to ascending order.
-        Datetime coordinates become float "days since" their first value (recorded in ``coord_attrs``
-        and converted back by :meth:`to_dataarray`); other non-numeric coordinates are rejected.
+        Datetime and cftime coordinates (any calendar) become float "days since" their first value
+        (recorded in ``coord_attrs`` and converted back by :meth:`to_dataarray`); other non-numeric
+        coordinates are rejected.
         """
         import xarray as xr
 
@@ -117,6 +118,8 @@ class Observations:
             if np.issubdtype(c.dtype, np.datetime64):
                 c, attrs_k[_DATETIME_ORIGIN] = _days_since_first(c), str(c.min())
                 attrs_k["units"] = f"days since {attrs_k[_DATETIME_ORIGIN]}"
+            elif c.dtype == object and len(c) and _is_cftime(c[0]):
+                c, attrs_k = _cftime_days(c), {**attrs_k, **_cftime_attrs(c)}
             if not np.issubdtype(c.dtype, np.number) or np.issubdtype(c.dtype, np.complexfloating):
                 raise TypeError(f"coordinate {dim!r} must be real numeric, got dtype {c.dtype}; convert it first")
             if len(c) > 1 and np.all(np.diff(c) < 0):
@@ -199,14 +202,37 @@ def on_input_grid(ds: Any, da: Any) -> Any:
 
 
 _DATETIME_ORIGIN = "tensorkit_datetime_origin"
+_CFTIME_ORIGIN = "tensorkit_cftime_origin"
+_CFTIME_CALENDAR = "tensorkit_cftime_calendar"
 
 
 def _days_since_first(c: np.ndarray) -> np.ndarray:
     return (c - c.min()).astype("timedelta64[ns]").astype(np.float64) / 86_400e9
 
 
+def _is_cftime(value: Any) -> bool:
+    return type(value).__module__.split(".")[0] == "cftime"
+
+
+def _cftime_days(c: np.ndarray) -> np.ndarray:
+    """Days since the first date of cftime dates (any calendar: the dates' own arithmetic)."""
+    first = min(c)
+    return np.array([(x - first).total_seconds() / 86_400 for x in c], dtype=np.float64)
+
+
+def _cftime_attrs(c: np.ndarray) -> dict[str, str]:
+    first = min(c)
+    return {_CFTIME_ORIGIN: first.isoformat(), _CFTIME_CALENDAR: first.calendar, "units": f"days since {first.isoformat()}"}
+
+
 def _coordinate_variable(dim: str, values: np.ndarray, attrs: dict[str, Any]) -> tuple[str, np.ndarray, dict]:
-    """Coordinate for xarray; float days go back to datetimes when they came from datetimes."""
+    """Coordinate for xarray; float days go back to datetimes (or cftime dates) when they came from them."""
+    if _CFTIME_ORIGIN in attrs:
+        import cftime
+
+        plain = {k: v for k, v in attrs.items() if k not in (_CFTIME_ORIGIN, _CFTIME_CALENDAR, "units")}
+        dates = cftime.num2date(values, f"days since {attrs[_CFTIME_ORIGIN]}", calendar=attrs[_CFTIME_CALENDAR])
+        return dim, np.asarray(dates), plain
     if _DATETIME_ORIGIN not in attrs:
         return dim, values, attrs
     origin = np.datetime64(attrs[_DATETIME_ORIGIN], "ns")

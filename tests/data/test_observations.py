@@ -78,3 +78,14 @@ def test_dataarray_round_trip_property(shape, seed, frac):
     obs = Observations.from_dataarray(da)
     assert len(obs) == int((~np.isnan(values)).sum())
     xr.testing.assert_equal(obs.to_dataarray(), da)
+
+
+def test_cftime_coordinates_round_trip_with_their_calendar():
+    import xarray as xr
+
+    time = xr.date_range("2000-01-01", periods=5, freq="MS", calendar="360_day", use_cftime=True)
+    da = xr.DataArray(np.arange(15.0).reshape(5, 3), dims=("time", "x"), coords={"time": time, "x": [0.0, 1.0, 2.0]})
+    obs = Observations.from_dataarray(da)
+    assert obs.coords[0].tolist() == [0.0, 30.0, 60.0, 90.0, 120.0]  # 360-day calendar: 30-day months
+    back = obs.to_dataarray()
+    assert list(back["time"].values) == list(time) and back["time"].values[0].calendar == "360_day"
