@@ -475,9 +475,9 @@ class FunBaT:
         return CorePosterior(self.value_scale_ * mean, self.value_scale_**2 * cov)
 
     def to_functional_tucker(self) -> Any:
-        """The posterior-mean model as a :class:`tensorkit.core.FunctionalTucker` with GP-posterior bases.
+        """The low-rank posterior-mean model as a :class:`tensorkit.core.FunctionalTucker` with GP-posterior bases.
 
-        Its values equal ``predict``'s mean. A non-zero value offset (from standardisation) is carried
+        Its values equal ``predict``'s mean without the residual GP (all of it when ``residual=None``). A non-zero value offset (from standardisation) is carried
         by one extra constant basis column per mode, so each rank then grows by one.
         """
         from tensorkit.core import FunctionalTucker

@@ -47,7 +47,7 @@ def test_predictions_do_not_depend_on_coordinate_units():
 
 def test_functional_tucker_reproduces_the_predictive_mean():
     X, y, _, keep = _field(seed=2)
-    model = FunBaT(rank=(2, 3, 2), seed=0, n_epochs=30).fit(X[keep], y[keep])
+    model = FunBaT(rank=(2, 3, 2), seed=0, n_epochs=30, residual=None).fit(X[keep], y[keep])
     ft = model.to_functional_tucker()
     assert isinstance(ft, FunctionalTucker)
     new = torch.tensor([[-0.1, 0.5, 0.5], [0.37, 1.2, 0.01], [0.5, 0.5, 0.5]], dtype=torch.float64)
