@@ -17,7 +17,16 @@ row/column 0 of ``P∞``, both in closed form below.
 
 The truncation error is largest at ``Δ = 0``, where it equals the dropped tail ``Σ_{j>J} q_j²``
 (every term is positive and ``|cos| ≤ 1``); :meth:`Periodic.truncation_error` reports it relative
-to σ², and by default ``J`` is chosen as the smallest with tail ≤ ``tol``.
+to σ², and by default ``J`` is chosen as the smallest with tail ≤ ``tol``. The number of harmonics
+grows like ``1/ℓ`` (ℓ over FunBaT's ``LENGTHSCALE_GRID``, i.e. candidates for a span of one):
+
+    ℓ                0.0032  0.01  0.032  0.1  0.22  0.46  1.0   2.15   3.16
+    tail at J = 7    0.98    0.94  0.81   0.45 0.11  9e-4  8e-8  7e-13  2e-15
+    J for 1e-6       1547    489   155    49   23    12    7     4      3
+    J for 1e-9       1932    611   193    62   30    16    9     6      5
+
+so lengthscales below ~0.1 (J > :data:`MAX_HARMONICS` at the default ``tol``) are refused when J is
+chosen automatically.
 """
 
 from __future__ import annotations

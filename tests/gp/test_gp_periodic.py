@@ -8,7 +8,7 @@ import pytest
 import scipy.special
 import torch
 
-from tensorkit.gp import Periodic, chain_prior, smooth
+from tensorkit.gp import Matern, Periodic, chain_prior, smooth
 from tensorkit.gp.periodic import harmonic_weights, harmonics_needed
 
 from test_gp_kalman import _chain_inputs, _dense_posterior, _problem
@@ -126,8 +126,6 @@ def test_with_hyperparameters_copies_both_kernel_kinds():
     assert copy.n_harmonics == harmonics_needed(0.3) > periodic.n_harmonics  # chosen afresh
     fixed = Periodic(PERIOD, n_harmonics=4).with_hyperparameters(variance=3.0)
     assert fixed.n_harmonics == 4 and fixed.variance.item() == 3.0
-    from tensorkit.gp import Matern
-
     matern = Matern(2.5, 0.4, 1.1).with_hyperparameters(lengthscale=0.9)
     assert (matern.nu, matern.lengthscale.item(), matern.variance.item()) == (2.5, 0.9, 1.1)
 
