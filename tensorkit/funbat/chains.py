@@ -39,7 +39,7 @@ class ModeChain:
 
     def set_kernel(self, kernel: Matern) -> None:
         """Replace the prior (e.g. after a lengthscale update)."""
-        self.kernel = Matern(kernel.nu, kernel.lengthscale.to(self.grid), kernel.variance.to(self.grid))
+        self.kernel = kernel.with_hyperparameters(kernel.lengthscale.to(self.grid), kernel.variance.to(self.grid))
         self._prior = chain_prior(self.kernel, self.grid, self.rank)
 
     def accumulate(self, index: torch.Tensor, Ea: torch.Tensor, Eaa: torch.Tensor, y: torch.Tensor, tau: float, damping: float) -> None:

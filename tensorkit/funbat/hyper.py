@@ -12,7 +12,6 @@ from __future__ import annotations
 import torch
 
 from tensorkit.funbat.chains import ModeChain
-from tensorkit.gp import Matern
 
 __all__ = ["LENGTHSCALE_GRID", "initial_lengthscale", "select_lengthscales"]
 
@@ -35,9 +34,9 @@ def select_lengthscales(chains: list[ModeChain], extra_precision: float = 0.0) -
     chosen = []
     for chain in chains:
         candidates = LENGTHSCALE_GRID.to(chain.grid) * _span(chain.grid)
-        batch = Matern(chain.kernel.nu, candidates, chain.kernel.variance.expand_as(candidates))
+        batch = chain.kernel.with_hyperparameters(candidates, chain.kernel.variance.expand_as(candidates))
         evidence = chain.log_evidence(batch, extra_precision)
         best = float(candidates[int(torch.argmax(evidence))])
-        chain.set_kernel(Matern(chain.kernel.nu, best, chain.kernel.variance))
+        chain.set_kernel(chain.kernel.with_hyperparameters(best))
         chosen.append(best)
     return chosen

@@ -1,6 +1,7 @@
-"""State-space Gaussian processes: Matérn SDEs and a batched Kalman filter / RTS smoother."""
+"""State-space Gaussian processes: Matérn SDEs, the periodic kernel and a batched Kalman filter / RTS smoother."""
 
 from tensorkit.gp.kalman import ChainPosterior, chain_prior, smooth
+from tensorkit.gp.periodic import Periodic
 from tensorkit.gp.statespace import KERNELS, Matern
 
-__all__ = ["ChainPosterior", "KERNELS", "Matern", "chain_prior", "smooth"]
+__all__ = ["ChainPosterior", "KERNELS", "Matern", "Periodic", "chain_prior", "smooth"]

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import torch
 
 from tensorkit._validation import check_choice
+from tensorkit.gp.periodic import Periodic
 from tensorkit.gp.statespace import Matern
 
 __all__ = ["ChainPosterior", "chain_prior", "smooth"]
@@ -45,7 +46,7 @@ class ChainPosterior:
     log_evidence: torch.Tensor
 
 
-def chain_prior(kernel: Matern, x: torch.Tensor, n_functions: int = 1) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+def chain_prior(kernel: Matern | Periodic, x: torch.Tensor, n_functions: int = 1) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """State-space prior of ``n_functions`` independent GPs sharing ``kernel``, at sorted inputs ``x``.
 
     The joint state stacks the functions' states block by block (function ``j`` occupies entries
@@ -53,7 +54,7 @@ def chain_prior(kernel: Matern, x: torch.Tensor, n_functions: int = 1) -> tuple[
 
     Parameters
     ----------
-    kernel : Matern
+    kernel : Matern or Periodic
         Possibly batched (its batch shape becomes the leading dimensions).
     x : (T,) tensor
         Strictly increasing inputs.

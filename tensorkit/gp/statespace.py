@@ -80,6 +80,10 @@ class Matern:
             raise ValueError("kernel must have a single lengthscale (no ARD, no batch)")
         return cls(kernel.nu, lengthscale.reshape(()), variance)
 
+    def with_hyperparameters(self, lengthscale: Any = None, variance: Any = None) -> "Matern":
+        """A copy with a new lengthscale and/or variance (None keeps the current one)."""
+        return Matern(self.nu, self.lengthscale if lengthscale is None else lengthscale, self.variance if variance is None else variance)
+
     # ------------------------------------------------------------------ state-space matrices
     @property
     def state_dim(self) -> int:
