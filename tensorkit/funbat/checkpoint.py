@@ -9,7 +9,6 @@ import torch
 
 from tensorkit.funbat.chains import ModeChain
 from tensorkit.funbat.inference import ConditionalEP
-from tensorkit.gp import Matern
 
 __all__ = ["capture_state", "fingerprint", "restore_state"]
 
@@ -32,7 +31,7 @@ def restore_state(ep: ConditionalEP, state: dict[str, Any]) -> None:
     like = ep.y
     for k, saved in enumerate(state["chains"]):
         old = ep.chains[k]
-        kernel = Matern(old.kernel.nu, saved["lengthscale"].to(like), saved["variance"].to(like))
+        kernel = old.kernel.with_hyperparameters(saved["lengthscale"].to(like), saved["variance"].to(like))
         chain = ModeChain(old.grid, kernel, int(saved["rank"]), old.method)
         for key in ("info_matrix", "info_vector", "mean", "cov"):
             setattr(chain, key, saved[key].to(like))

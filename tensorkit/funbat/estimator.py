@@ -237,7 +237,8 @@ class FunBaT:
         self.rank_ = tuple(ranks)
         grids, indices = zip(*(torch.unique(Xs[:, k], return_inverse=True) for k in range(K)))
         self._auto = isinstance(self.lengthscale, str)
-        lengthscales = [initial_lengthscale(g) for g in grids] if self._auto else _per_mode_floats(self.lengthscale, "lengthscale", K)
+        lengthscales = ([initial_lengthscale(g, kind == "periodic") for g, kind in zip(grids, kinds)] if self._auto
+                        else _per_mode_floats(self.lengthscale, "lengthscale", K))
         variances = _per_mode_floats(self.variance, "variance", K)
         self._generator = torch.Generator().manual_seed(self.seed)
         settings = EPSettings(self.damping, self.damping_core, self.damping_noise, self.noise_prior, 1.0, self.schedule, self.parity_mode)

@@ -9,14 +9,19 @@ for maximising the EP evidence; the variance σ² is not selected (it trades off
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 from tensorkit.funbat.chains import ModeChain
+from tensorkit.gp.periodic import Periodic
 
-__all__ = ["LENGTHSCALE_GRID", "initial_lengthscale", "select_lengthscales"]
+__all__ = ["LENGTHSCALE_GRID", "PERIODIC_LENGTHSCALE_GRID", "initial_lengthscale", "select_lengthscales"]
 
 #: candidate lengthscales as fractions of a mode's coordinate span
 LENGTHSCALE_GRID = torch.logspace(-2.5, 0.5, 19, dtype=torch.float64)
+#: candidate (dimensionless) lengthscales of a periodic kernel: below ~0.2 its state needs > 30 harmonics
+PERIODIC_LENGTHSCALE_GRID = torch.logspace(math.log10(0.2), 1.0, 13, dtype=torch.float64)
 
 
 def _span(grid: torch.Tensor) -> float:
@@ -24,16 +29,19 @@ def _span(grid: torch.Tensor) -> float:
     return span if span > 0 else 1.0
 
 
-def initial_lengthscale(grid: torch.Tensor) -> float:
-    """Starting lengthscale before the first selection: 10 % of the coordinate span."""
-    return 0.1 * _span(grid)
+def initial_lengthscale(grid: torch.Tensor, periodic: bool = False) -> float:
+    """Starting lengthscale before the first selection: 10 % of the coordinate span (periodic: 1)."""
+    return 1.0 if periodic else 0.1 * _span(grid)
 
 
 def select_lengthscales(chains: list[ModeChain], extra_precision: float = 0.0) -> list[float]:
     """Set each chain's lengthscale to the evidence maximiser over the grid; return the choices."""
     chosen = []
     for chain in chains:
-        candidates = LENGTHSCALE_GRID.to(chain.grid) * _span(chain.grid)
+        if isinstance(chain.kernel, Periodic):
+            candidates = PERIODIC_LENGTHSCALE_GRID.to(chain.grid)
+        else:
+            candidates = LENGTHSCALE_GRID.to(chain.grid) * _span(chain.grid)
         batch = chain.kernel.with_hyperparameters(candidates, chain.kernel.variance.expand_as(candidates))
         evidence = chain.log_evidence(batch, extra_precision)
         best = float(candidates[int(torch.argmax(evidence))])

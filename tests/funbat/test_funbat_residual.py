@@ -138,3 +138,17 @@ def test_kernel_names_per_mode_and_periods():
         FunBaT(residual="kriging")
     with pytest.raises(ValueError, match="rank"):
         FunBaT(rank="best")
+
+
+def test_periodic_mode_wraps_around():
+    """A field periodic in longitude, observed at 0°…340°: the periodic prior predicts 350° from both 340° and 0°."""
+    time, lon = torch.arange(6, dtype=F64), torch.arange(0, 360, 20, dtype=F64)
+    X = torch.cartesian_prod(time, lon)
+    field = lambda x: torch.cos(torch.deg2rad(x[:, 1]) * 3 + 0.3) * (1 + 0.2 * x[:, 0]) + 0.5 * torch.sin(torch.deg2rad(x[:, 1]))
+    y = field(X)
+    query = torch.cartesian_prod(time, torch.tensor([350.0], dtype=F64))
+    errors = {}
+    for kernel in ("periodic", "matern32"):
+        model = FunBaT(rank=2, kernel=["matern32", kernel], seed=0, n_epochs=40, residual=None).fit(X, y)
+        errors[kernel] = float((model.predict(query) - field(query)).abs().max())
+    assert errors["periodic"] < 0.5 * errors["matern32"], errors
