@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import torch
 
 from tensorkit._validation import as_tensor, check_choice, check_positive_float, check_positive_int, check_probability
@@ -163,7 +164,7 @@ class FunBaT:
     ) -> None:
         if isinstance(rank, str):
             check_choice(rank, "rank", ("auto",))
-        elif isinstance(rank, int):
+        elif isinstance(rank, (int, float, np.integer, np.floating)):
             check_positive_int(rank, "rank")
         else:
             for k, r in enumerate(rank):
@@ -200,6 +201,8 @@ class FunBaT:
         self.parity_mode = bool(parity_mode)
         self.smoother = check_choice(smoother, "smoother", ("parallel", "sequential"))
         self.checkpoint = checkpoint
+        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+            raise TypeError(f"seed must be an int, got {seed!r}")
         self.seed = int(seed)
         self.device = device
         self.verbose = verbose
@@ -309,9 +312,17 @@ class FunBaT:
         else:
             if values is None:
                 raise ValueError("values is required when coords is not an xarray.DataArray")
+            for value, name in [(coords, "coords"), (values, "values")]:
+                if torch.is_tensor(value) and value.requires_grad:
+                    raise ValueError(f"{name} requires grad; FunBaT is fitted by message passing, pass {name}.detach()")
+                if torch.is_tensor(value) and value.dtype in (torch.float16, torch.bfloat16):
+                    raise TypeError(f"{name} must be float32 or float64 (or integer coordinates), got {value.dtype}")
             X = as_tensor(coords, "coords", dtype=torch.float64 if not torch.is_tensor(coords) else None, ndim=2)
             if not X.is_floating_point():
                 X = X.to(torch.float64)
+            if X.shape[1] < 2:
+                raise ValueError(f"coords must have at least 2 columns (one per mode), got {X.shape[1]}; "
+                                 "one mode is plain GP regression (e.g. tensorkit.gp.smooth)")
             y = as_tensor(values, "values", dtype=X.dtype, device=X.device, ndim=1, allow_nan=True)
             if y.shape[0] != X.shape[0]:
                 raise ValueError(f"coords has {X.shape[0]} rows but values has {y.shape[0]} entries")
@@ -328,7 +339,7 @@ class FunBaT:
     def _ranks(self, K: int, Xs: torch.Tensor, ys: torch.Tensor) -> list[int]:
         if self.rank == "auto":
             return list(select_ranks(Xs, ys, self.decomposition, max_rank=AUTO_MAX_RANK, seed=self.seed))
-        ranks = [self.rank] * K if isinstance(self.rank, int) else list(self.rank)
+        ranks = [int(self.rank)] * K if isinstance(self.rank, (int, np.integer)) else list(self.rank)
         if len(ranks) != K:
             raise ValueError(f"rank must have one entry per mode ({K}), got {len(ranks)}")
         return ranks
