@@ -44,6 +44,8 @@ from linear_operator.operators import (
     KroneckerProductLinearOperator,
 )
 
+from tensorkit.core.tenalg import multi_mode_dot
+
 __all__ = ["GridGP", "GridKernel", "conjugate_gradients", "kernel_matrix"]
 
 logger = logging.getLogger(__name__)
@@ -98,10 +100,11 @@ class GridKernel:
     kinds: list[str]
     periods: list[float | None]
 
-    def factors(self, grids: Sequence[torch.Tensor]) -> list[torch.Tensor]:
-        """Per-mode kernel matrices on ``grids`` (the outputscale not included)."""
-        return [w * kernel_matrix(kind, g, g, ls, p) + (1 - w) * kernel_matrix(kind, g, g, ll, p)
-                for kind, g, ls, ll, w, p in zip(self.kinds, grids, self.short, self.long, self.weights, self.periods)]
+    def factors(self, grids: Sequence[torch.Tensor], columns: Sequence[torch.Tensor] | None = None) -> list[torch.Tensor]:
+        """Per-mode kernel matrices between ``grids`` and ``columns`` (default: ``grids``), outputscale excluded."""
+        columns = grids if columns is None else columns
+        return [w * kernel_matrix(kind, g, c, ls, p) + (1 - w) * kernel_matrix(kind, g, c, ll, p)
+                for kind, g, c, ls, ll, w, p in zip(self.kinds, grids, columns, self.short, self.long, self.weights, self.periods)]
 
     def detach(self) -> GridKernel:
         return GridKernel(self.short.detach(), self.long.detach(), self.weights.detach(), self.outputscale.detach(),
@@ -189,7 +192,7 @@ class GridGP:
         The windows fix the kernel's shape; its amplitude, which sets the width of every interval, is
         then estimated from all observations (the maximiser of the marginal likelihood of ``c·(K + σ²I)``).
         """
-        noisy, solve_observed, _ = _system(kernel, self.grids, self.observed)
+        noisy, solve_observed, _ = _system(kernel, self.grids, self.observed, self.grids)
         alpha = _weights(noisy, solve_observed, self.values[:, None], torch.full((1,), tol, dtype=self.values.dtype))
         c = (self.values @ alpha[solve_observed][:, 0]) / self.values.numel()
         return GridKernel(kernel.short, kernel.long, kernel.weights, c * kernel.outputscale, c * kernel.noise, kernel.kinds, kernel.periods)
@@ -257,54 +260,63 @@ class GridGP:
             if p.max() >= g.numel() or not torch.equal(g[p], t):
                 raise ValueError("query grids must contain every training coordinate")
         shape = tuple(g.numel() for g in grids)
-        observed = torch.zeros(shape, dtype=torch.bool, device=self.observed.device)
-        observed[torch.meshgrid(*positions, indexing="ij")] = self.observed
         kernel = self.kernel
-        noisy, solve_observed, cross = _system(kernel, grids, observed)
         factors = kernel.factors(grids)
         factors[0] = kernel.outputscale * factors[0]
         generator = torch.Generator(device=self.values.device).manual_seed(self.seed)
         dtype, device = self.values.dtype, self.values.device
         root = KroneckerProductLinearOperator(*(DenseLinearOperator(_psd_root(f)) for f in factors))
-        samples = root._matmul(torch.randn(observed.numel(), self.n_samples, generator=generator, dtype=dtype, device=device))
+        samples = root._matmul(torch.randn(math.prod(shape), self.n_samples, generator=generator, dtype=dtype, device=device))
+        at_training = samples.reshape(*shape, -1)[torch.meshgrid(*positions, indexing="ij")][self.observed]
         noise = kernel.noise.sqrt() * torch.randn(self.values.numel(), self.n_samples, generator=generator, dtype=dtype, device=device)
-        targets = torch.cat([self.values[:, None], samples[observed.reshape(-1)] + noise], 1)
+        targets = torch.cat([self.values[:, None], at_training + noise], 1)
         tols = torch.full((targets.shape[1],), sample_tol, dtype=dtype, device=device)
         tols[0] = tol
+        noisy, solve_observed, cross = _system(kernel, self.grids, self.observed, grids)
         fitted = cross(_weights(noisy, solve_observed, targets, tols))
         variance = ((samples - fitted[:, 1:]) ** 2).mean(1)
         return fitted[:, 0].reshape(shape), variance.reshape(shape)
 
 
-def _system(kernel: GridKernel, grids: Sequence[torch.Tensor], observed: torch.Tensor) -> tuple[
+def _system(kernel: GridKernel, grids: Sequence[torch.Tensor], observed: torch.Tensor, query: Sequence[torch.Tensor]) -> tuple[
         KroneckerProductAddedDiagLinearOperator, torch.Tensor, Callable[[torch.Tensor], torch.Tensor]]:
-    """Where to solve: ``K + σ²I`` there, the observed cells there, and the map from weights to the grid.
+    """The training system: ``K + σ²I`` where it is solved, the observed cells there, and the map
+    from its weights to the ``query`` grid (the cross-covariance, one rectangular factor per mode).
 
     Cells of modes 2…K never observed at any coordinate of mode 1 (land, a gap hidden in every time
     step) make the missing-cell system ill-conditioned. When there are such cells, and the cells of
-    modes 2…K observed at least once are few enough, those modes are merged into one dense factor over these cells only;
-    the system then has only the scattered missing cells left, and the never-observed cells are
-    predicted through the cross-covariance. Otherwise the solve runs on the full Kronecker grid.
+    modes 2…K observed at least once are few enough, those modes are merged into one dense factor over
+    these cells only, so the system keeps only the scattered missing cells. Otherwise the solve runs on
+    the full Kronecker grid.
     """
-    factors = kernel.factors(grids)
-    factors[0] = kernel.outputscale * factors[0]
+    factors, crosses = kernel.factors(grids), kernel.factors(query, grids)
+    factors[0], crosses[0] = kernel.outputscale * factors[0], kernel.outputscale * crosses[0]
     n0 = observed.shape[0]
     rest = observed.reshape(n0, -1)
     support = torch.nonzero(rest.any(0))[:, 0]
     m, n_rest = support.numel(), rest.shape[1]
-    if len(factors) == 1 or m == n_rest or m > MAX_MERGED_CELLS or m * n_rest > MAX_MERGED_ENTRIES:
+    n_query_rest = math.prod(g.numel() for g in query[1:])
+    if len(factors) == 1 or m == n_rest or m > MAX_MERGED_CELLS or m * n_query_rest > MAX_MERGED_ENTRIES:
         prior = KroneckerProductLinearOperator(*(DenseLinearOperator(f) for f in factors))
-        return _added_noise(prior, kernel.noise), observed.reshape(-1), prior._matmul
-    rows = torch.unravel_index(torch.arange(n_rest, device=observed.device), observed.shape[1:])
-    tail = torch.ones(n_rest, m, dtype=factors[0].dtype, device=factors[0].device)
-    for factor, row in zip(factors[1:], rows):
-        tail = tail * factor[row[:, None], row[support][None, :]]
+
+        def cross(weights: torch.Tensor) -> torch.Tensor:
+            spread = multi_mode_dot(weights.reshape(*observed.shape, -1), crosses)
+            return spread.reshape(-1, weights.shape[1])
+
+        return _added_noise(prior, kernel.noise), observed.reshape(-1), cross
+    train_rows = torch.unravel_index(support, observed.shape[1:])
+    query_rows = torch.unravel_index(torch.arange(n_query_rest, device=observed.device), tuple(g.numel() for g in query[1:]))
+    tail = torch.ones(m, m, dtype=factors[0].dtype, device=factors[0].device)
+    query_tail = torch.ones(n_query_rest, m, dtype=factors[0].dtype, device=factors[0].device)
+    for factor, cross_factor, train, row in zip(factors[1:], crosses[1:], train_rows, query_rows):
+        tail = tail * factor[train[:, None], train[None, :]]
+        query_tail = query_tail * cross_factor[row[:, None], train[None, :]]
 
     def cross(weights: torch.Tensor) -> torch.Tensor:
-        first = (factors[0] @ weights.reshape(n0, -1)).reshape(n0, m, -1)
-        return torch.einsum("rj,tjb->trb", tail, first).reshape(n0 * n_rest, -1)
+        first = (crosses[0] @ weights.reshape(n0, -1)).reshape(crosses[0].shape[0], m, -1)
+        return torch.einsum("rj,tjb->trb", query_tail, first).reshape(-1, weights.shape[1])
 
-    merged = KroneckerProductLinearOperator(DenseLinearOperator(factors[0]), DenseLinearOperator(tail[support]))
+    merged = KroneckerProductLinearOperator(DenseLinearOperator(factors[0]), DenseLinearOperator(tail))
     return _added_noise(merged, kernel.noise), rest[:, support].reshape(-1), cross
 
 

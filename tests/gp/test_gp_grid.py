@@ -77,7 +77,10 @@ def test_full_kronecker_layout_when_merging_is_too_large(monkeypatch):
     assert torch.allclose(mean.reshape(-1), dense_mean, rtol=0, atol=1e-6 * float(dense_mean.abs().max()))
 
 
-def test_refined_query_grid_equals_dense_predictive():
+@pytest.mark.parametrize("merge", [True, False], ids=["merged-modes", "full-kronecker"])
+def test_refined_query_grid_equals_dense_predictive(merge, monkeypatch):
+    if not merge:
+        monkeypatch.setattr(grid_module, "MAX_MERGED_CELLS", 0)
     gp = _model(_observed(True), kinds=("matern32", "matern32", "matern12"), periods=(None, None, None))
     query = [torch.sort(torch.cat([g, g[:-1] + 0.5 * g.diff()]))[0] if k == 1 else g for k, g in enumerate(gp.grids)]
     mean, var = gp.posterior(query)
