@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from tensorkit._estimator import Regressor, check_fitted, like_input
 from tensorkit._validation import as_tensor, check_choice, check_positive_float, check_positive_int, check_probability
 from tensorkit.funbat.basis import GPBasis, OffsetBasis
 from tensorkit.funbat.chains import ModeChain
@@ -39,7 +40,7 @@ class CorePosterior:
     covariance: torch.Tensor
 
 
-class FunBaT:
+class FunBaT(Regressor):
     """Functional Bayesian Tucker decomposition with state-space GP factor priors (Fang et al., ICLR 2024).
 
     ``f(x_1, …, x_K) = Σ W[i_1…i_K] Π_k u^k_{i_k}(x_k)``, each ``u^k_i ~ GP(0, Matérn)``, a Gaussian core
@@ -196,14 +197,16 @@ class FunBaT:
         self.schedule = check_choice(schedule, "schedule", ("inner", "jacobi"))
         if len(noise_prior) != 2:
             raise ValueError(f"noise_prior must be (a0, b0), got {noise_prior!r}")
-        self.noise_prior = (check_positive_float(noise_prior[0], "noise_prior[0]"), check_positive_float(noise_prior[1], "noise_prior[1]"))
-        self.standardize = bool(standardize)
-        self.parity_mode = bool(parity_mode)
+        check_positive_float(noise_prior[0], "noise_prior[0]")
+        check_positive_float(noise_prior[1], "noise_prior[1]")
+        self.noise_prior = noise_prior
+        self.standardize = standardize
+        self.parity_mode = parity_mode
         self.smoother = check_choice(smoother, "smoother", ("parallel", "sequential"))
         self.checkpoint = checkpoint
         if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
             raise TypeError(f"seed must be an int, got {seed!r}")
-        self.seed = int(seed)
+        self.seed = seed
         self.device = device
         self.verbose = verbose
 
@@ -243,8 +246,9 @@ class FunBaT:
         lengthscales = ([initial_lengthscale(g, kind == "periodic") for g, kind in zip(grids, kinds)] if self._auto
                         else _per_mode_floats(self.lengthscale, "lengthscale", K))
         variances = _per_mode_floats(self.variance, "variance", K)
-        self._generator = torch.Generator().manual_seed(self.seed)
-        settings = EPSettings(self.damping, self.damping_core, self.damping_noise, self.noise_prior, 1.0, self.schedule, self.parity_mode)
+        self._generator = torch.Generator().manual_seed(int(self.seed))
+        settings = EPSettings(self.damping, self.damping_core, self.damping_noise, tuple(float(v) for v in self.noise_prior), 1.0,
+                              self.schedule, bool(self.parity_mode))
         warm = self.decomposition == "tucker" and self.init == "cp"
         first_ranks = [min(ranks)] * K if warm else ranks
         chains = [
@@ -294,7 +298,7 @@ class FunBaT:
                           "(pass residual=None to silence this warning)", UserWarning, stacklevel=3)
             return None
         grids, cells = layout
-        return ResidualField(grids, cells, residuals, kinds, periods, self.n_samples, self.seed)
+        return ResidualField(grids, cells, residuals, kinds, periods, self.n_samples, int(self.seed))
 
     def _parse(self, coords: Any, values: Any) -> tuple[torch.Tensor, torch.Tensor]:
         try:
@@ -338,7 +342,7 @@ class FunBaT:
 
     def _ranks(self, K: int, Xs: torch.Tensor, ys: torch.Tensor) -> list[int]:
         if self.rank == "auto":
-            return list(select_ranks(Xs, ys, self.decomposition, max_rank=AUTO_MAX_RANK, seed=self.seed))
+            return list(select_ranks(Xs, ys, self.decomposition, max_rank=AUTO_MAX_RANK, seed=int(self.seed)))
         ranks = [int(self.rank)] * K if isinstance(self.rank, (int, np.integer)) else list(self.rank)
         if len(ranks) != K:
             raise ValueError(f"rank must have one entry per mode ({K}), got {len(ranks)}")
@@ -425,11 +429,11 @@ class FunBaT:
 
     # ------------------------------------------------------------------ results
     def _check_fitted(self) -> None:
-        if not hasattr(self, "bases_"):
-            raise RuntimeError("this FunBaT instance is not fitted yet; call fit first")
+        check_fitted(self, "bases_")
 
     def predict(self, coords: Any, return_std: bool = False, include_noise: bool = True) -> Any:
-        """Predictive mean (and standard deviation) at ``N×K`` raw coordinates.
+        """Predictive mean (and standard deviation) at ``N×K`` raw coordinates; a tensor for a tensor
+        ``coords``, else NumPy arrays.
 
         With the residual GP, mean and variance are those of ``f_lowrank + g`` (the GP's variance,
         plus its noise variance with ``include_noise``). Without it, the standard deviation includes
@@ -440,6 +444,12 @@ class FunBaT:
         X = as_tensor(coords, "coords", dtype=self._ep.y.dtype, device=self._ep.y.device, ndim=2)
         if X.shape[1] != self.n_modes_:
             raise ValueError(f"coords must have {self.n_modes_} columns, got {X.shape[1]}")
+        mean, var = self._moments(X, return_std, include_noise)
+        out = like_input(self.value_offset_ + self.value_scale_ * mean, coords)
+        return (out, like_input(self.value_scale_ * var.sqrt(), coords)) if return_std else out
+
+    def _moments(self, X: torch.Tensor, variance: bool, include_noise: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Standardised predictive mean and (if asked) variance at rows of ``X``."""
         means, seconds = [], []
         for k, basis in enumerate(self.bases_):
             unique, inverse = torch.unique(X[:, k], return_inverse=True)
@@ -451,20 +461,15 @@ class FunBaT:
         mean = contraction.predict_mean(means)
         if self._residual is not None:
             g_mean, g_var = self._residual.predict((X - self.coordinate_shift_) / self.coordinate_scale_)
-            out = self.value_offset_ + self.value_scale_ * (mean + g_mean)
-            if not return_std:
-                return out
             # The residual GP was fitted to what the low-rank mean misses, its estimation error included,
             # so its variance (plus its noise) is the predictive variance of f_lowrank + g.
-            var = g_var + float(self._residual.kernel.noise) if include_noise else g_var
-            return out, self.value_scale_ * var.sqrt()
-        out = self.value_offset_ + self.value_scale_ * mean
-        if not return_std:
-            return out
+            return mean + g_mean, g_var + float(self._residual.kernel.noise) if include_noise else g_var
+        if not variance:
+            return mean, None
         var = (contraction.predict_second(seconds) - mean**2).clamp_min(0)
         if include_noise:
             var = var + float(self._ep.noise_rate) / (self._ep.noise_shape - 1.0)
-        return out, self.value_scale_ * var.sqrt()
+        return mean, var
 
     @property
     def noise_precision_(self) -> float:

@@ -152,3 +152,20 @@ def test_periodic_mode_wraps_around():
         model = FunBaT(rank=2, kernel=["matern32", kernel], seed=0, n_epochs=40, residual=None).fit(X, y)
         errors[kernel] = float((model.predict(query) - field(query)).abs().max())
     assert errors["periodic"] < 0.5 * errors["matern32"], errors
+
+
+def test_scikit_learn_contract():
+    from sklearn.base import clone
+    from sklearn.exceptions import NotFittedError
+    from sklearn.model_selection import KFold, cross_val_score
+
+    X, y, _ = _grid_data(shape=(6, 7, 8))
+    model = FunBaT(rank=2, kernel=["matern32", "matern32", "matern52"], noise_prior=(1, 2), seed=0, n_epochs=15)
+    twin = clone(model)
+    assert twin.get_params() == model.get_params() and "residual='gp'" not in repr(model)  # defaults not repeated
+    with pytest.raises(NotFittedError):
+        model.predict(X.numpy())
+    scores = cross_val_score(model, X.numpy(), y.numpy(), cv=KFold(3, shuffle=True, random_state=0))
+    assert scores.shape == (3,) and all(s > 0.9 for s in scores)  # R² on cells hidden at random
+    fitted = model.fit(X.numpy(), y.numpy())
+    assert type(fitted.predict(X.numpy())).__module__ == "numpy" and torch.is_tensor(fitted.predict(X))
