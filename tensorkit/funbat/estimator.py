@@ -18,9 +18,9 @@ from tensorkit.funbat.chains import ModeChain
 from tensorkit.funbat.checkpoint import capture_state, fingerprint, restore_state
 from tensorkit.funbat.hyper import initial_lengthscale, select_lengthscales
 from tensorkit.funbat.inference import ConditionalEP, EPSettings
-from tensorkit.funbat.kernels import mode_kernels, parse_kernel, state_space_kernel
+from tensorkit.funbat.kernels import mode_kernels, parse_kernel, per_mode_floats, state_space_kernel
 from tensorkit.funbat.rank import select_ranks
-from tensorkit.funbat.residual import ResidualField, grid_layout
+from tensorkit.funbat.residual import fit_residual
 from tensorkit.gp import Matern
 from tensorkit.runtime import GracefulInterrupt, load_checkpoint, progress, resolve_device, save_checkpoint
 
@@ -179,9 +179,9 @@ class FunBaT(Regressor):
         if isinstance(lengthscale, str):
             check_choice(lengthscale, "lengthscale", ("auto",))
         else:
-            _per_mode_floats(lengthscale, "lengthscale")
+            per_mode_floats(lengthscale, "lengthscale")
         self.lengthscale = lengthscale
-        _per_mode_floats(variance, "variance")
+        per_mode_floats(variance, "variance")
         self.variance = variance
         self.decomposition = check_choice(decomposition, "decomposition", ("tucker", "cp"))
         if decomposition == "cp" and not isinstance(rank, (int, str)) and len(set(rank)) > 1:
@@ -244,8 +244,8 @@ class FunBaT(Regressor):
         grids, indices = zip(*(torch.unique(Xs[:, k], return_inverse=True) for k in range(K)))
         self._auto = isinstance(self.lengthscale, str)
         lengthscales = ([initial_lengthscale(g, kind == "periodic") for g, kind in zip(grids, kinds)] if self._auto
-                        else _per_mode_floats(self.lengthscale, "lengthscale", K))
-        variances = _per_mode_floats(self.variance, "variance", K)
+                        else per_mode_floats(self.lengthscale, "lengthscale", K))
+        variances = per_mode_floats(self.variance, "variance", K)
         self._generator = torch.Generator().manual_seed(int(self.seed))
         settings = EPSettings(self.damping, self.damping_core, self.damping_noise, tuple(float(v) for v in self.noise_prior), 1.0,
                               self.schedule, bool(self.parity_mode))
@@ -284,21 +284,10 @@ class FunBaT(Regressor):
         if self.collapsed_:
             warnings.warn("FunBaT collapsed to the zero predictor (train predictions ≈ 0); use init='cp' or a larger variance",
                           RuntimeWarning, stacklevel=2)
-        self._residual = None if self.interrupted_ else self._fit_residual(Xs, ys - fitted, kinds, periods)
+        off = self.interrupted_ or self.residual is None
+        self._residual = None if off else fit_residual(Xs, ys - fitted, kinds, periods, self.n_samples, int(self.seed))
         self.residual_ = None if self._residual is None else self._residual.describe(self.coordinate_scale_.tolist(), self.value_scale_)
         return self
-
-    def _fit_residual(self, Xs: torch.Tensor, residuals: torch.Tensor, kinds: list[str], periods: list[float | None]) -> ResidualField | None:
-        """The residual GP on the grid of unique training coordinates, or None (off, or not a grid)."""
-        if self.residual is None:
-            return None
-        layout = grid_layout(Xs)
-        if isinstance(layout, str):
-            warnings.warn(f"residual='gp' is switched off: {layout}; the fit is the low-rank model alone "
-                          "(pass residual=None to silence this warning)", UserWarning, stacklevel=3)
-            return None
-        grids, cells = layout
-        return ResidualField(grids, cells, residuals, kinds, periods, self.n_samples, int(self.seed))
 
     def _parse(self, coords: Any, values: Any) -> tuple[torch.Tensor, torch.Tensor]:
         try:
@@ -507,12 +496,3 @@ class FunBaT(Regressor):
         padded[tuple(r for r in core.shape)] = self.value_offset_
         return FunctionalTucker(padded, [OffsetBasis(b) for b in self.bases_])
 
-
-def _per_mode_floats(value: Any, name: str, n_modes: int | None = None) -> list[float]:
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        values = [check_positive_float(value, name)]
-        return values * (n_modes or 1)
-    values = [check_positive_float(v, f"{name}[{k}]") for k, v in enumerate(value)]
-    if n_modes is not None and len(values) != n_modes:
-        raise ValueError(f"{name} must have one entry per mode ({n_modes}), got {len(values)}")
-    return values

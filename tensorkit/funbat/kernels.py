@@ -7,9 +7,10 @@ from typing import Any
 
 import torch
 
+from tensorkit._validation import check_positive_float
 from tensorkit.gp import KERNELS, Matern
 
-__all__ = ["mode_kernels", "parse_kernel", "state_space_kernel"]
+__all__ = ["mode_kernels", "parse_kernel", "per_mode_floats", "state_space_kernel"]
 
 
 def parse_kernel(name: Any) -> tuple[str, float | None]:
@@ -63,3 +64,13 @@ def state_space_kernel(kind: str, period: float | None, lengthscale: float, vari
 
         return Periodic(period, lengthscale, variance)
     return Matern.from_name(kind, lengthscale, variance)
+
+
+def per_mode_floats(value: Any, name: str, n_modes: int | None = None) -> list[float]:
+    """A positive hyper-parameter given once or per mode, as one float per mode (checked, naming ``name``)."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return [check_positive_float(value, name)] * (n_modes or 1)
+    values = [check_positive_float(v, f"{name}[{k}]") for k, v in enumerate(value)]
+    if n_modes is not None and len(values) != n_modes:
+        raise ValueError(f"{name} must have one entry per mode ({n_modes}), got {len(values)}")
+    return values

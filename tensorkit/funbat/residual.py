@@ -10,6 +10,7 @@ for scattered coordinates that grid is mostly empty, and the residual is switche
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -17,7 +18,7 @@ import torch
 
 from tensorkit.gp.grid import GridGP
 
-__all__ = ["MAX_GRID_CELLS", "ResidualField", "grid_layout"]
+__all__ = ["MAX_GRID_CELLS", "ResidualField", "fit_residual", "grid_layout"]
 
 #: largest grid (training or prediction) the residual GP works on
 MAX_GRID_CELLS = 2_000_000
@@ -96,3 +97,15 @@ class ResidualField:
             "outputscale": float(kernel.outputscale) * value_scale**2,
             "noise_variance": float(kernel.noise) * value_scale**2,
         }
+
+
+def fit_residual(Xs: torch.Tensor, residuals: torch.Tensor, kinds: Sequence[str], periods: Sequence[float | None],
+                 n_samples: int, seed: int) -> ResidualField | None:
+    """The residual GP on the grid of the points' unique coordinates, or None (with a warning) when they are not a grid."""
+    layout = grid_layout(Xs)
+    if isinstance(layout, str):
+        warnings.warn(f"residual='gp' is switched off: {layout}; the fit is the low-rank model alone "
+                      "(pass residual=None to silence this warning)", UserWarning, stacklevel=3)
+        return None
+    grids, cells = layout
+    return ResidualField(grids, cells, residuals, kinds, periods, n_samples, seed)
