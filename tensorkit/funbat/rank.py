@@ -3,7 +3,11 @@
 When the training points lie on a grid (a gridded field with gaps), the values are placed on the
 grid of unique coordinates, a seeded fraction of the observed cells is held out, and classical
 masked decompositions (:func:`tensorkit.core.decompose.hooi`, :func:`~tensorkit.core.decompose.cp_als`)
-of increasing rank are scored by their error on those cells. The chosen ranks are the smallest ones
+of increasing rank are scored by their error on those cells. The held-out cells are drawn the way the
+data are missing: when some cells of modes 2..K (space, for a ``time × lat × lon`` field) are never
+observed at any index of mode 1 (land, a sensor or cloud gap present in every time step), filling them
+is extrapolation from the separable structure, so whole boxes of modes 2..K are held out in every time
+step; otherwise single cells are. The chosen ranks are the smallest ones
 whose held-out mean squared error is within one standard error of the best (the "one-standard-error
 rule", Breiman et al. 1984; Hastie, Tibshirani & Friedman, *Elements of Statistical Learning*, §7.10).
 """
@@ -16,13 +20,19 @@ from collections.abc import Sequence
 import torch
 
 from tensorkit._validation import as_tensor, check_choice, check_positive_int, check_same_length, check_value_type
+from tensorkit.core.cp import CPTensor
 from tensorkit.core.decompose import cp_als, hooi
+from tensorkit.core.tucker import TuckerTensor
 from tensorkit.funbat.residual import grid_layout
 
-__all__ = ["FALLBACK_RANK", "select_ranks"]
+__all__ = ["BLOCK_FRACTION", "FALLBACK_RANK", "select_ranks"]
 
 #: rank per mode returned when no selection is possible (the estimator's former default ``rank=3``)
 FALLBACK_RANK = 3
+#: a held-out box spans this fraction of each of modes 2..K (at least one index)
+BLOCK_FRACTION = 0.15
+#: independent block draws whose held-out errors are pooled (one box layout is a noisy score)
+BLOCK_DRAWS = 3
 #: sweeps and tolerance of each fit: enough to order the candidates, not to converge CP-ALS fully
 _SWEEPS, _TOL = 50, 1e-6
 #: the threshold's floor, as a fraction of the held-out values' mean square: on noise-free data the
@@ -37,6 +47,7 @@ def select_ranks(
     max_rank: int = 8,
     holdout: float = 0.1,
     seed: int = 0,
+    split: str = "auto",
 ) -> tuple[int, ...]:
     """Ranks per mode chosen by the held-out error of masked decompositions on the grid of the points.
 
@@ -54,6 +65,11 @@ def select_ranks(
         Fraction of the points held out for scoring, in (0, 1); at least two are held out.
     seed : int
         Seed of the held-out draw (and of :func:`cp_als`'s padding).
+    split : {"auto", "cells", "blocks"}
+        ``"cells"`` holds out single points at random; ``"blocks"`` holds out every point inside
+        random boxes of modes 2..K (each spanning :data:`BLOCK_FRACTION` of each mode), in every index
+        of mode 1, until a ``holdout`` fraction of the points is held out; ``"auto"`` picks
+        ``"blocks"`` when some cell of modes 2..K is never observed, else ``"cells"``.
 
     Returns
     -------
@@ -84,6 +100,7 @@ def select_ranks(
     if not 0 < holdout < 1:
         raise ValueError(f"holdout must lie in (0, 1), got {holdout}")
     seed = check_value_type(seed, int, "seed")
+    check_choice(split, "split", ("auto", "cells", "blocks"))
 
     n_modes = X.shape[1]
     layout = grid_layout(X)
@@ -99,16 +116,40 @@ def select_ranks(
         path = list(dict.fromkeys(_feasible([min(r, n) for n in shape]) for r in range(1, max_rank + 1)))
     if len(path) == 1:  # one mode, or modes of size one: nothing to choose
         return path[0]
-    held = torch.randperm(n_points, generator=torch.Generator().manual_seed(seed))[:n_held].to(X.device)
-    scorer = _HeldOutScorer(shape, cells, y, held, decomposition, seed)
+    generator = torch.Generator().manual_seed(seed)
+    tail = math.prod(shape[1:])
+    seen = torch.zeros(tail, dtype=torch.bool, device=X.device)
+    seen[cells % tail] = True
+    if split == "blocks" or (split == "auto" and n_modes > 1 and not bool(seen.all())):
+        folds = [_held_blocks(shape, cells, n_held, generator) for _ in range(BLOCK_DRAWS)]
+    else:
+        folds = [torch.randperm(n_points, generator=generator)[:n_held].to(X.device)]
+    scorer = _HeldOutScorer(shape, cells, y, folds, decomposition, seed)
     _grow(scorer, path)
     if decomposition == "tucker":
         _shrink(scorer)
     return scorer.choice()
 
 
+def _held_blocks(shape: tuple[int, ...], cells: torch.Tensor, n_held: int, generator: torch.Generator) -> torch.Tensor:
+    """Points inside random boxes of modes 2..K (all of mode 1), boxes added until ``n_held`` are covered.
+
+    At most all points but one are held out.
+    """
+    tail_shape = shape[1:]
+    extents = [max(1, round(BLOCK_FRACTION * n)) for n in tail_shape]
+    tail_of = cells % math.prod(tail_shape)
+    held = torch.zeros(math.prod(tail_shape), dtype=torch.bool, device=cells.device)
+    while int(held[tail_of].sum()) < n_held:
+        box = torch.zeros(tail_shape, dtype=torch.bool, device=cells.device)
+        starts = [int(torch.randint(0, n - e + 1, (1,), generator=generator)) for n, e in zip(tail_shape, extents)]
+        box[tuple(slice(s, s + e) for s, e in zip(starts, extents))] = True
+        held |= box.reshape(-1)
+    return torch.nonzero(held[tail_of])[:, 0][: cells.numel() - 1]
+
+
 class _HeldOutScorer:
-    """Fits masked decompositions on the training cells and keeps their squared held-out errors.
+    """Fits masked decompositions without each fold's points and keeps their pooled squared errors on them.
 
     Parameters
     ----------
@@ -118,35 +159,39 @@ class _HeldOutScorer:
         Flat C-order cell of each point.
     y : (N,) tensor
         Values.
-    held : (M,) long tensor
-        Points held out.
+    folds : list of (M,) long tensors
+        The points held out by each fit.
     decomposition : {"tucker", "cp"}
     seed : int
         Seed of :func:`cp_als`.
     """
 
-    def __init__(self, shape: tuple[int, ...], cells: torch.Tensor, y: torch.Tensor, held: torch.Tensor,
+    def __init__(self, shape: tuple[int, ...], cells: torch.Tensor, y: torch.Tensor, folds: list[torch.Tensor],
                  decomposition: str, seed: int) -> None:
         values = y.new_zeros(math.prod(shape))
         values[cells] = y
-        train = torch.zeros(math.prod(shape), dtype=torch.bool, device=y.device)
-        train[cells] = True
-        train[cells[held]] = False
-        self.values, self.train = values.reshape(shape), train.reshape(shape)
-        self.held_cells, self.held_values = cells[held], y[held]
+        self.values = values.reshape(shape)
+        self.folds = []
+        for held in folds:
+            train = torch.zeros(math.prod(shape), dtype=torch.bool, device=y.device)
+            train[cells] = True
+            train[cells[held]] = False
+            self.folds.append((train.reshape(shape), cells[held]))
+        self.held_values = torch.cat([y[held] for held in folds])
         self.decomposition, self.seed = decomposition, seed
         self.squared_errors: dict[tuple[int, ...], torch.Tensor] = {}
 
     def mse(self, ranks: tuple[int, ...]) -> float:
         """Held-out mean squared error of the fit with ``ranks`` (fitted once, then remembered)."""
         if ranks not in self.squared_errors:
-            if self.decomposition == "cp":
-                fit = cp_als(self.values, ranks[0], mask=self.train, n_iter_max=_SWEEPS, tol=_TOL, seed=self.seed)
-            else:
-                fit = hooi(self.values, rank=ranks, mask=self.train, n_iter_max=_SWEEPS, tol_iter=_TOL)
-            predicted = fit.to_dense().reshape(-1)[self.held_cells]
+            predicted = torch.cat([self._fit(ranks, train).to_dense().reshape(-1)[held] for train, held in self.folds])
             self.squared_errors[ranks] = (predicted - self.held_values) ** 2
         return float(self.squared_errors[ranks].mean())
+
+    def _fit(self, ranks: tuple[int, ...], train: torch.Tensor) -> CPTensor | TuckerTensor:
+        if self.decomposition == "cp":
+            return cp_als(self.values, ranks[0], mask=train, n_iter_max=_SWEEPS, tol=_TOL, seed=self.seed)
+        return hooi(self.values, rank=ranks, mask=train, n_iter_max=_SWEEPS, tol_iter=_TOL)
 
     def threshold(self) -> float:
         """Best held-out MSE plus its standard error (at least a tie tolerance)."""

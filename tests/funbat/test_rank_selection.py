@@ -5,7 +5,8 @@ import torch
 
 from tensorkit.core.cp import CPTensor
 from tensorkit.core.tucker import TuckerTensor
-from tensorkit.funbat.rank import FALLBACK_RANK, select_ranks
+from tensorkit.funbat import rank
+from tensorkit.funbat.rank import BLOCK_FRACTION, FALLBACK_RANK, _held_blocks, select_ranks
 
 SHAPE = (15, 18, 20)
 
@@ -84,6 +85,40 @@ def test_deterministic_and_inputs_untouched():
     assert torch.equal(X, X0) and torch.equal(y, y0)
 
 
+def _with_hole(X, y):
+    """Drop every point whose modes 2..3 fall in a box (a gap present at every index of mode 1)."""
+    grids = [torch.unique(X[:, k]) for k in range(3)]
+    keep = ~((X[:, 1] >= grids[1][5]) & (X[:, 1] <= grids[1][9]) & (X[:, 2] >= grids[2][4]) & (X[:, 2] <= grids[2][10]))
+    return X[keep], y[keep]
+
+
+def test_block_split_holds_out_whole_boxes_of_the_later_modes():
+    shape = (6, 20, 30)
+    cells = torch.arange(6 * 20 * 30)
+    held = _held_blocks(shape, cells, 500, torch.Generator().manual_seed(0))
+    assert held.numel() >= 500
+    spatial = torch.zeros(20 * 30, dtype=torch.long).index_add_(0, cells[held] % 600, torch.ones_like(held))
+    assert set(spatial.unique().tolist()) <= {0, 6}  # a held cell of modes 2..3 is held at every index of mode 1
+    box_area = round(BLOCK_FRACTION * 20) * round(BLOCK_FRACTION * 30)
+    assert int((spatial == 6).sum()) % box_area == 0 or int((spatial == 6).sum()) > box_area  # unions of whole boxes
+
+
+@pytest.mark.parametrize("ranks", [(2, 3, 4), (3, 3, 3)])
+def test_block_split_recovers_planted_tucker_ranks(ranks):
+    X, y = _with_hole(*_planted_tucker(ranks))
+    assert select_ranks(X, y, split="blocks") == ranks
+
+
+def test_auto_split_holds_out_blocks_only_when_the_later_modes_have_holes(monkeypatch):
+    calls = []
+    monkeypatch.setattr(rank, "_held_blocks", lambda *args: calls.append(args) or _held_blocks(*args))
+    X, y = _planted_tucker((2, 3, 4))
+    select_ranks(X, y)
+    assert calls == []
+    select_ranks(*_with_hole(X, y))
+    assert len(calls) == rank.BLOCK_DRAWS
+
+
 @pytest.mark.parametrize(
     ("kwargs", "error", "name"),
     [
@@ -94,6 +129,7 @@ def test_deterministic_and_inputs_untouched():
         ({"holdout": 1.0}, ValueError, "holdout"),
         ({"holdout": "10%"}, TypeError, "holdout"),
         ({"seed": 1.0}, TypeError, "seed"),
+        ({"split": "rows"}, ValueError, "split"),
         ({"X": torch.zeros(4)}, ValueError, "X"),
         ({"X": torch.full((4, 2), float("nan"))}, ValueError, "X"),
         ({"y": torch.zeros(3)}, ValueError, "y=3"),
