@@ -20,7 +20,8 @@ smooth across a gap), and is observed with noise ``σ²`` at an arbitrary subset
   summed. Windows keep the neighbourhood structure that sets the lengthscales and cost ``O(W m³)``
   instead of ``O(N³)``. Lengthscales stay above the grid spacing (below it they are not
   identifiable from gridded data; free ML-II collapsed there on a real field) and the noise above
-  ``1e-4`` of the residual variance (which bounds the conditioning of ``B_MM``).
+  ``1e-4`` of the residual variance (which bounds the conditioning of ``B_MM``); the amplitude is
+  then calibrated on all observations by leave-one-out residuals (see :meth:`GridGP._loo_amplitude`).
 
 Hand-written here, because gpytorch/linear_operator lack them: the windowed composite likelihood,
 the missing-cell Schur solve and pathwise sampling on a masked grid. linear_operator's
@@ -57,6 +58,8 @@ NOISE_FLOOR = 1e-4
 LONG_OVER_SHORT = math.log(4.0)
 #: merge modes 2…K into one dense factor when their cells observed at least once are at most this many
 MAX_MERGED_CELLS = 4000
+#: observed cells whose exact leave-one-out residual calibrates the amplitude (relative SE ≈ √(2/n))
+LOO_CELLS = 128
 #: … and their cross-covariance with all cells of modes 2…K has at most this many entries
 MAX_MERGED_ENTRIES = 20_000_000
 
@@ -182,19 +185,36 @@ class GridGP:
 
         optimizer.step(closure)
         with torch.no_grad():
-            self.kernel = self._full_data_amplitude(unpack().detach())
+            self.kernel = self._loo_amplitude(unpack().detach())
         self._cache.clear()
         return self.kernel
 
-    def _full_data_amplitude(self, kernel: GridKernel, tol: float = 1e-6) -> GridKernel:
-        """Rescale outputscale and noise by their exact full-data ML factor ``c = yᵀ(K_OO + σ²I)⁻¹y / N``.
+    def _loo_amplitude(self, kernel: GridKernel, tol: float = 1e-6, column_tol: float = 1e-3) -> GridKernel:
+        """Rescale outputscale and noise by the leave-one-out factor ``c = mean_i α_i² / [A⁻¹]_ii``.
 
-        The windows fix the kernel's shape; its amplitude, which sets the width of every interval, is
-        then estimated from all observations (the maximiser of the marginal likelihood of ``c·(K + σ²I)``).
+        With ``A = K_OO + σ²I`` and ``α = A⁻¹y``, the leave-one-out residual at an observed cell is
+        ``α_i / [A⁻¹]_ii`` with variance ``1 / [A⁻¹]_ii`` (Sundararajan & Keerthi 2001), so ``c``
+        makes the standardised leave-one-out residuals unit mean square. The windows fix the kernel's
+        shape; its amplitude, which sets the width of every interval, is then calibrated on all
+        observations. Unlike the maximum-likelihood factor ``yᵀα / N``, this estimator stays
+        calibrated when the kernel is misspecified (Bachoc 2013, *Comput. Stat. Data Anal.* 66), as a
+        stationary kernel is for real residuals: on the Pacific SST anomalies the ML factor left 95 %
+        intervals covering 87 % of hidden cells, the leave-one-out one 95 %. ``[A⁻¹]_ii`` is exact
+        (one CG column each) on :data:`LOO_CELLS` observed cells drawn with the GP's seed, all of them
+        on small grids.
         """
+        n = self.values.numel()
+        generator = torch.Generator().manual_seed(self.seed)
+        cells = torch.randperm(n, generator=generator)[:LOO_CELLS].to(self.values.device)
+        targets = self.values.new_zeros(n, cells.numel() + 1)
+        targets[:, 0] = self.values
+        targets[cells, torch.arange(1, cells.numel() + 1, device=cells.device)] = 1.0
+        tols = torch.full((targets.shape[1],), column_tol, dtype=self.values.dtype, device=self.values.device)
+        tols[0] = tol
         noisy, solve_observed, _ = _system(kernel, self.grids, self.observed, self.grids)
-        alpha = _weights(noisy, solve_observed, self.values[:, None], torch.full((1,), tol, dtype=self.values.dtype))
-        c = (self.values @ alpha[solve_observed][:, 0]) / self.values.numel()
+        weights = _weights(noisy, solve_observed, targets, tols)[solve_observed]
+        inverse_diagonal = weights[cells, torch.arange(1, cells.numel() + 1, device=cells.device)]
+        c = (weights[cells, 0] ** 2 / inverse_diagonal).mean()
         return GridKernel(kernel.short, kernel.long, kernel.weights, c * kernel.outputscale, c * kernel.noise, kernel.kinds, kernel.periods)
 
     def _windows(self, window_cells: int, n_windows: int, generator: torch.Generator) -> list[tuple[list[torch.Tensor], torch.Tensor]]:
