@@ -439,15 +439,15 @@ class FunBaT(Regressor):
 
     def _moments(self, X: torch.Tensor, variance: bool, include_noise: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Standardised predictive mean and (if asked) variance at rows of ``X``."""
-        means, seconds = [], []
+        means, seconds, indices = [], [], []
         for k, basis in enumerate(self.bases_):
             unique, inverse = torch.unique(X[:, k], return_inverse=True)
             m, V = basis.moments(unique)
-            m, V = m[inverse], V[inverse]
             means.append(m)
             seconds.append(V + m[:, :, None] * m[:, None, :])
+            indices.append(inverse)
         contraction = self._ep.contraction()
-        mean = contraction.predict_mean(means)
+        mean = contraction.predict_mean(means, indices)
         if self._residual is not None:
             g_mean, g_var = self._residual.predict((X - self.coordinate_shift_) / self.coordinate_scale_)
             # The residual GP was fitted to what the low-rank mean misses, its estimation error included,
@@ -455,7 +455,7 @@ class FunBaT(Regressor):
             return mean + g_mean, g_var + float(self._residual.kernel.noise) if include_noise else g_var
         if not variance:
             return mean, None
-        var = (contraction.predict_second(seconds) - mean**2).clamp_min(0)
+        var = (contraction.predict_second(seconds, indices) - mean**2).clamp_min(0)
         if include_noise:
             var = var + float(self._ep.noise_rate) / (self._ep.noise_shape - 1.0)
         return mean, var
