@@ -22,11 +22,11 @@ class ModeChain:
     kernel : Matern
         Prior shared by the mode's functions.
     rank : int
-    method : {"parallel", "sequential"}
+    method : {"auto", "parallel", "sequential"}
         Kalman recursions (see :func:`tensorkit.gp.smooth`).
     """
 
-    def __init__(self, grid: torch.Tensor, kernel: Matern, rank: int, method: str = "parallel") -> None:
+    def __init__(self, grid: torch.Tensor, kernel: Matern, rank: int, method: str = "auto") -> None:
         self.grid = grid
         self.rank = rank
         self.method = method
