@@ -49,6 +49,17 @@ class _Block:
     target: torch.Tensor
 
 
+def _prefix_ids(indices: Sequence[torch.Tensor], shape: Sequence[int]) -> list[torch.Tensor]:
+    """Per point and length ``d``, the rank of its first ``d + 1`` coordinates among all such prefixes (lexicographic).
+
+    Ranks stay below the number of points, so ``rank · n + index`` never overflows, whatever the grid's size.
+    """
+    ids = [indices[0]]
+    for index, n in zip(indices[1:], shape[1:]):
+        ids.append(torch.unique(ids[-1] * n + index, return_inverse=True)[1])
+    return ids
+
+
 class SparseCells:
     """The observed cells of a ``shape`` grid, with reductions of row products onto any one mode.
 
@@ -73,8 +84,10 @@ class SparseCells:
         if len(indices) != len(shape) or len(shape) < 2:
             raise ValueError(f"need one index tensor per mode (at least 2), got {len(indices)} for shape {tuple(shape)}")
         self.shape = tuple(int(n) for n in shape)
-        self.cells, self.point_cell, self.counts = torch.unique(
-            torch.stack(list(indices), 1), dim=0, return_inverse=True, return_counts=True)
+        self.point_cell = _prefix_ids(indices, self.shape)[-1]
+        self.counts = torch.bincount(self.point_cell)
+        representative = torch.empty_like(self.counts).scatter_(0, self.point_cell, torch.arange(self.point_cell.numel(), device=self.point_cell.device))
+        self.cells = torch.stack([index[representative] for index in indices], 1)
         self._plans: dict[tuple[int, int], list[_Block]] = {}
 
     @property
@@ -134,20 +147,20 @@ class SparseCells:
         key = (mode, chunk)
         if key not in self._plans:
             order = [mode] + [j for j in range(len(self.shape)) if j != mode]
-            _, rank = torch.unique(self.cells[:, order], dim=0, return_inverse=True)
-            sorted_cells = torch.empty_like(rank)
-            sorted_cells[rank] = torch.arange(rank.numel(), device=rank.device)
+            prefix = _prefix_ids([self.cells[:, j] for j in order], [self.shape[j] for j in order])
+            sorted_cells = torch.empty_like(prefix[-1])
+            sorted_cells[prefix[-1]] = torch.arange(sorted_cells.numel(), device=sorted_cells.device)
             blocks = []
             for start in range(0, sorted_cells.numel(), chunk):
                 cells = sorted_cells[start:start + chunk]
-                keys = self.cells[cells][:, order]
-                prefixes, counts = torch.unique_consecutive(keys[:, :-1], dim=0, return_counts=True)
+                _, counts = torch.unique_consecutive(prefix[-2][cells], return_counts=True)
                 crow = torch.cat([counts.new_zeros(1), counts.cumsum(0)])
+                first = cells[crow[:-1]]  # a cell of each prefix
                 levels = []
                 for depth in range(len(order) - 2, 0, -1):
-                    shorter, position = torch.unique_consecutive(prefixes[:, :depth], dim=0, return_inverse=True)
-                    levels.append((prefixes[:, depth], position, shorter.shape[0]))
-                    prefixes = shorter
-                blocks.append(_Block(cells, crow, keys[:, -1].contiguous(), tuple(levels), prefixes[:, 0]))
+                    _, position, counts = torch.unique_consecutive(prefix[depth - 1][first], return_inverse=True, return_counts=True)
+                    levels.append((self.cells[first, order[depth]], position, counts.numel()))
+                    first = first[torch.cat([counts.new_zeros(1), counts.cumsum(0)[:-1]])]
+                blocks.append(_Block(cells, crow, self.cells[cells, order[-1]], tuple(levels), self.cells[first, mode]))
             self._plans[key] = blocks
         return self._plans[key]
