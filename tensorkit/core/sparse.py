@@ -11,11 +11,12 @@ first and second moments of their factor messages (e.g. FunBaT's conditional EP)
 message to a coordinate of mode ``k`` depends on the data only through such sums.
 
 The cells are sorted once per free mode so that cells sharing all but the last other coordinate are
-adjacent. Each block of cells is then reduced one mode at a time: the last other mode by a sparse
-matrix product (no gathered per-cell rows), the remaining ones over the much fewer distinct
-prefixes. On a dense grid the work is a few matrix products per block; on scattered cells it falls
-back to gather-and-add per cell. Temporaries are bounded by :data:`~tensorkit.core.tenalg.BLOCK_ENTRIES`
-numbers whatever the number of cells.
+adjacent. Each block of cells is then reduced one mode at a time: the last other mode by one
+matrix product (dense where the block fills at least a quarter of it, else CSR; no per-cell rows are
+gathered), the remaining ones by gather-and-add over the distinct prefixes, which on a grid are far
+fewer than the cells. Temporaries are bounded by about :data:`~tensorkit.core.tenalg.BLOCK_ENTRIES`
+numbers whatever the number of cells, and no step synchronises with the host after the first call
+per mode (which builds the blocks).
 """
 
 from __future__ import annotations
@@ -37,14 +38,16 @@ class _Block:
     """One block of sorted cells, reduced level by level.
 
     ``cells``: the block's cell ids; ``crow``/``col``: CSR pattern of (distinct prefixes × last other
-    coordinate); ``levels``: per further reduced mode, the coordinate of each current prefix and its
-    position among the shorter prefixes (with their count); ``target``: free-mode coordinate per
-    final prefix.
+    coordinate); ``dense``: where the pattern is at least 1/4 full, the cells' positions in that matrix
+    stored densely (a dense product is then faster), else None; ``levels``: per further reduced mode,
+    the coordinate of each current prefix and its position among the shorter prefixes (with their
+    count); ``target``: free-mode coordinate per final prefix.
     """
 
     cells: torch.Tensor
     crow: torch.Tensor
     col: torch.Tensor
+    dense: torch.Tensor | None
     levels: tuple[tuple[torch.Tensor, torch.Tensor, int], ...]
     target: torch.Tensor
 
@@ -90,10 +93,6 @@ class SparseCells:
         self.cells = torch.stack([index[representative] for index in indices], 1)
         self._plans: dict[tuple[int, int], list[_Block]] = {}
 
-    @property
-    def n_points(self) -> int:
-        return self.point_cell.numel()
-
     def cell_weights(self, weights: torch.Tensor | None, like: torch.Tensor) -> torch.Tensor:
         """Per-cell sums of the point ``weights`` (None: one per point), in ``like``'s dtype."""
         if weights is None:
@@ -130,10 +129,13 @@ class SparseCells:
         out = like.new_zeros(self.shape[mode], width)
         last = rows[others[-1]]
         for block in self._plan(mode, max(1, BLOCK_ENTRIES // width)):
-            with warnings.catch_warnings():
-                warnings.filterwarnings("ignore", "Sparse CSR tensor support is in beta state")
-                matrix = torch.sparse_csr_tensor(block.crow, block.col, values[block.cells],
-                                                 (block.crow.numel() - 1, last.shape[0]), check_invariants=False)
+            shape = (block.crow.numel() - 1, last.shape[0])
+            if block.dense is not None:
+                matrix = values.new_zeros(shape[0] * shape[1]).index_copy_(0, block.dense, values[block.cells]).view(shape)
+            else:
+                with warnings.catch_warnings():
+                    warnings.filterwarnings("ignore", "Sparse CSR tensor support is in beta state")
+                    matrix = torch.sparse_csr_tensor(block.crow, block.col, values[block.cells], shape, check_invariants=False)
             acc = matrix @ last
             for j, (coordinate, position, n_prefixes) in zip(reversed(others[:-1]), block.levels):
                 factor = rows[j][coordinate]
@@ -155,12 +157,17 @@ class SparseCells:
                 cells = sorted_cells[start:start + chunk]
                 _, counts = torch.unique_consecutive(prefix[-2][cells], return_counts=True)
                 crow = torch.cat([counts.new_zeros(1), counts.cumsum(0)])
+                col = self.cells[cells, order[-1]]
+                n_last = self.shape[order[-1]]
+                dense = None
+                if counts.numel() * n_last <= 4 * cells.numel():
+                    dense = torch.repeat_interleave(torch.arange(counts.numel(), device=col.device), counts) * n_last + col
                 first = cells[crow[:-1]]  # a cell of each prefix
                 levels = []
                 for depth in range(len(order) - 2, 0, -1):
                     _, position, counts = torch.unique_consecutive(prefix[depth - 1][first], return_inverse=True, return_counts=True)
                     levels.append((self.cells[first, order[depth]], position, counts.numel()))
                     first = first[torch.cat([counts.new_zeros(1), counts.cumsum(0)[:-1]])]
-                blocks.append(_Block(cells, crow, self.cells[cells, order[-1]], tuple(levels), self.cells[first, mode]))
+                blocks.append(_Block(cells, crow, col, dense, tuple(levels), self.cells[first, mode]))
             self._plans[key] = blocks
         return self._plans[key]
