@@ -5,6 +5,7 @@ from tensorkit.core.cp import CPTensor
 from tensorkit.core.decompose import cp_als, eps_rank, hooi, hosvd, tt_svd, tucker_ranks_for_tol
 from tensorkit.core.format import TensorFormat
 from tensorkit.core.functional import FunctionalTucker
+from tensorkit.core.sparse import SparseCells
 from tensorkit.core.tt import TTTensor
 from tensorkit.core.tucker import TuckerTensor
 
@@ -13,6 +14,7 @@ __all__ = [
     "CPTensor",
     "FunctionalTucker",
     "IndexBasis",
+    "SparseCells",
     "TTTensor",
     "TensorFormat",
     "TuckerTensor",

@@ -79,20 +79,56 @@ def map_rows(fn: Callable[[slice], torch.Tensor], n: int, chunk_size: int) -> to
     return out
 
 
-def contract_rows(core: torch.Tensor, rows: Sequence[torch.Tensor]) -> torch.Tensor:
+def contract_rows(core: torch.Tensor, rows: Sequence[torch.Tensor], indices: Sequence[torch.Tensor] | None = None) -> torch.Tensor:
     """Evaluate a Tucker core at N points: ``sum_{r} core[r_1..r_K] prod_k rows[k][n, r_k]``.
 
-    ``rows[k]`` has shape ``(N, r_k)``. Points are contracted in blocks whose ``(points, r_2 ⋯ r_K)``
-    temporaries hold about :data:`BLOCK_ENTRIES` numbers, so the memory beyond the N results does not
-    grow with N; no grid is formed.
+    ``rows[k]`` has shape ``(N, r_k)``; with ``indices`` it is a table of rows ``(n_k, r_k)`` and point
+    ``n`` uses row ``indices[k][n]`` (gathered block by block, so no ``(N, r_k)`` copy is made).
+    Points are contracted in blocks whose ``(points, r_2 ⋯ r_K)`` temporaries hold about
+    :data:`BLOCK_ENTRIES` numbers, so the memory beyond the N results does not grow with N; no grid
+    is formed.
+
+    Second moments use the same function: ``E[f_n²] = ⟨E[W ⊗ W], ⊗_k M_k[n]⟩`` is ``contract_rows``
+    of :func:`paired` ``(E[W ⊗ W])`` with the rows ``M_k[n]`` flattened to ``r_k²``.
     """
-    return map_rows(lambda block: _contract_block(core, [row[block] for row in rows]), rows[0].shape[0],
+    return map_rows(lambda block: _contract_block(core, _rows_of(rows, indices, block)), _n_points(rows, indices),
                     contraction_chunk(core))
+
+
+def contract_rows_diagonal(rows: Sequence[torch.Tensor], indices: Sequence[torch.Tensor] | None = None) -> torch.Tensor:
+    """:func:`contract_rows` for the super-diagonal core of ones (CP): ``sum_r prod_k rows[k][n, r]``."""
+    width = rows[0].shape[1]
+
+    def block(points: slice) -> torch.Tensor:
+        selected = _rows_of(rows, indices, points)
+        out = selected[0]
+        for row in selected[1:]:
+            out = out * row
+        return out.sum(1)
+
+    return map_rows(block, _n_points(rows, indices), max(1, BLOCK_ENTRIES // max(width, 1)))
+
+
+def paired(second: torch.Tensor) -> torch.Tensor:
+    """A second moment ``(r_1, …, r_K, r_1, …, r_K)`` reordered to ``(r_1², …, r_K²)`` (index ``a·r_k + a'``)."""
+    K = second.ndim // 2
+    order = [p for k in range(K) for p in (k, K + k)]
+    return second.permute(order).reshape([second.shape[k] ** 2 for k in range(K)])
 
 
 def contraction_chunk(core: torch.Tensor) -> int:
     """Points per block in :func:`contract_rows` for ``core``."""
     return max(1, BLOCK_ENTRIES // max(math.prod(core.shape[1:]), 1))
+
+
+def _n_points(rows: Sequence[torch.Tensor], indices: Sequence[torch.Tensor] | None) -> int:
+    return rows[0].shape[0] if indices is None else indices[0].shape[0]
+
+
+def _rows_of(rows: Sequence[torch.Tensor], indices: Sequence[torch.Tensor] | None, points: slice) -> list[torch.Tensor]:
+    if indices is None:
+        return [row[points] for row in rows]
+    return [row[index[points]] for row, index in zip(rows, indices)]
 
 
 def _contract_block(core: torch.Tensor, rows: Sequence[torch.Tensor]) -> torch.Tensor:

@@ -22,11 +22,11 @@ class ModeChain:
     kernel : Matern
         Prior shared by the mode's functions.
     rank : int
-    method : {"parallel", "sequential"}
+    method : {"auto", "parallel", "sequential"}
         Kalman recursions (see :func:`tensorkit.gp.smooth`).
     """
 
-    def __init__(self, grid: torch.Tensor, kernel: Matern, rank: int, method: str = "parallel") -> None:
+    def __init__(self, grid: torch.Tensor, kernel: Matern, rank: int, method: str = "auto") -> None:
         self.grid = grid
         self.rank = rank
         self.method = method
@@ -42,12 +42,10 @@ class ModeChain:
         self.kernel = kernel.with_hyperparameters(kernel.lengthscale.to(self.grid), kernel.variance.to(self.grid))
         self._prior = chain_prior(self.kernel, self.grid, self.rank)
 
-    def accumulate(self, index: torch.Tensor, Ea: torch.Tensor, Eaa: torch.Tensor, y: torch.Tensor, tau: float, damping: float) -> None:
-        """Merge new per-datum messages ``(τ E[aaᵀ], τ y E[a])`` onto their states and damp the sums."""
-        new_matrix = torch.zeros_like(self.info_matrix).index_add_(0, index, Eaa).mul_(tau)
-        new_vector = torch.zeros_like(self.info_vector).index_add_(0, index, y[:, None] * Ea).mul_(tau)
-        self.info_matrix = damping * self.info_matrix + (1.0 - damping) * new_matrix
-        self.info_vector = damping * self.info_vector + (1.0 - damping) * new_vector
+    def accumulate(self, vector: torch.Tensor, matrix: torch.Tensor, tau: float, damping: float) -> None:
+        """Damp in new messages given as per-state sums over the data, ``Σ y E[a]`` (T, r) and ``Σ E[aaᵀ]`` (T, r, r), times ``τ``."""
+        self.info_matrix = damping * self.info_matrix + (1.0 - damping) * (tau * matrix)
+        self.info_vector = damping * self.info_vector + (1.0 - damping) * (tau * vector)
 
     def _information(self, extra_precision: float) -> tuple[torch.Tensor, torch.Tensor]:
         if extra_precision == 0.0:

@@ -1,7 +1,8 @@
 """Expected contractions of the core with the factor functions — one convention for everything.
 
-Per datum ``n`` and mode ``k`` the factor posterior gives a mean row ``m^k_n`` (r_k,) and a second
-moment ``M^k_n = V^k_n + m^k_n m^k_nᵀ`` (r_k, r_k). The model is
+Per mode ``k`` and coordinate ``t`` the factor posterior gives a mean row ``m^k_t`` (r_k,) and a
+second moment ``M^k_t = V^k_t + m^k_t m^k_tᵀ`` (r_k, r_k); they are kept per unique coordinate, never
+per datum. The model is
 
     f_n = Σ_{i_1…i_K} W[i_1, …, i_K] Π_k u^k_{i_k}(x^n_k),
 
@@ -10,6 +11,11 @@ product), so the factor messages, the core update, the noise update and predicti
 on the mode order. The core's second moment ``E[W ⊗ W]`` is kept as a tensor of shape
 ``(r_1, …, r_K, r_1, …, r_K)``; flattened in C order it is ``μ_W μ_Wᵀ + Σ_W`` with
 ``vec W = W.reshape(-1)``.
+
+Sums over the data go through :class:`tensorkit.core.sparse.SparseCells`: a message to coordinate
+``t`` of mode ``k`` is linear in ``Σ_{n: x^n_k = t} ∘_{j≠k} (moment of mode j at x^n_j)``, so the
+per-datum products are never formed; per-point evaluations go through
+:func:`tensorkit.core.tenalg.contract_rows`.
 
 ``TuckerContraction`` handles a full core with a Gaussian posterior; ``CPContraction`` the
 super-diagonal core of ones (FunBaT-CP), using Hadamard products.
@@ -21,17 +27,16 @@ from collections.abc import Sequence
 
 import torch
 
+from tensorkit.core.sparse import SparseCells
+from tensorkit.core.tenalg import contract_rows, contract_rows_diagonal, paired, unfold
+
 __all__ = ["CPContraction", "TuckerContraction", "core_statistics"]
 
-_LETTERS = "abcdefghijklmnopqrstuvwxy"  # 'z' indexes data points
+Moments = Sequence[torch.Tensor]
 
 
-def _first(k: int) -> str:
-    return _LETTERS[k]
-
-
-def _second(k: int, n_modes: int) -> str:
-    return _LETTERS[n_modes + k]
+def _flat(seconds: Moments) -> list[torch.Tensor]:
+    return [s.reshape(s.shape[0], -1) for s in seconds]
 
 
 class TuckerContraction:
@@ -45,68 +50,51 @@ class TuckerContraction:
         ``E[W ⊗ W]``.
     """
 
-    def __init__(self, mean: torch.Tensor, second: torch.Tensor, chunk: int = 4096) -> None:
-        if 2 * mean.ndim > len(_LETTERS):
-            raise ValueError(f"at most {len(_LETTERS) // 2} modes are supported, got {mean.ndim}")
+    def __init__(self, mean: torch.Tensor, second: torch.Tensor) -> None:
         self.mean = mean
         self.second = second
-        self.n_modes = mean.ndim
-        self.chunk = chunk
+        self.paired = paired(second)
 
-    def _chunked(self, expr: str, tensors: Sequence[torch.Tensor]) -> torch.Tensor:
-        """``einsum(expr, second, *tensors)`` over data chunks (memory ``O(chunk · R² / r)``)."""
-        n = tensors[0].shape[0]
-        parts = [torch.einsum(expr, self.second, *[t[i : i + self.chunk] for t in tensors]) for i in range(0, n, self.chunk)]
-        return torch.cat(parts) if len(parts) > 1 else parts[0]
+    def factor_messages(self, cells: SparseCells, means: Moments, seconds: Moments, y: torch.Tensor,
+                        mode: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """``Σ_n y_n E[a_n]`` (n_k, r_k) and ``Σ_n E[a_n a_nᵀ]`` (n_k, r_k, r_k) per coordinate of ``mode``,
+        with ``f_n = a_nᵀ u^k(x^n_k)``."""
+        weighted = cells.reduce(means, mode, weights=y, kronecker=True)  # (n_k, Π_{j≠k} r_j)
+        vector = weighted @ unfold(self.mean, mode).T
+        products = cells.reduce(_flat(seconds), mode, kronecker=True)  # (n_k, Π_{j≠k} r_j²)
+        r = self.mean.shape[mode]
+        matrix = (products @ unfold(self.paired, mode).T).reshape(-1, r, r)
+        return vector, matrix
 
-    def factor_messages(self, means: Sequence[torch.Tensor], seconds: Sequence[torch.Tensor], mode: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """``E[a_n]`` (N, r_k) and ``E[a_n a_nᵀ]`` (N, r_k, r_k) with ``f_n = a_nᵀ u^k(x^n_k)``."""
-        K = self.n_modes
-        others = [j for j in range(K) if j != mode]
-        core_idx = "".join(_first(j) for j in range(K))
-        mean_expr = ",".join([core_idx] + ["z" + _first(j) for j in others]) + "->z" + _first(mode)
-        Ea = torch.einsum(mean_expr, self.mean, *[means[j] for j in others])
-        pair_idx = core_idx + "".join(_second(j, K) for j in range(K))
-        second_expr = ",".join([pair_idx] + ["z" + _first(j) + _second(j, K) for j in others])
-        second_expr += "->z" + _first(mode) + _second(mode, K)
-        Eaa = self._chunked(second_expr, [seconds[j] for j in others])
-        return Ea, Eaa
+    def fit_statistics(self, cells: SparseCells, means: Moments, seconds: Moments, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``Σ_n y_n E[f_n]`` and ``Σ_n E[f_n²]``."""
+        eta, precision = core_statistics(cells, means, seconds, y)
+        return (self.mean * eta).sum(), (self.second.reshape(precision.shape) * precision).sum()
 
-    def predict_mean(self, means: Sequence[torch.Tensor]) -> torch.Tensor:
-        """``E[f_n]`` (N,)."""
-        K = self.n_modes
-        expr = ",".join(["".join(_first(j) for j in range(K))] + ["z" + _first(j) for j in range(K)]) + "->z"
-        return torch.einsum(expr, self.mean, *means)
+    def predict_mean(self, means: Moments, indices: Sequence[torch.Tensor] | None = None) -> torch.Tensor:
+        """``E[f_n]`` (N,) from per-point rows, or from tables of rows and per-point ``indices``."""
+        return contract_rows(self.mean, means, indices)
 
-    def predict_second(self, seconds: Sequence[torch.Tensor]) -> torch.Tensor:
+    def predict_second(self, seconds: Moments, indices: Sequence[torch.Tensor] | None = None) -> torch.Tensor:
         """``E[f_n²]`` (N,), including the core's posterior covariance."""
-        K = self.n_modes
-        pair_idx = "".join(_first(j) for j in range(K)) + "".join(_second(j, K) for j in range(K))
-        expr = ",".join([pair_idx] + ["z" + _first(j) + _second(j, K) for j in range(K)]) + "->z"
-        return self._chunked(expr, seconds)
+        return contract_rows(self.paired, _flat(seconds), indices)
 
 
-def core_statistics(means: Sequence[torch.Tensor], seconds: Sequence[torch.Tensor], y: torch.Tensor, chunk: int = 4096) -> tuple[torch.Tensor, torch.Tensor]:
+def core_statistics(cells: SparseCells, means: Moments, seconds: Moments, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """``Σ_n y_n E[z_n]`` as a core-shaped tensor and ``Σ_n E[z_n z_nᵀ]`` as an (R, R) matrix.
 
-    ``z_n = ⊗_k u^k(x^n_k)`` flattened in C order (mode 0 slowest), matching ``W.reshape(-1)``.
-    The data are processed in chunks so memory stays ``O(chunk · R²)``.
+    ``z_n = ⊗_k u^k(x^n_k)`` flattened in C order (mode 0 slowest), matching ``W.reshape(-1)``. The
+    data are reduced onto the last mode's coordinates, which are then contracted with its moments.
     """
     K = len(means)
     ranks = [m.shape[1] for m in means]
-    R = 1
-    for r in ranks:
-        R *= r
-    first = "".join(_first(j) for j in range(K))
-    second = "".join(_second(j, K) for j in range(K))
-    mean_expr = ",".join(["z"] + ["z" + _first(j) for j in range(K)]) + "->" + first
-    second_expr = ",".join(["z" + _first(j) + _second(j, K) for j in range(K)]) + "->" + first + second
-    eta = torch.einsum(mean_expr, y, *means)
-    precision = y.new_zeros([*ranks, *ranks])
-    for start in range(0, y.shape[0], chunk):
-        stop = start + chunk
-        precision = precision + torch.einsum(second_expr, *[s[start:stop] for s in seconds])
-    return eta, precision.reshape(R, R)
+    weighted = cells.reduce(means, K - 1, weights=y, kronecker=True)  # (n_K, Π_{j<K} r_j)
+    eta = (weighted.T @ means[-1]).reshape(ranks)
+    products = cells.reduce(_flat(seconds), K - 1, kronecker=True)  # (n_K, Π_{j<K} r_j²)
+    pairs = (products.T @ _flat(seconds[-1:])[0]).reshape([r for r in ranks for _ in (0, 1)])
+    order = [2 * k for k in range(K)] + [2 * k + 1 for k in range(K)]
+    R = eta.numel()
+    return eta, pairs.permute(order).reshape(R, R)
 
 
 class CPContraction:
@@ -115,24 +103,23 @@ class CPContraction:
     def __init__(self, n_modes: int) -> None:
         self.n_modes = n_modes
 
-    def factor_messages(self, means: Sequence[torch.Tensor], seconds: Sequence[torch.Tensor], mode: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """``E[a_n] = ⊙_{j≠k} m^j_n`` and ``E[a_n a_nᵀ] = ⊙_{j≠k} M^j_n``."""
-        others = [j for j in range(self.n_modes) if j != mode]
-        Ea = torch.ones_like(means[mode])
-        Eaa = torch.ones_like(seconds[mode])
-        for j in others:
-            Ea = Ea * means[j]
-            Eaa = Eaa * seconds[j]
-        return Ea, Eaa
+    def factor_messages(self, cells: SparseCells, means: Moments, seconds: Moments, y: torch.Tensor,
+                        mode: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """``Σ_n y_n ⊙_{j≠k} m^j`` and ``Σ_n ⊙_{j≠k} M^j`` per coordinate of ``mode``."""
+        r = means[mode].shape[1]
+        vector = cells.reduce(means, mode, weights=y)
+        matrix = cells.reduce(_flat(seconds), mode).reshape(-1, r, r)
+        return vector, matrix
 
-    def predict_mean(self, means: Sequence[torch.Tensor]) -> torch.Tensor:
-        prod = means[0]
-        for m in means[1:]:
-            prod = prod * m
-        return prod.sum(-1)
+    def fit_statistics(self, cells: SparseCells, means: Moments, seconds: Moments, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``Σ_n y_n E[f_n]`` and ``Σ_n E[f_n²]``, from the messages onto the last mode."""
+        vector, matrix = self.factor_messages(cells, means, seconds, y, self.n_modes - 1)
+        return (vector * means[-1]).sum(), (matrix * seconds[-1]).sum()
 
-    def predict_second(self, seconds: Sequence[torch.Tensor]) -> torch.Tensor:
-        prod = seconds[0]
-        for s in seconds[1:]:
-            prod = prod * s
-        return prod.sum((-1, -2))
+    def predict_mean(self, means: Moments, indices: Sequence[torch.Tensor] | None = None) -> torch.Tensor:
+        """``E[f_n]`` (N,) from per-point rows, or from tables of rows and per-point ``indices``."""
+        return contract_rows_diagonal(means, indices)
+
+    def predict_second(self, seconds: Moments, indices: Sequence[torch.Tensor] | None = None) -> torch.Tensor:
+        """``E[f_n²]`` (N,)."""
+        return contract_rows_diagonal(_flat(seconds), indices)

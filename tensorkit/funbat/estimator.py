@@ -93,8 +93,10 @@ class FunBaT(Regressor):
     standardize : bool
     parity_mode : bool
         Reproduce the reference code's model choices (see :class:`EPSettings`).
-    smoother : {"parallel", "sequential"}
-        Kalman filter/RTS smoother as parallel associative scans (default) or classical recursions.
+    smoother : {"auto", "parallel", "sequential"}
+        Kalman filter/RTS smoother as parallel associative scans or classical recursions; ``"auto"``
+        picks per chain (:func:`tensorkit.gp.smooth`: the recursions on a CPU for large states, e.g.
+        CP rank ≥ 12 with Matérn-3/2). The posterior is the same up to round-off.
     checkpoint : path, optional
         On SIGTERM/SIGUSR1 the fit stops after the current epoch and writes its state here
         (atomically); a later ``fit`` on the same data with the same settings resumes from it and
@@ -157,7 +159,7 @@ class FunBaT(Regressor):
         noise_prior: tuple[float, float] = (1.0, 1.0),
         standardize: bool = True,
         parity_mode: bool = False,
-        smoother: str = "parallel",
+        smoother: str = "auto",
         checkpoint: str | os.PathLike | None = None,
         seed: int = 0,
         device: str | torch.device | None = None,
@@ -202,7 +204,7 @@ class FunBaT(Regressor):
         self.noise_prior = noise_prior
         self.standardize = standardize
         self.parity_mode = parity_mode
-        self.smoother = check_choice(smoother, "smoother", ("parallel", "sequential"))
+        self.smoother = check_choice(smoother, "smoother", ("auto", "parallel", "sequential"))
         self.checkpoint = checkpoint
         if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
             raise TypeError(f"seed must be an int, got {seed!r}")
@@ -439,15 +441,15 @@ class FunBaT(Regressor):
 
     def _moments(self, X: torch.Tensor, variance: bool, include_noise: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Standardised predictive mean and (if asked) variance at rows of ``X``."""
-        means, seconds = [], []
+        means, seconds, indices = [], [], []
         for k, basis in enumerate(self.bases_):
             unique, inverse = torch.unique(X[:, k], return_inverse=True)
             m, V = basis.moments(unique)
-            m, V = m[inverse], V[inverse]
             means.append(m)
             seconds.append(V + m[:, :, None] * m[:, None, :])
+            indices.append(inverse)
         contraction = self._ep.contraction()
-        mean = contraction.predict_mean(means)
+        mean = contraction.predict_mean(means, indices)
         if self._residual is not None:
             g_mean, g_var = self._residual.predict((X - self.coordinate_shift_) / self.coordinate_scale_)
             # The residual GP was fitted to what the low-rank mean misses, its estimation error included,
@@ -455,7 +457,7 @@ class FunBaT(Regressor):
             return mean + g_mean, g_var + float(self._residual.kernel.noise) if include_noise else g_var
         if not variance:
             return mean, None
-        var = (contraction.predict_second(seconds) - mean**2).clamp_min(0)
+        var = (contraction.predict_second(seconds, indices) - mean**2).clamp_min(0)
         if include_noise:
             var = var + float(self._ep.noise_rate) / (self._ep.noise_shape - 1.0)
         return mean, var

@@ -1,9 +1,10 @@
 """Conditional expectation propagation for FunBaT (factors, Tucker core and noise precision).
 
 One epoch updates every mode's functions (Gauss–Seidel "inner" or Jacobi schedule), then the core
-(Tucker only), then the noise precision τ. All messages are expected natural parameters, computed for
-all data points at once, reduced onto their targets (unique coordinates per mode, the core, τ) with
-segment sums, damped, and stored only as those sums.
+(Tucker only), then the noise precision τ. All messages are expected natural parameters, summed onto
+their targets (unique coordinates per mode, the core, τ), damped, and stored only as those sums. The
+factor moments are kept per unique coordinate and the sums over the data are grouped by observed
+cell (:class:`tensorkit.core.sparse.SparseCells`), so memory does not grow with ``N · r²``.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from dataclasses import dataclass
 
 import torch
 
+from tensorkit.core.sparse import SparseCells
 from tensorkit.funbat.chains import ModeChain, update_together
 from tensorkit.funbat.contraction import CPContraction, TuckerContraction, core_statistics
 
@@ -63,7 +65,9 @@ class ConditionalEP:
     def __init__(self, chains: list[ModeChain], indices: list[torch.Tensor], y: torch.Tensor, settings: EPSettings) -> None:
         self.chains = chains
         self.indices = indices
+        self.cells = SparseCells(indices, [c.grid.numel() for c in chains])
         self.y = y
+        self.y_squares = (y**2).sum()
         self.settings = settings
         # τ starts at E[τ] = 1: the rate sum starts as if every datum had E[(y - f)²] = 1.
         self.noise_shape = settings.noise_prior[0] + 0.5 * y.numel()
@@ -104,20 +108,20 @@ class ConditionalEP:
         return TuckerContraction(self.core_mean, second.reshape(*self.core_mean.shape, *self.core_mean.shape))
 
     def _refresh_moments(self, modes: list[int] | None = None) -> None:
+        """Per unique coordinate of each mode: mean ``m`` (n_k, r_k) and second moment ``V + m mᵀ``."""
         if modes is None:
             self.means = [None] * len(self.chains)
             self.seconds = [None] * len(self.chains)
             modes = list(range(len(self.chains)))
         for k in modes:
-            chain, index = self.chains[k], self.indices[k]
-            m = chain.mean[index]
+            m = self.chains[k].mean
             self.means[k] = m
-            self.seconds[k] = chain.cov[index] + m[:, :, None] * m[:, None, :]
+            self.seconds[k] = self.chains[k].cov + m[:, :, None] * m[:, None, :]
 
     # ------------------------------------------------------------------ updates
     def _factor_message(self, k: int, contraction: CPContraction | TuckerContraction) -> None:
-        Ea, Eaa = contraction.factor_messages(self.means, self.seconds, k)
-        self.chains[k].accumulate(self.indices[k], Ea, Eaa, self.y, self.expected_precision, self.settings.damping)
+        vector, matrix = contraction.factor_messages(self.cells, self.means, self.seconds, self.y, k)
+        self.chains[k].accumulate(vector, matrix, self.expected_precision, self.settings.damping)
 
     def update_factors(self) -> None:
         """Gauss–Seidel ("inner"): mode by mode with fresh posteriors. Jacobi: all messages from the same
@@ -137,7 +141,7 @@ class ConditionalEP:
     def update_core(self) -> None:
         """Gaussian posterior of ``vec W`` from damped sums of ``τ E[z zᵀ]`` and ``τ y E[z]``."""
         tau, rho = self.expected_precision, self.settings.damping_core
-        eta, precision = core_statistics(self.means, self.seconds, self.y)
+        eta, precision = core_statistics(self.cells, self.means, self.seconds, self.y)
         self.core_info_matrix = rho * self.core_info_matrix + (1 - rho) * tau * precision
         self.core_info_vector = rho * self.core_info_vector + (1 - rho) * tau * eta.reshape(-1)
         prior = 0.0 if self.settings.parity_mode else self.settings.core_prior_precision
@@ -149,10 +153,8 @@ class ConditionalEP:
 
     def update_noise(self) -> None:
         """Gamma posterior of τ from the damped sum of ``½ E[(y - f)²]``."""
-        contraction = self.contraction()
-        mean = contraction.predict_mean(self.means)
-        second = contraction.predict_second(self.seconds)
-        rate = 0.5 * (self.y**2 - 2 * self.y * mean + second).sum()
+        fitted, second = self.contraction().fit_statistics(self.cells, self.means, self.seconds, self.y)
+        rate = 0.5 * (self.y_squares - 2 * fitted + second)
         rho = self.settings.damping_noise
         self.noise_rate_sum = rho * self.noise_rate_sum + (1 - rho) * rate
         self.noise_rate = self.settings.noise_prior[1] + self.noise_rate_sum
@@ -166,4 +168,4 @@ class ConditionalEP:
 
     def train_mean(self) -> torch.Tensor:
         """``E[f]`` at the training points."""
-        return self.contraction().predict_mean(self.means)
+        return self.contraction().predict_mean(self.means, self.indices)
