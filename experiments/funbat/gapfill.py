@@ -14,6 +14,7 @@ CPU seconds); ``--scaling`` instead fits the default model on 20 % random gaps o
 and writes the fit times and their log-log slope in N to ``results/gapfill_scaling.md``::
 
     python experiments/funbat/gapfill.py                   # every field (≈ 30 min on one core)
+    python experiments/funbat/gapfill.py ncep_air          # rerun one field; its rows replace the old ones
     python experiments/funbat/gapfill.py ncep_air --no-write
     python experiments/funbat/gapfill.py --scaling
 """
@@ -21,6 +22,7 @@ and writes the fit times and their log-log slope in N to ``results/gapfill_scali
 from __future__ import annotations
 
 import argparse
+import fcntl
 import json
 import sys
 import time
@@ -158,9 +160,22 @@ def main(argv: list[str] | None = None) -> None:
     print(HEADER, end="", flush=True)
     rows = [row for name in names for row in run_field(name)]
     if not args.no_write:
-        RESULTS.mkdir(exist_ok=True)
-        for path, text in [("gapfill.json", json.dumps(rows, indent=1)), ("gapfill.md", HEADER + "".join(_line(r) + "\n" for r in rows))]:
-            with atomic_write(RESULTS / path, "w") as handle:
+        write(rows)
+
+
+def write(rows: list[dict]) -> None:
+    """Replace these fields' rows in ``results/gapfill.json`` (kept in :data:`GAP_FIELDS` order) and
+    rewrite ``gapfill.md``; a lock lets fields run in parallel processes."""
+    RESULTS.mkdir(exist_ok=True)
+    with open(RESULTS / ".gapfill.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        path = RESULTS / "gapfill.json"
+        fields = {row["field"] for row in rows}
+        kept = [row for row in json.loads(path.read_text()) if row["field"] not in fields] if path.exists() else []
+        order = {name: i for i, name in enumerate(GAP_FIELDS)}
+        merged = sorted(kept + rows, key=lambda row: order.get(row["field"], len(order)))
+        for name, text in [("gapfill.json", json.dumps(merged, indent=1)), ("gapfill.md", HEADER + "".join(_line(r) + "\n" for r in merged))]:
+            with atomic_write(RESULTS / name, "w") as handle:
                 handle.write(text)
 
 

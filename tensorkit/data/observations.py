@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -126,14 +127,9 @@ class Observations:
                 da, c = da.isel({dim: slice(None, None, -1)}), c[::-1]
             coords.append(_check_coordinate(np.ascontiguousarray(c), f"coordinate {dim!r}"))
             coord_attrs[str(dim)] = attrs_k
-        values = torch.from_numpy(np.ascontiguousarray(da.values, dtype=np.float64))
-        if torch.isinf(values).any():
-            raise ValueError("da contains infinite values")
-        observed = ~torch.isnan(values)
-        if not observed.any():
-            raise ValueError("da has no observed (non-NaN) values")
+        indices, values = _observed_cells(da)
         attrs = {**da.attrs, **({"name": da.name} if da.name is not None else {})}
-        return cls(tuple(coords), observed.nonzero(), values[observed], tuple(map(str, da.dims)), attrs, coord_attrs)
+        return cls(tuple(coords), indices, values, tuple(map(str, da.dims)), attrs, coord_attrs)
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -254,3 +250,30 @@ def _dims(dims: Sequence[str] | None, ndim: int) -> tuple[str, ...]:
     if len(dims) != ndim:
         raise ValueError(f"dims must name {ndim} modes, got {len(dims)}")
     return tuple(map(str, dims))
+
+
+#: cells of ``da`` read (and converted to float64) at a time by :func:`_observed_cells`
+READ_CELLS = 1 << 22
+
+
+def _observed_cells(da: Any) -> tuple[torch.Tensor, torch.Tensor]:
+    """Indices and float64 values of the non-NaN cells, read in slabs of the first dimension.
+
+    Only one slab of about :data:`READ_CELLS` cells is dense at a time, so a dask-backed array is
+    computed piece by piece and the peak memory is set by the observed cells, not by the grid.
+    """
+    step = max(1, READ_CELLS // max(1, math.prod(da.shape[1:])))
+    dim = da.dims[0]
+    indices, values = [], []
+    for start in range(0, da.shape[0], step):
+        slab = torch.from_numpy(np.ascontiguousarray(da.isel({dim: slice(start, start + step)}).values, dtype=np.float64))
+        if torch.isinf(slab).any():
+            raise ValueError("da contains infinite values")
+        observed = ~torch.isnan(slab)
+        index = observed.nonzero()
+        index[:, 0] += start
+        indices.append(index)
+        values.append(slab[observed])
+    if not sum(v.numel() for v in values):
+        raise ValueError("da has no observed (non-NaN) values")
+    return torch.cat(indices), torch.cat(values)

@@ -89,3 +89,21 @@ def test_cftime_coordinates_round_trip_with_their_calendar():
     assert obs.coords[0].tolist() == [0.0, 30.0, 60.0, 90.0, 120.0]  # 360-day calendar: 30-day months
     back = obs.to_dataarray()
     assert list(back["time"].values) == list(time) and back["time"].values[0].calendar == "360_day"
+
+
+def test_dask_array_is_read_in_slabs_with_the_same_result(monkeypatch):
+    """A dask-backed, float32 DataArray read a few time steps at a time gives the observations of the
+    in-memory float64 array, and the lazy input is left lazy."""
+    from tensorkit.data import observations
+
+    rng = np.random.default_rng(0)
+    values = rng.normal(size=(7, 5, 6)).astype(np.float32)
+    values[rng.random(values.shape) < 0.3] = np.nan
+    dims = ("time", "lat", "lon")
+    coords = {"time": np.arange(7.0), "lat": np.linspace(50, 40, 5), "lon": np.arange(6.0)}
+    eager = Observations.from_dataarray(xr.DataArray(values.astype(np.float64), dims=dims, coords=coords))
+    lazy = xr.DataArray(values, dims=dims, coords=coords).chunk({"time": 2})
+    monkeypatch.setattr(observations, "READ_CELLS", 2 * 5 * 6)
+    read = Observations.from_dataarray(lazy)
+    assert torch.equal(read.indices, eager.indices) and torch.equal(read.values, eager.values)
+    assert read.values.dtype == torch.float64 and lazy.chunks is not None
