@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from tensorkit._estimator import Regressor, check_fitted, like_input
+from tensorkit._estimator import Regressor, check_fitted, like_input, read_estimator, write_estimator
 from tensorkit._validation import as_tensor, check_choice, check_positive_float, check_positive_int, check_probability
 from tensorkit.funbat.basis import GPBasis, OffsetBasis
 from tensorkit.funbat.chains import ModeChain
@@ -109,6 +109,8 @@ class FunBaT(Regressor):
     ----------
     rank_ : tuple of int
         The ranks used.
+    kernels_ : list of str
+        Per-mode kernel as used, a bare ``"periodic"`` resolved to ``"periodic:<period>"`` (user units).
     residual_ : dict or None
         The residual GP's learned hyper-parameters (lengthscales in rescaled and user units, variances
         in value units²), or None.
@@ -229,6 +231,7 @@ class FunBaT(Regressor):
         K = X.shape[1]
         kinds, periods = mode_kernels(self.kernel, X)
         self.n_modes_ = K
+        self.kernels_ = [kind if period is None else f"{kind}:{period!r}" for kind, period in zip(kinds, periods)]
         self.coordinate_shift_ = X.amin(0)
         span = X.amax(0) - self.coordinate_shift_
         self.coordinate_scale_ = torch.where(span > 0, span, torch.ones_like(span)) if self.standardize else torch.ones_like(span)
@@ -247,8 +250,7 @@ class FunBaT(Regressor):
                         else per_mode_floats(self.lengthscale, "lengthscale", K))
         variances = per_mode_floats(self.variance, "variance", K)
         self._generator = torch.Generator().manual_seed(int(self.seed))
-        settings = EPSettings(self.damping, self.damping_core, self.damping_noise, tuple(float(v) for v in self.noise_prior), 1.0,
-                              self.schedule, bool(self.parity_mode))
+        settings = self._ep_settings()
         warm = self.decomposition == "tucker" and self.init == "cp"
         first_ranks = [min(ranks)] * K if warm else ranks
         chains = [
@@ -336,6 +338,10 @@ class FunBaT(Regressor):
         if len(ranks) != K:
             raise ValueError(f"rank must have one entry per mode ({K}), got {len(ranks)}")
         return ranks
+
+    def _ep_settings(self) -> EPSettings:
+        return EPSettings(self.damping, self.damping_core, self.damping_noise, tuple(float(v) for v in self.noise_prior), 1.0,
+                          self.schedule, bool(self.parity_mode))
 
     def _initial_chain(self, grid: torch.Tensor, kernel: Matern, rank: int) -> ModeChain:
         chain = ModeChain(grid, kernel, rank, self.smoother)
@@ -459,6 +465,27 @@ class FunBaT(Regressor):
         if include_noise:
             var = var + float(self._ep.noise_rate) / (self._ep.noise_shape - 1.0)
         return mean, var
+
+    # ------------------------------------------------------------------ persistence
+    def save(self, path: str | os.PathLike) -> None:
+        """Write the fitted model to ``path`` (an ``.npz`` archive without pickles), atomically.
+
+        :meth:`load` gives bit-for-bit the same ``predict(X, return_std=True)`` on the same device type
+        (the residual GP's pathwise variance is redrawn from the stored seed). The file holds the
+        standardised training values, as the residual GP conditions on them.
+        """
+        from tensorkit.funbat.persistence import fitted_arrays
+
+        self._check_fitted()
+        write_estimator(path, self, *fitted_arrays(self))
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> FunBaT:
+        """Read a model written by :meth:`save` (on the CPU). Files holding pickled data are refused."""
+        from tensorkit.funbat.persistence import restore_fitted
+
+        params, arrays, state = read_estimator(path, cls)
+        return restore_fitted(cls(**params), arrays, state)
 
     @property
     def noise_precision_(self) -> float:
