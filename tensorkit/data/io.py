@@ -52,8 +52,11 @@ def open_dataarray(path: str | os.PathLike, var: str | None = None, engine: str 
     return ds[var]
 
 
-def write_netcdf(obj: Any, path: str | os.PathLike, engine: str = "netcdf4") -> None:
-    """Write an xarray Dataset or DataArray to ``path`` atomically (temp file + rename)."""
+def write_netcdf(obj: Any, path: str | os.PathLike, engine: str = "netcdf4", encoding: Any = None) -> None:
+    """Write an xarray Dataset or DataArray to ``path`` atomically (temp file + rename).
+
+    ``encoding`` maps variable names to xarray encodings (``dtype``, ``zlib``, …).
+    """
     import xarray as xr
 
     if not isinstance(obj, (xr.Dataset, xr.DataArray)):
@@ -61,4 +64,4 @@ def write_netcdf(obj: Any, path: str | os.PathLike, engine: str = "netcdf4") -> 
     if engine not in ENGINES:
         raise ValueError(f"engine must be one of {ENGINES}, got {engine!r}")
     with atomic_path(path) as tmp:
-        obj.to_netcdf(tmp, engine=engine)
+        obj.to_netcdf(tmp, engine=engine, encoding=encoding)
