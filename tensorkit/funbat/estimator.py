@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -109,6 +110,11 @@ class FunBaT(Regressor):
     ----------
     rank_ : tuple of int
         The ranks used.
+    dims_ : tuple of str
+        Dimension names of a DataArray fit (else ``dim_0``, ``dim_1``, …).
+    time_encoding_ : dict
+        Per dim, how dates map to the model's numbers (days since the first fitted time; empty for
+        numeric coordinates).
     kernels_ : list of str
         Per-mode kernel as used, a bare ``"periodic"`` resolved to ``"periodic:<period>"`` (user units).
     residual_ : dict or None
@@ -303,6 +309,7 @@ class FunBaT(Regressor):
 
             obs = Observations.from_dataarray(coords)
             self.dims_ = obs.dims
+            self.time_encoding_ = {d: {k: v for k, v in obs.coord_attrs[d].items() if k.startswith("tensorkit_")} for d in obs.dims}
             X, y = obs.points(), obs.values
         else:
             if values is None:
@@ -324,6 +331,7 @@ class FunBaT(Regressor):
             keep = ~torch.isnan(y)
             X, y = X[keep], y[keep]
             self.dims_ = tuple(f"dim_{k}" for k in range(X.shape[1]))
+            self.time_encoding_ = {d: {} for d in self.dims_}
         if self.device is not None:
             device = resolve_device(self.device)
             X, y = X.to(device), y.to(device)
@@ -428,7 +436,7 @@ class FunBaT(Regressor):
 
     def predict(self, coords: Any, return_std: bool = False, include_noise: bool = True) -> Any:
         """Predictive mean (and standard deviation) at ``N×K`` raw coordinates; a tensor for a tensor
-        ``coords``, else NumPy arrays.
+        ``coords``, else NumPy arrays; for a DataArray, DataArrays on its grid (see :meth:`predict_grid`).
 
         With the residual GP, mean and variance are those of ``f_lowrank + g`` (the GP's variance,
         plus its noise variance with ``include_noise``). Without it, the standard deviation includes
@@ -436,12 +444,22 @@ class FunBaT(Regressor):
         expected noise variance ``E[1/τ] = b / (a - 1)``.
         """
         self._check_fitted()
+        if _is_dataarray(coords):
+            return self.predict_grid(coords, return_std, include_noise)
         X = as_tensor(coords, "coords", dtype=self._ep.y.dtype, device=self._ep.y.device, ndim=2)
         if X.shape[1] != self.n_modes_:
             raise ValueError(f"coords must have {self.n_modes_} columns, got {X.shape[1]}")
         mean, var = self._moments(X, return_std, include_noise)
         out = like_input(self.value_offset_ + self.value_scale_ * mean, coords)
         return (out, like_input(self.value_scale_ * var.sqrt(), coords)) if return_std else out
+
+    def predict_grid(self, da: Any, return_std: bool = False, include_noise: bool = True) -> Any:
+        """Predictive mean (and std) as DataArrays on the grid of the DataArray ``da`` (see
+        :func:`tensorkit.funbat.dataset.predict_on_grid`)."""
+        from tensorkit.funbat.dataset import predict_on_grid
+
+        self._check_fitted()
+        return predict_on_grid(self, da, return_std, include_noise)
 
     def _moments(self, X: torch.Tensor, variance: bool, include_noise: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Standardised predictive mean and (if asked) variance at rows of ``X``."""
@@ -523,3 +541,7 @@ class FunBaT(Regressor):
         padded[tuple(r for r in core.shape)] = self.value_offset_
         return FunctionalTucker(padded, [OffsetBasis(b) for b in self.bases_])
 
+
+def _is_dataarray(x: Any) -> bool:
+    xr = sys.modules.get("xarray")  # not imported: x cannot be a DataArray
+    return xr is not None and isinstance(x, xr.DataArray)

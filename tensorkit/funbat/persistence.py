@@ -25,7 +25,7 @@ from tensorkit.funbat.residual import ResidualField
 __all__ = ["fitted_arrays", "restore_fitted"]
 
 #: scalar fitted attributes stored as JSON
-_SCALARS = ("n_modes_", "rank_", "dims_", "kernels_", "lengthscales_", "history_", "n_epochs_run_", "converged_",
+_SCALARS = ("n_modes_", "rank_", "dims_", "time_encoding_", "kernels_", "lengthscales_", "history_", "n_epochs_run_", "converged_",
             "collapsed_", "interrupted_", "value_offset_", "value_scale_", "residual_")
 _CHAIN_KEYS = ("lengthscale", "variance", "info_matrix", "info_vector", "mean", "cov")
 _CORE_KEYS = ("core_mean", "core_cov", "core_info_matrix", "core_info_vector")
