@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import sys
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ from tensorkit.funbat.chains import ModeChain
 from tensorkit.funbat.checkpoint import capture_state, fingerprint, restore_state
 from tensorkit.funbat.hyper import initial_lengthscale, select_lengthscales
 from tensorkit.funbat.inference import ConditionalEP, EPSettings
+from tensorkit.funbat.inputs import is_dataarray, training_data
 from tensorkit.funbat.kernels import mode_kernels, parse_kernel, per_mode_floats, state_space_kernel
 from tensorkit.funbat.rank import select_ranks
 from tensorkit.funbat.residual import fit_residual
@@ -233,7 +233,10 @@ class FunBaT(Regressor):
         -------
         self
         """
-        X, y = self._parse(coords, values)
+        X, y, self.dims_, self.time_encoding_ = training_data(coords, values)
+        if self.device is not None:
+            device = resolve_device(self.device)
+            X, y = X.to(device), y.to(device)
         K = X.shape[1]
         kinds, periods = mode_kernels(self.kernel, X)
         self.n_modes_ = K
@@ -296,48 +299,6 @@ class FunBaT(Regressor):
         self._residual = None if off else fit_residual(Xs, ys - fitted, kinds, periods, self.n_samples, int(self.seed))
         self.residual_ = None if self._residual is None else self._residual.describe(self.coordinate_scale_.tolist(), self.value_scale_)
         return self
-
-    def _parse(self, coords: Any, values: Any) -> tuple[torch.Tensor, torch.Tensor]:
-        try:
-            import xarray as xr
-        except ImportError:  # pragma: no cover
-            xr = None
-        if xr is not None and isinstance(coords, xr.DataArray):
-            if values is not None:
-                raise ValueError("values must be None when coords is an xarray.DataArray")
-            from tensorkit.data import Observations
-
-            obs = Observations.from_dataarray(coords)
-            self.dims_ = obs.dims
-            self.time_encoding_ = {d: {k: v for k, v in obs.coord_attrs[d].items() if k.startswith("tensorkit_")} for d in obs.dims}
-            X, y = obs.points(), obs.values
-        else:
-            if values is None:
-                raise ValueError("values is required when coords is not an xarray.DataArray")
-            for value, name in [(coords, "coords"), (values, "values")]:
-                if torch.is_tensor(value) and value.requires_grad:
-                    raise ValueError(f"{name} requires grad; FunBaT is fitted by message passing, pass {name}.detach()")
-                if torch.is_tensor(value) and value.dtype in (torch.float16, torch.bfloat16):
-                    raise TypeError(f"{name} must be float32 or float64 (or integer coordinates), got {value.dtype}")
-            X = as_tensor(coords, "coords", dtype=torch.float64 if not torch.is_tensor(coords) else None, ndim=2)
-            if not X.is_floating_point():
-                X = X.to(torch.float64)
-            if X.shape[1] < 2:
-                raise ValueError(f"coords must have at least 2 columns (one per mode), got {X.shape[1]}; "
-                                 "one mode is plain GP regression (e.g. tensorkit.gp.smooth)")
-            y = as_tensor(values, "values", dtype=X.dtype, device=X.device, ndim=1, allow_nan=True)
-            if y.shape[0] != X.shape[0]:
-                raise ValueError(f"coords has {X.shape[0]} rows but values has {y.shape[0]} entries")
-            keep = ~torch.isnan(y)
-            X, y = X[keep], y[keep]
-            self.dims_ = tuple(f"dim_{k}" for k in range(X.shape[1]))
-            self.time_encoding_ = {d: {} for d in self.dims_}
-        if self.device is not None:
-            device = resolve_device(self.device)
-            X, y = X.to(device), y.to(device)
-        if y.numel() < 2:
-            raise ValueError("values must hold at least 2 observed entries")
-        return X, y
 
     def _ranks(self, K: int, Xs: torch.Tensor, ys: torch.Tensor) -> list[int]:
         if self.rank == "auto":
@@ -444,7 +405,7 @@ class FunBaT(Regressor):
         expected noise variance ``E[1/τ] = b / (a - 1)``.
         """
         self._check_fitted()
-        if _is_dataarray(coords):
+        if is_dataarray(coords):
             return self.predict_grid(coords, return_std, include_noise)
         X = as_tensor(coords, "coords", dtype=self._ep.y.dtype, device=self._ep.y.device, ndim=2)
         if X.shape[1] != self.n_modes_:
@@ -540,8 +501,3 @@ class FunBaT(Regressor):
         padded[tuple(slice(0, r) for r in core.shape)] = core
         padded[tuple(r for r in core.shape)] = self.value_offset_
         return FunctionalTucker(padded, [OffsetBasis(b) for b in self.bases_])
-
-
-def _is_dataarray(x: Any) -> bool:
-    xr = sys.modules.get("xarray")  # not imported: x cannot be a DataArray
-    return xr is not None and isinstance(x, xr.DataArray)
