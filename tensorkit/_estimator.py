@@ -134,7 +134,9 @@ def _to_json(value: Any, name: str) -> Any:
         return os.fspath(value)
     if isinstance(value, Mapping):
         return {str(k): _to_json(v, f"{name}[{k!r}]") for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
+    if isinstance(value, tuple):  # marked, so that a parameter given as a tuple comes back as one
+        return {"tuple": [_to_json(v, f"{name}[{k}]") for k, v in enumerate(value)]}
+    if isinstance(value, list):
         return [_to_json(v, f"{name}[{k}]") for k, v in enumerate(value)]
     raise TypeError(f"cannot save {name}={value!r}: only numbers, strings, dtypes, lists and mappings are stored")
 
@@ -143,6 +145,8 @@ def _from_json(value: Any) -> Any:
     if isinstance(value, dict):
         if set(value) == {"torch.dtype"}:
             return getattr(torch, value["torch.dtype"])
+        if set(value) == {"tuple"}:
+            return tuple(_from_json(v) for v in value["tuple"])
         return {k: _from_json(v) for k, v in value.items()}
     if isinstance(value, list):
         return [_from_json(v) for v in value]

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import shlex
 import signal
 import sys
 from collections.abc import Sequence
@@ -29,6 +30,7 @@ COMMANDS: dict[str, str] = {
     "complete": "tensorkit.completion.command",
     "chebtucker": "tensorkit.chebyshev.command",
     "funbat": "tensorkit.funbat.command",
+    "predict": "tensorkit.operators.predict_command",
 }
 
 
@@ -103,6 +105,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.config:
         commands[args.command].set_defaults(**read_config(args.config, commands[args.command]))
         args = parser.parse_args(argv)
+    args._command_line = shlex.join(["tensorkit", *argv])  # for the history attribute of netCDF outputs
     with GracefulInterrupt() as stop:
         try:
             return int(args._run(args) or 0)

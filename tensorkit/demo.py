@@ -25,7 +25,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from tensorkit.data import load_air_temperature, write_netcdf
+    from tensorkit.data import load_air_temperature
+    from tensorkit.data.cf import carry_metadata, write_cf_netcdf
     from tensorkit.funbat.command import checkpoint_path, evaluate, held_out_cells, single_thread
     from tensorkit.funbat.plotting import save_funbat_figure
     from tensorkit.runtime import check_outputs, check_writable, command_settings, resumable
@@ -38,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
     da = load_air_temperature()
     with resumable(out, command_settings(args)), single_thread():
         ds, metrics = evaluate(da, args, checkpoint_path(out))
-        write_netcdf(ds, out)
+        write_cf_netcdf(carry_metadata(ds, da.to_dataset(), args._command_line), out)
         save_funbat_figure(ds, figure)
     if not args.quiet:
         baselines = baseline_rmse(da, held_out_cells(da, args.holdout, args.seed))

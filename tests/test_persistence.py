@@ -123,3 +123,50 @@ def test_version_and_class_are_checked(tmp_path):
         ChebTucker.load(path)
     with pytest.raises(FileNotFoundError):
         ChebTucker.load(tmp_path / "missing.npz")
+
+
+def _funbat_grid(shape=(5, 6, 8), fraction=0.7):
+    """A smooth field on a grid of real coordinates (the last mode a longitude that wraps), some cells hidden."""
+    g = torch.Generator().manual_seed(0)
+    axes = [torch.linspace(0, 2, shape[0], dtype=torch.float64), torch.linspace(-1, 1, shape[1], dtype=torch.float64),
+            torch.arange(shape[2], dtype=torch.float64) * 40.0]
+    X = torch.cartesian_prod(*axes)
+    y = torch.sin(2 * X[:, 0]) * X[:, 1] + torch.cos(torch.deg2rad(X[:, 2])) + 0.05 * torch.randn(len(X), generator=g, dtype=torch.float64)
+    keep = torch.rand(len(X), generator=g) < fraction
+    return X, y, keep
+
+
+@pytest.mark.parametrize("settings", [
+    dict(rank=(2, 2, 3), kernel=["matern32", "matern52", "periodic"], n_samples=8),  # Tucker core, residual GP
+    dict(rank=3, decomposition="cp", residual=None, kernel="matern12", lengthscale=0.5),  # CP, variance from the posteriors
+])
+def test_funbat_round_trip_is_exact(tmp_path, settings):
+    from tensorkit import FunBaT
+
+    X, y, keep = _funbat_grid()
+    model = FunBaT(n_epochs=8, seed=1, **settings).fit(X[keep], y[keep])
+    model.save(tmp_path / "funbat.npz")
+    back = FunBaT.load(tmp_path / "funbat.npz")
+    assert repr(back) == repr(model)
+    fitted = ("rank_", "kernels_", "residual_", "lengthscales_", "history_", "dims_", "value_offset_", "value_scale_")
+    assert all(getattr(back, name) == getattr(model, name) for name in fitted)
+    # training cells, hidden cells, and coordinates between the training ones (new Kalman states, a refined residual grid)
+    query = torch.cat([X, X[:40] + torch.tensor([0.05, 0.03, 7.0], dtype=torch.float64)])
+    for include_noise in (True, False):
+        mean, std = model.predict(query, return_std=True, include_noise=include_noise)
+        back_mean, back_std = back.predict(query, return_std=True, include_noise=include_noise)
+        assert torch.equal(back_mean, mean) and torch.equal(back_std, std)
+    assert back.noise_precision_ == model.noise_precision_
+    assert torch.equal(back.core_.covariance, model.core_.covariance)
+    assert torch.equal(back.bases_[2].std(query[:, 2]), model.bases_[2].std(query[:, 2]))
+    with pytest.raises(ValueError, match="holds a 'FunBaT', not a DAIN"):
+        DAIN.load(tmp_path / "funbat.npz")
+
+
+def test_unfitted_funbat_cannot_be_saved(tmp_path):
+    from tensorkit import FunBaT
+    from tensorkit._estimator import NotFittedError
+
+    with pytest.raises(NotFittedError):
+        FunBaT().save(tmp_path / "f.npz")
+    assert not os.listdir(tmp_path)

@@ -244,11 +244,18 @@ class ChebTucker(Regressor):
         """Values at an ``N×d`` tensor of coordinates (batched; no grid is formed)."""
         return self._fitted()(points)
 
-    def predict(self, X: Any) -> torch.Tensor | np.ndarray:
+    def predict(self, X: Any) -> Any:
         """Values at ``N×d`` coordinates ``X``: a tensor for a tensor, else a NumPy array.
 
-        Datetime coordinates of a DataArray fit are given as days since the first fitted time.
+        Datetime coordinates of a DataArray fit are given as days since the first fitted time. For a
+        DataArray ``X`` (after a DataArray fit; its values are not used), a DataArray on its grid:
+        its dims, order and coordinates, its name and attributes.
         """
+        if _is_dataarray(X):
+            if self.dims_ is None or sorted(map(str, X.dims)) != sorted(self.dims_):
+                raise ValueError(f"X must be a DataArray with the fitted dims {self.dims_}, got {X.dims}")
+            out = self.to_dataarray(name=X.name, **{d: X[d].values for d in X.dims if d in X.coords})
+            return out.transpose(*X.dims).assign_coords(X.coords).assign_attrs(X.attrs)
         return like_input(self(X), X)
 
     # ------------------------------------------------------------------ persistence

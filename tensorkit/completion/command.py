@@ -25,7 +25,8 @@ from tensorkit.completion.estimator import DAIN
 from tensorkit.completion.models import MODEL_NAMES
 from tensorkit.completion.report import mae, rmse
 from tensorkit.completion.xarray_io import complete_dataarray, sparse_dataset
-from tensorkit.data import is_netcdf, open_dataarray, write_netcdf
+from tensorkit.data import is_netcdf, open_dataarray
+from tensorkit.data.cf import add_precision_argument, carry_metadata, flag_variable, quantity_attrs, write_cf_netcdf
 from tensorkit.runtime import check_outputs, check_writable, command_settings, resolve_device, resumable
 
 
@@ -46,6 +47,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--holdout", type=float, default=0.1, help="held-out fraction for the RMSE (default: 0.1)")
     parser.add_argument("--standardize", action="store_true", default=None,
                         help="fit on standardised values (default: the backbone's, see DAIN)")  # fmt: skip
+    add_precision_argument(parser)
 
 
 def _model_options(args: argparse.Namespace, n_modes: int) -> dict:
@@ -67,9 +69,10 @@ def run(args: argparse.Namespace) -> int:
                     lr=args.lr, batch_size=args.batch_size, verbose=not args.quiet and None,
                     checkpoint_path=checkpoint)  # fmt: skip
     with resumable(out, command_settings(args, [args.input])):
-        complete = _complete_grid if is_netcdf(args.input) else _complete_table
-        ds = complete(args, settings)
-        write_netcdf(ds, out)
+        netcdf = is_netcdf(args.input)
+        ds = (_complete_grid if netcdf else _complete_table)(args, settings)
+        with xr.open_dataset(args.input) if netcdf else xr.Dataset() as source:
+            write_cf_netcdf(carry_metadata(ds, source, args._command_line), out, float64=args.float64)
     if not args.quiet:
         summary = f"held-out RMSE {ds.attrs.get('holdout_rmse', float('nan')):.4f}"
         print(f"tensorkit complete: {args.model} + {args.augment}: {summary}; wrote {out}")
@@ -77,10 +80,15 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _complete_grid(args: argparse.Namespace, settings: dict) -> xr.Dataset:
-    """A netCDF variable completed on its grid."""
+    """A netCDF variable completed on its grid: ``completed`` and ``prediction`` carry the variable's CF
+    attributes, ``observed`` is a CF flag variable."""
     da = open_dataarray(args.input, var=args.var)
-    return complete_dataarray(da, model=args.model, sampler=args.augment, holdout=args.holdout, device=args.device,
-                              standardize=args.standardize, model_options=_model_options(args, da.ndim), **settings)  # fmt: skip
+    ds = complete_dataarray(da, model=args.model, sampler=args.augment, holdout=args.holdout, device=args.device,
+                            standardize=args.standardize, model_options=_model_options(args, da.ndim), **settings)  # fmt: skip
+    ds["prediction"].attrs = quantity_attrs(da.attrs, f"DAIN ({args.model}) prediction of {{}} at every cell")
+    ds["observed"] = flag_variable(ds["observed"].dims, ds["observed"].values, ("missing", "observed"),
+                                   f"whether the cell of {da.name} was observed in the input")
+    return ds
 
 
 def _complete_table(args: argparse.Namespace, settings: dict) -> xr.Dataset:

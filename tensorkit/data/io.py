@@ -19,7 +19,8 @@ def open_dataarray(path: str | os.PathLike, var: str | None = None, engine: str 
     path : path-like
         netCDF file.
     var : str, optional
-        Variable name; may be omitted when the file holds exactly one data variable.
+        Variable name; may be omitted when the file holds exactly one data variable (not counting
+        the bounds variables of coordinates).
     engine : {"netcdf4", "h5netcdf"}, optional
         xarray backend; default lets xarray choose.
     chunks : optional
@@ -42,7 +43,8 @@ def open_dataarray(path: str | os.PathLike, var: str | None = None, engine: str 
         ds = xr.open_dataset(path, engine=engine, chunks=chunks)
     except (OSError, ValueError, RuntimeError) as err:
         raise ValueError(f"cannot read {str(path)!r} as netCDF: {err}") from err
-    names = list(ds.data_vars)
+    bounds = {v.attrs.get("bounds") for v in ds.variables.values()}
+    names = [name for name in ds.data_vars if name not in bounds]  # CF bounds variables describe coordinates
     if var is None:
         if len(names) != 1:
             raise ValueError(f"{str(path)!r} holds variables {names}: choose one with var=")
@@ -52,8 +54,11 @@ def open_dataarray(path: str | os.PathLike, var: str | None = None, engine: str 
     return ds[var]
 
 
-def write_netcdf(obj: Any, path: str | os.PathLike, engine: str = "netcdf4") -> None:
-    """Write an xarray Dataset or DataArray to ``path`` atomically (temp file + rename)."""
+def write_netcdf(obj: Any, path: str | os.PathLike, engine: str = "netcdf4", encoding: Any = None) -> None:
+    """Write an xarray Dataset or DataArray to ``path`` atomically (temp file + rename).
+
+    ``encoding`` maps variable names to xarray encodings (``dtype``, ``zlib``, …).
+    """
     import xarray as xr
 
     if not isinstance(obj, (xr.Dataset, xr.DataArray)):
@@ -61,4 +66,4 @@ def write_netcdf(obj: Any, path: str | os.PathLike, engine: str = "netcdf4") -> 
     if engine not in ENGINES:
         raise ValueError(f"engine must be one of {ENGINES}, got {engine!r}")
     with atomic_path(path) as tmp:
-        obj.to_netcdf(tmp, engine=engine)
+        obj.to_netcdf(tmp, engine=engine, encoding=encoding)

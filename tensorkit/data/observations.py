@@ -236,6 +236,39 @@ def _coordinate_variable(dim: str, values: np.ndarray, attrs: dict[str, Any]) ->
     return dim, origin + np.round(values * 86_400e9).astype("timedelta64[ns]"), plain
 
 
+def numeric_coordinate(values: Any, attrs: Mapping[str, Any], name: str) -> np.ndarray:
+    """Coordinate values as the float64 numbers a model was fitted on.
+
+    Datetimes and cftime dates become days since the origin that :meth:`Observations.from_dataarray`
+    recorded in the fitted coordinate's ``attrs`` (with the same arithmetic, so fitted times map to
+    the same numbers); numbers stay numbers.
+
+    Raises
+    ------
+    TypeError
+        Dates for a numeric fitted coordinate, numbers (or another kind of date) for a fitted time,
+        or a non-numeric coordinate; ``name`` names it.
+    ValueError
+        cftime dates of another calendar than the fitted one.
+    """
+    values = np.asarray(values)
+    fitted = "cftime dates" if _CFTIME_ORIGIN in attrs else "datetimes" if _DATETIME_ORIGIN in attrs else "numbers"
+    if np.issubdtype(values.dtype, np.datetime64) and fitted == "datetimes":
+        origin = np.datetime64(attrs[_DATETIME_ORIGIN], "ns")
+        return (values.astype("datetime64[ns]") - origin).astype("timedelta64[ns]").astype(np.float64) / 86_400e9
+    if values.dtype == object and values.size and _is_cftime(values.flat[0]) and fitted == "cftime dates":
+        import cftime
+
+        calendar = attrs[_CFTIME_CALENDAR]
+        if values.flat[0].calendar != calendar:
+            raise ValueError(f"coordinate {name!r} has calendar {values.flat[0].calendar!r}; the model was fitted on {calendar!r}")
+        origin = cftime.num2date(0.0, f"days since {attrs[_CFTIME_ORIGIN]}", calendar=calendar)
+        return np.array([(x - origin).total_seconds() / 86_400 for x in values.ravel()], dtype=np.float64).reshape(values.shape)
+    if fitted == "numbers" and np.issubdtype(values.dtype, np.number) and not np.issubdtype(values.dtype, np.complexfloating):
+        return values.astype(np.float64)
+    raise TypeError(f"coordinate {name!r} must hold {fitted} like the fitted one, got dtype {values.dtype}")
+
+
 def _check_coordinate(c: Any, name: str) -> torch.Tensor:
     t = as_tensor(c, name, dtype=torch.float64, ndim=1)
     if len(t) > 1 and not bool((t[1:] > t[:-1]).all()):

@@ -1,8 +1,10 @@
 """Fit FunBaT (functional Bayesian Tucker with GP factors) to a netCDF variable; report held-out skill.
 
 Hides a random fraction of the observed cells (--holdout), fits on the rest, prints the held-out
-RMSE, MAE and the coverage of the 95 % predictive interval, and writes the posterior mean, std and
-factor functions (fitted on the non-held-out cells) to --out as netCDF. --figure saves the factor
+RMSE, MAE and the coverage of the 95 % predictive interval, and writes the posterior mean and std
+(``<var>_mean``, ``<var>_std``; also under the older names ``mean``, ``std``), the ``observed`` flags
+(missing, fitted, held out) and the factor functions (fitted on the non-held-out cells) to --out as
+CF netCDF that keeps the input's metadata (compressed float32 unless --float64). --figure saves the factor
 functions with ±2σ bands and maps of the mean and std. SIGTERM/SIGUSR1/SIGINT save the fit to
 ``<out>.ckpt.pt`` (and its settings to ``<out>.ckpt.json``) and exit with 143/130 without writing
 --out; the same command resumes it, the same command with other settings is refused.
@@ -17,8 +19,9 @@ from collections.abc import Iterator
 import numpy as np
 
 
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from tensorkit.data.cf import add_precision_argument
+
     parser.add_argument("input", metavar="INPUT.nc", help="netCDF file")
     parser.add_argument("--var", help="variable name (default: the only data variable)")
     parser.add_argument("--rank", nargs="+", default=["auto"], help="'auto' (held-out choice), or ranks: one, or one per dimension")
@@ -30,6 +33,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--decomposition", default="tucker", choices=["tucker", "cp"])
     parser.add_argument("--epochs", type=int, default=200, help="maximum EP epochs")
     parser.add_argument("--figure", metavar="PNG", help="save factor functions and mean/std maps here")
+    add_precision_argument(parser)
 
 
 def checkpoint_path(out: str) -> str:
@@ -57,7 +61,24 @@ def evaluate(da, args: argparse.Namespace, checkpoint: str | None = None):
         metrics.update(heldout_rmse=float(np.sqrt(np.mean(err**2))), heldout_mae=float(np.mean(np.abs(err))),
                        heldout_coverage95=float(np.mean(inside)))
     ds.attrs.update(holdout=args.holdout, **metrics)
-    return ds, metrics
+    return named_outputs(ds, da, held), metrics
+
+
+def named_outputs(ds, da, held: np.ndarray):
+    """``ds`` with ``<var>_mean`` and ``<var>_std`` (the input quantity's CF attributes) and the ``observed``
+    flags of ``da``'s cells: 0 missing, 1 fitted, 2 held out. ``mean`` and ``std`` stay for older readers."""
+    from tensorkit.data.cf import flag_variable, quantity_attrs
+
+    name = da.name or "value"
+    out = ds.copy()
+    out[f"{name}_mean"] = (ds["mean"].dims, ds["mean"].values, quantity_attrs(da.attrs, "FunBaT posterior predictive mean of {}"))
+    out[f"{name}_std"] = (ds["std"].dims, ds["std"].values, quantity_attrs(
+        da.attrs, "FunBaT posterior predictive standard deviation of {} (noise included)", standard_error=True))
+    for old in ("mean", "std"):
+        out[old].attrs["comment"] = f"the values of {name}_{old}, under the name of earlier tensorkit outputs"
+    flags = np.where(held, 2, np.isfinite(da.values))
+    out["observed"] = flag_variable(da.dims, flags, ("missing", "fitted", "held_out"), f"how each cell of {name} entered the fit")
+    return out
 
 
 def held_out_cells(da, holdout: float, seed: int) -> np.ndarray:
@@ -94,7 +115,10 @@ def single_thread() -> Iterator[None]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from tensorkit.data import open_dataarray, write_netcdf
+    import xarray as xr
+
+    from tensorkit.data import open_dataarray
+    from tensorkit.data.cf import carry_metadata, write_cf_netcdf
     from tensorkit.runtime import check_outputs, check_writable, command_settings, resumable
 
     out = args.out or "funbat.nc"
@@ -103,7 +127,8 @@ def run(args: argparse.Namespace) -> int:
     with resumable(out, command_settings(args, [args.input])), single_thread():
         da = open_dataarray(args.input, var=args.var)
         ds, metrics = evaluate(da.load(), args, checkpoint_path(out))
-        write_netcdf(ds, out)
+        with xr.open_dataset(args.input) as source:
+            write_cf_netcdf(carry_metadata(ds, source, args._command_line), out, float64=args.float64)
         if args.figure:
             from tensorkit.funbat.plotting import save_funbat_figure
 

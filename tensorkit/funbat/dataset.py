@@ -9,24 +9,12 @@ import numpy as np
 import torch
 import xarray as xr
 
-from tensorkit.data.observations import _DATETIME_ORIGIN, Observations
+from tensorkit.data.observations import Observations, numeric_coordinate
 from tensorkit.funbat.estimator import FunBaT
 
-__all__ = ["funbat_dataset"]
+__all__ = ["funbat_dataset", "predict_on_grid"]
 
 _LARGEST_VALUE = float(np.sqrt(np.finfo(np.float64).max)) / 1e3  # squares and sums of squares stay finite
-
-
-def _numeric(values: np.ndarray, attrs: Mapping[str, Any], name: str) -> np.ndarray:
-    """User coordinates in the model's numeric units (datetimes → days since the fit's origin)."""
-    if np.issubdtype(values.dtype, np.datetime64):
-        if _DATETIME_ORIGIN not in attrs:
-            raise TypeError(f"grid[{name!r}] holds datetimes but the fitted coordinate is numeric")
-        origin = np.datetime64(attrs[_DATETIME_ORIGIN], "ns")
-        return (values.astype("datetime64[ns]") - origin).astype("timedelta64[ns]").astype(np.float64) / 86_400e9
-    if not np.issubdtype(values.dtype, np.number):
-        raise TypeError(f"grid[{name!r}] must be numeric or datetime, got dtype {values.dtype}")
-    return values.astype(np.float64)
 
 
 def funbat_dataset(
@@ -86,7 +74,7 @@ def funbat_dataset(
             if values.ndim != 1 or values.size == 0:
                 raise ValueError(f"grid[{dim!r}] must be a non-empty 1-D array")
             coords[dim] = values
-            numeric.append(torch.from_numpy(_numeric(values, obs.coord_attrs.get(dim, {}), dim)))
+            numeric.append(torch.from_numpy(numeric_coordinate(values, obs.coord_attrs.get(dim, {}), f"grid[{dim!r}]")))
         else:
             coords[dim] = template[dim].values
             numeric.append(obs.coords[k].cpu())
@@ -131,3 +119,37 @@ def funbat_dataset(
     ds = xr.Dataset(data, coords={d: (d, coords[d], template[d].attrs if d not in grid else {}) for d in obs.dims}, attrs=attrs)
     # the input's own coordinate order (Observations sorts descending coordinates ascending)
     return ds.sel({d: da[d].values for d in obs.dims if d not in grid and d in da.coords})
+
+
+def predict_on_grid(model: FunBaT, da: xr.DataArray, return_std: bool = False, include_noise: bool = True) -> Any:
+    """Predictive mean (and std) of a fitted ``model`` on the grid of ``da`` (its values are not used).
+
+    Parameters
+    ----------
+    model : FunBaT
+    da : xarray.DataArray
+        The fitted dims, in any order, with coordinates in the fitted units (datetimes, or cftime
+        dates of the fitted calendar, for a fitted time).
+    return_std, include_noise
+        As in :meth:`FunBaT.predict`.
+
+    Returns
+    -------
+    xarray.DataArray or (DataArray, DataArray)
+        On ``da``'s dims, in its order, with its coordinates (``xarray.align(..., join="exact")``
+        holds); the mean keeps ``da``'s name and attributes, the std is named ``<name>_std`` with its units.
+    """
+    if not isinstance(da, xr.DataArray) or sorted(map(str, da.dims)) != sorted(model.dims_):
+        raise ValueError(f"da must be a DataArray with the fitted dims {model.dims_}, got {getattr(da, 'dims', type(da).__name__)}")
+    axes = [torch.from_numpy(numeric_coordinate(da[d].values if d in da.coords else np.arange(da.sizes[d], dtype=float),
+                                                model.time_encoding_[d], d)) for d in model.dims_]
+    result = model.predict(torch.cartesian_prod(*axes), return_std=return_std, include_noise=include_noise)
+
+    def on_grid(values: torch.Tensor, name: Any, attrs: dict) -> xr.DataArray:
+        out = xr.DataArray(values.reshape([len(a) for a in axes]).cpu().numpy(), dims=model.dims_, name=name, attrs=attrs)
+        return out.transpose(*da.dims).assign_coords(da.coords)
+
+    if not return_std:
+        return on_grid(result, da.name, dict(da.attrs))
+    units = {"units": da.attrs["units"]} if "units" in da.attrs else {}
+    return on_grid(result[0], da.name, dict(da.attrs)), on_grid(result[1], f"{da.name or 'value'}_std", units)

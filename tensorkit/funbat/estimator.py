@@ -11,13 +11,14 @@ from typing import Any
 import numpy as np
 import torch
 
-from tensorkit._estimator import Regressor, check_fitted, like_input
+from tensorkit._estimator import Regressor, check_fitted, like_input, read_estimator, write_estimator
 from tensorkit._validation import as_tensor, check_choice, check_positive_float, check_positive_int, check_probability
 from tensorkit.funbat.basis import GPBasis, OffsetBasis
 from tensorkit.funbat.chains import ModeChain
 from tensorkit.funbat.checkpoint import capture_state, fingerprint, restore_state
 from tensorkit.funbat.hyper import initial_lengthscale, select_lengthscales
 from tensorkit.funbat.inference import ConditionalEP, EPSettings
+from tensorkit.funbat.inputs import is_dataarray, training_data
 from tensorkit.funbat.kernels import mode_kernels, parse_kernel, per_mode_floats, state_space_kernel
 from tensorkit.funbat.rank import select_ranks
 from tensorkit.funbat.residual import fit_residual
@@ -111,6 +112,13 @@ class FunBaT(Regressor):
     ----------
     rank_ : tuple of int
         The ranks used.
+    dims_ : tuple of str
+        Dimension names of a DataArray fit (else ``dim_0``, ``dim_1``, …).
+    time_encoding_ : dict
+        Per dim, how dates map to the model's numbers (days since the first fitted time; empty for
+        numeric coordinates).
+    kernels_ : list of str
+        Per-mode kernel as used, a bare ``"periodic"`` resolved to ``"periodic:<period>"`` (user units).
     residual_ : dict or None
         The residual GP's learned hyper-parameters (lengthscales in rescaled and user units, variances
         in value units²), or None.
@@ -227,10 +235,14 @@ class FunBaT(Regressor):
         -------
         self
         """
-        X, y = self._parse(coords, values)
+        X, y, self.dims_, self.time_encoding_ = training_data(coords, values)
+        if self.device is not None:
+            device = resolve_device(self.device)
+            X, y = X.to(device), y.to(device)
         K = X.shape[1]
         kinds, periods = mode_kernels(self.kernel, X)
         self.n_modes_ = K
+        self.kernels_ = [kind if period is None else f"{kind}:{period!r}" for kind, period in zip(kinds, periods)]
         self.coordinate_shift_ = X.amin(0)
         span = X.amax(0) - self.coordinate_shift_
         self.coordinate_scale_ = torch.where(span > 0, span, torch.ones_like(span)) if self.standardize else torch.ones_like(span)
@@ -249,8 +261,7 @@ class FunBaT(Regressor):
                         else per_mode_floats(self.lengthscale, "lengthscale", K))
         variances = per_mode_floats(self.variance, "variance", K)
         self._generator = torch.Generator().manual_seed(int(self.seed))
-        settings = EPSettings(self.damping, self.damping_core, self.damping_noise, tuple(float(v) for v in self.noise_prior), 1.0,
-                              self.schedule, bool(self.parity_mode))
+        settings = self._ep_settings()
         warm = self.decomposition == "tucker" and self.init == "cp"
         first_ranks = [min(ranks)] * K if warm else ranks
         chains = [
@@ -291,46 +302,6 @@ class FunBaT(Regressor):
         self.residual_ = None if self._residual is None else self._residual.describe(self.coordinate_scale_.tolist(), self.value_scale_)
         return self
 
-    def _parse(self, coords: Any, values: Any) -> tuple[torch.Tensor, torch.Tensor]:
-        try:
-            import xarray as xr
-        except ImportError:  # pragma: no cover
-            xr = None
-        if xr is not None and isinstance(coords, xr.DataArray):
-            if values is not None:
-                raise ValueError("values must be None when coords is an xarray.DataArray")
-            from tensorkit.data import Observations
-
-            obs = Observations.from_dataarray(coords)
-            self.dims_ = obs.dims
-            X, y = obs.points(), obs.values
-        else:
-            if values is None:
-                raise ValueError("values is required when coords is not an xarray.DataArray")
-            for value, name in [(coords, "coords"), (values, "values")]:
-                if torch.is_tensor(value) and value.requires_grad:
-                    raise ValueError(f"{name} requires grad; FunBaT is fitted by message passing, pass {name}.detach()")
-                if torch.is_tensor(value) and value.dtype in (torch.float16, torch.bfloat16):
-                    raise TypeError(f"{name} must be float32 or float64 (or integer coordinates), got {value.dtype}")
-            X = as_tensor(coords, "coords", dtype=torch.float64 if not torch.is_tensor(coords) else None, ndim=2)
-            if not X.is_floating_point():
-                X = X.to(torch.float64)
-            if X.shape[1] < 2:
-                raise ValueError(f"coords must have at least 2 columns (one per mode), got {X.shape[1]}; "
-                                 "one mode is plain GP regression (e.g. tensorkit.gp.smooth)")
-            y = as_tensor(values, "values", dtype=X.dtype, device=X.device, ndim=1, allow_nan=True)
-            if y.shape[0] != X.shape[0]:
-                raise ValueError(f"coords has {X.shape[0]} rows but values has {y.shape[0]} entries")
-            keep = ~torch.isnan(y)
-            X, y = X[keep], y[keep]
-            self.dims_ = tuple(f"dim_{k}" for k in range(X.shape[1]))
-        if self.device is not None:
-            device = resolve_device(self.device)
-            X, y = X.to(device), y.to(device)
-        if y.numel() < 2:
-            raise ValueError("values must hold at least 2 observed entries")
-        return X, y
-
     def _ranks(self, K: int, Xs: torch.Tensor, ys: torch.Tensor) -> list[int]:
         if self.rank == "auto":
             return list(select_ranks(Xs, ys, self.decomposition, max_rank=AUTO_MAX_RANK, seed=int(self.seed)))
@@ -338,6 +309,10 @@ class FunBaT(Regressor):
         if len(ranks) != K:
             raise ValueError(f"rank must have one entry per mode ({K}), got {len(ranks)}")
         return ranks
+
+    def _ep_settings(self) -> EPSettings:
+        return EPSettings(self.damping, self.damping_core, self.damping_noise, tuple(float(v) for v in self.noise_prior), 1.0,
+                          self.schedule, bool(self.parity_mode))
 
     def _initial_chain(self, grid: torch.Tensor, kernel: Matern, rank: int) -> ModeChain:
         chain = ModeChain(grid, kernel, rank, self.smoother)
@@ -424,7 +399,7 @@ class FunBaT(Regressor):
 
     def predict(self, coords: Any, return_std: bool = False, include_noise: bool = True) -> Any:
         """Predictive mean (and standard deviation) at ``N×K`` raw coordinates; a tensor for a tensor
-        ``coords``, else NumPy arrays.
+        ``coords``, else NumPy arrays; for a DataArray, DataArrays on its grid (see :meth:`predict_grid`).
 
         With the residual GP, mean and variance are those of ``f_lowrank + g`` (the GP's variance,
         plus its noise variance with ``include_noise``). Without it, the standard deviation includes
@@ -432,12 +407,22 @@ class FunBaT(Regressor):
         expected noise variance ``E[1/τ] = b / (a - 1)``.
         """
         self._check_fitted()
+        if is_dataarray(coords):
+            return self.predict_grid(coords, return_std, include_noise)
         X = as_tensor(coords, "coords", dtype=self._ep.y.dtype, device=self._ep.y.device, ndim=2)
         if X.shape[1] != self.n_modes_:
             raise ValueError(f"coords must have {self.n_modes_} columns, got {X.shape[1]}")
         mean, var = self._moments(X, return_std, include_noise)
         out = like_input(self.value_offset_ + self.value_scale_ * mean, coords)
         return (out, like_input(self.value_scale_ * var.sqrt(), coords)) if return_std else out
+
+    def predict_grid(self, da: Any, return_std: bool = False, include_noise: bool = True) -> Any:
+        """Predictive mean (and std) as DataArrays on the grid of the DataArray ``da`` (see
+        :func:`tensorkit.funbat.dataset.predict_on_grid`)."""
+        from tensorkit.funbat.dataset import predict_on_grid
+
+        self._check_fitted()
+        return predict_on_grid(self, da, return_std, include_noise)
 
     def _moments(self, X: torch.Tensor, variance: bool, include_noise: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Standardised predictive mean and (if asked) variance at rows of ``X``."""
@@ -461,6 +446,27 @@ class FunBaT(Regressor):
         if include_noise:
             var = var + float(self._ep.noise_rate) / (self._ep.noise_shape - 1.0)
         return mean, var
+
+    # ------------------------------------------------------------------ persistence
+    def save(self, path: str | os.PathLike) -> None:
+        """Write the fitted model to ``path`` (an ``.npz`` archive without pickles), atomically.
+
+        :meth:`load` gives bit-for-bit the same ``predict(X, return_std=True)`` on the same device type
+        (the residual GP's pathwise variance is redrawn from the stored seed). The file holds the
+        standardised training values, as the residual GP conditions on them.
+        """
+        from tensorkit.funbat.persistence import fitted_arrays
+
+        self._check_fitted()
+        write_estimator(path, self, *fitted_arrays(self))
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> FunBaT:
+        """Read a model written by :meth:`save` (on the CPU). Files holding pickled data are refused."""
+        from tensorkit.funbat.persistence import restore_fitted
+
+        params, arrays, state = read_estimator(path, cls)
+        return restore_fitted(cls(**params), arrays, state)
 
     @property
     def noise_precision_(self) -> float:
@@ -497,4 +503,3 @@ class FunBaT(Regressor):
         padded[tuple(slice(0, r) for r in core.shape)] = core
         padded[tuple(r for r in core.shape)] = self.value_offset_
         return FunctionalTucker(padded, [OffsetBasis(b) for b in self.bases_])
-

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import torch
 
-from tensorkit.gp.grid import GridGP
+from tensorkit.gp.grid import GridGP, GridKernel
 
 __all__ = ["MAX_GRID_CELLS", "ResidualField", "fit_residual", "grid_layout"]
 
@@ -46,27 +46,71 @@ def grid_layout(X: torch.Tensor) -> tuple[list[torch.Tensor], torch.Tensor] | st
 class ResidualField:
     """The fitted residual GP, predicting at points of (a refinement of) the training grid.
 
+    Build one with :meth:`fit`, or from :meth:`to_arrays` output with :meth:`from_arrays`.
+
     Parameters
     ----------
-    grids : list of (n_k,) tensors
-        Unique training coordinates per mode (rescaled units).
-    cells : (N,) long tensor
-        Flat C-order cell of each training point.
-    residuals : (N,) tensor
-    kinds, periods
-        Kernel family and period (rescaled units) per mode.
-    n_samples, seed
-        Pathwise samples for the variance, and their seed.
+    gp : GridGP
+        A grid GP whose kernel is learned (``gp.kernel`` set).
     """
 
-    def __init__(self, grids: list[torch.Tensor], cells: torch.Tensor, residuals: torch.Tensor, kinds: Sequence[str],
-                 periods: Sequence[float | None], n_samples: int = 64, seed: int = 0) -> None:
+    def __init__(self, gp: GridGP) -> None:
+        if gp.kernel is None:
+            raise ValueError("gp must be fitted (its kernel learned) first")
+        self.gp = gp
+
+    @property
+    def kernel(self) -> GridKernel:
+        """The learned hyper-parameters."""
+        return self.gp.kernel
+
+    @classmethod
+    def fit(cls, grids: list[torch.Tensor], cells: torch.Tensor, residuals: torch.Tensor, kinds: Sequence[str],
+            periods: Sequence[float | None], n_samples: int = 64, seed: int = 0) -> ResidualField:
+        """Learn the residual GP.
+
+        Parameters
+        ----------
+        grids : list of (n_k,) tensors
+            Unique training coordinates per mode (rescaled units).
+        cells : (N,) long tensor
+            Flat C-order cell of each training point.
+        residuals : (N,) tensor
+        kinds, periods
+            Kernel family and period (rescaled units) per mode.
+        n_samples, seed
+            Pathwise samples for the variance, and their seed.
+        """
         shape = tuple(g.numel() for g in grids)
         observed = torch.zeros(math.prod(shape), dtype=torch.bool, device=residuals.device)
         observed[cells] = True
         order = torch.argsort(cells)
-        self.gp = GridGP(grids, observed.reshape(shape), residuals[order], kinds, periods, n_samples=n_samples, seed=seed)
-        self.kernel = self.gp.fit()
+        gp = GridGP(grids, observed.reshape(shape), residuals[order], kinds, periods, n_samples=n_samples, seed=seed)
+        gp.fit()
+        return cls(gp)
+
+    def to_arrays(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+        """Everything :meth:`predict` depends on: tensors, and a JSON-able dict of the rest.
+
+        The pathwise variance draws its prior samples from ``seed`` afresh at every prediction grid,
+        so the seed (not the samples) makes a restored field predict bit-for-bit the same.
+        """
+        gp, kernel = self.gp, self.kernel
+        arrays = {f"grid.{k}": g for k, g in enumerate(gp.grids)}
+        arrays |= {"observed": gp.observed, "values": gp.values, "short": kernel.short, "long": kernel.long,
+                   "weights": kernel.weights, "outputscale": kernel.outputscale, "noise": kernel.noise}
+        return arrays, {"kinds": list(gp.kinds), "periods": list(gp.periods), "n_samples": gp.n_samples, "seed": gp.seed}
+
+    @classmethod
+    def from_arrays(cls, arrays: Mapping[str, torch.Tensor], state: Mapping[str, Any]) -> ResidualField:
+        """The field :meth:`to_arrays` described."""
+        kinds, periods = list(state["kinds"]), list(state["periods"])
+        grids = [arrays[f"grid.{k}"] for k in range(len(kinds))]
+        gp = GridGP(grids, arrays["observed"], arrays["values"], kinds, periods, n_samples=int(state["n_samples"]),
+                    seed=int(state["seed"]))
+        gp.kernel = GridKernel(arrays["short"], arrays["long"], arrays["weights"], arrays["outputscale"], arrays["noise"],
+                               kinds, periods)
+        return cls(gp)
 
     def predict(self, X: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Posterior mean and variance of ``g`` at the rows of ``X`` (rescaled coordinates)."""
@@ -108,4 +152,4 @@ def fit_residual(Xs: torch.Tensor, residuals: torch.Tensor, kinds: Sequence[str]
                       "(pass residual=None to silence this warning)", UserWarning, stacklevel=3)
         return None
     grids, cells = layout
-    return ResidualField(grids, cells, residuals, kinds, periods, n_samples, seed)
+    return ResidualField.fit(grids, cells, residuals, kinds, periods, n_samples, seed)

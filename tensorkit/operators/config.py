@@ -17,9 +17,10 @@ from tensorkit._validation import check_positive_int, check_value_type, read_yam
 from tensorkit.operators import distributed as ddp
 from tensorkit.operators.normalizer import GaussianNormalizer
 from tensorkit.operators.patching import MultigridPatching
+from tensorkit.operators.predictor import TrainedOperator
 from tensorkit.operators.tfno import TFNO
 from tensorkit.operators.trainer import Trainer
-from tensorkit.runtime import atomic_write, check_run_folder, folder_lock, resolve_device
+from tensorkit.runtime import atomic_write, check_run_folder, folder_lock, load_checkpoint, resolve_device
 
 DEFAULTS: dict[str, dict[str, Any]] = {
     "data": {"name": "darcy", "path": None, "input_var": "a", "output_var": "u", "n_train": None, "n_test": 50,
@@ -107,6 +108,65 @@ def build_model(model: Mapping[str, Any], in_channels: int, out_channels: int, l
                 **kwargs)
 
 
+def build_patching(patching: Mapping[str, Any]) -> MultigridPatching | None:
+    """Multigrid patching of a ``patching`` section, or None when it asks for none (no levels, no padding)."""
+    if not (patching["levels"] or patching["padding_fraction"]):
+        return None
+    return MultigridPatching(patching["levels"], patching["padding_fraction"], patching["stitching"],
+                             patching["global_coordinates"])
+
+
+def load_run(run_dir: str | os.PathLike, device: str | torch.device = "cpu") -> TrainedOperator:
+    """The operator of a ``train-operator`` run folder, from its ``checkpoint.pt`` (no code runs while loading).
+
+    The model is rebuilt from the configuration stored in the checkpoint, with its weights, output
+    normaliser, multigrid patching and patch chunk size; the epochs it was trained for are in
+    ``epochs_done``. A run that is still training gives its last checkpoint.
+
+    Raises
+    ------
+    FileNotFoundError
+        No folder ``run_dir``, or no ``checkpoint.pt`` in it.
+    ValueError
+        ``run_dir`` is a file; the checkpoint is damaged, holds no configuration, or does not match it.
+    """
+    run = Path(run_dir)
+    if not run.exists():
+        raise FileNotFoundError(f"run folder {str(run)!r} does not exist")
+    if not run.is_dir():
+        raise ValueError(f"run folder {str(run)!r} is a file; give the --out folder of tensorkit train-operator")
+    path = run / "checkpoint.pt"
+    if not path.exists():
+        raise FileNotFoundError(f"{str(run)!r} holds no checkpoint.pt; is it the --out folder of tensorkit train-operator?")
+    state = load_checkpoint(path, restore_rng=False, map_location="cpu")
+    if "fingerprint" not in state or "model" not in state:
+        raise ValueError(f"checkpoint {str(path)!r} holds no run configuration (written by an older tensorkit?)")
+    nested: dict[str, dict[str, Any]] = {}
+    for key, value in state["fingerprint"].items():
+        section, _, name = key.partition(".")
+        nested.setdefault(section, {})[name] = value
+    cfg = merge_config(nested)
+    patching = build_patching(cfg["patching"])
+    levels = int(cfg["patching"]["levels"])
+    n_dims = len(cfg["model"]["n_modes"])
+    extra = 0 if patching is None else patching.extra_channels(n_dims)
+    embedded = n_dims if cfg["model"].get("positional_embedding", "grid") == "grid" else 0
+    try:
+        model_in = state["model"]["lifting.fc1.weight"].shape[1] - embedded
+        out_channels = state["model"]["projection.fc2.weight"].shape[0]
+        model = build_model(cfg["model"], (model_in - extra) // (levels + 1), out_channels, levels, int(cfg["training"]["seed"]), extra)
+        model.load_state_dict(state["model"])
+        normalizer = None
+        if "output_normalizer" in state:
+            normalizer = GaussianNormalizer(out_channels)
+            normalizer.load_state_dict(state["output_normalizer"])
+    except (KeyError, RuntimeError) as err:
+        raise ValueError(f"checkpoint {str(path)!r} does not match its own configuration: {err}") from None
+    operator = TrainedOperator(model, normalizer, patching, cfg["patching"]["chunk_size"]).to(resolve_device(device))
+    operator.config, operator.epochs_done = cfg, int(state["epoch"])
+    return operator.eval()
+
+
 def _optimizer(model: torch.nn.Module, training: Mapping[str, Any]) -> tuple[torch.optim.Optimizer, Any]:
     name = training["optimizer"]
     cls = {"adamw": torch.optim.AdamW, "adam": torch.optim.Adam}.get(name)
@@ -170,9 +230,7 @@ def _train(cfg: dict[str, Any], dev: torch.device, out_dir: str | os.PathLike | 
     _check_finite({"training inputs": x, "training outputs": y}, source)
     for name, (xt, yt) in tests.items():
         _check_finite({f"test inputs ({name})": xt, f"test outputs ({name})": yt}, source)
-    use_patching = patching_cfg["levels"] or patching_cfg["padding_fraction"]
-    patching = MultigridPatching(patching_cfg["levels"], patching_cfg["padding_fraction"], patching_cfg["stitching"],
-                                 patching_cfg["global_coordinates"]) if use_patching else None
+    patching = build_patching(patching_cfg)
     extra = patching.extra_channels(x.ndim - 2) if patching is not None else 0
     torch.manual_seed(seed)
     model = build_model(cfg["model"], x.shape[1], y.shape[1], int(patching_cfg["levels"]), seed, extra).to(dev)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 import torch.nn.functional as F
@@ -13,6 +14,9 @@ from torch.utils.checkpoint import checkpoint
 from tensorkit._validation import check_choice, check_positive_float, check_positive_int, check_value_type
 from tensorkit.operators.layers import ChannelMLP, DomainPadding, grid_embedding, make_norm, make_skip
 from tensorkit.operators.spectral_conv import FactorizedSpectralConv
+
+if TYPE_CHECKING:
+    from tensorkit.operators.predictor import TrainedOperator
 
 POSITIONAL_EMBEDDINGS = (None, "grid")
 
@@ -142,6 +146,20 @@ class TFNO(nn.Module):
                 )
                 self.channel_mlp_skips = nn.ModuleList(make_skip(channel_mlp_skip, hidden_channels) for _ in range(n_layers))
             self.domain_padding = DomainPadding(domain_padding) if domain_padding else None
+
+    @classmethod
+    def from_checkpoint(cls, run_dir: str | os.PathLike, device: str | torch.device = "cpu") -> TrainedOperator:
+        """The trained operator of a ``tensorkit train-operator`` run folder, ready to predict.
+
+        Returns a :class:`~tensorkit.operators.predictor.TrainedOperator`: this model with the run's
+        weights, wrapped with its output normaliser and multigrid patching, so that
+        ``op.predict(x)`` maps raw inputs to outputs in the data's units (the model itself is
+        ``op.model``; the run's configuration ``op.config``). See
+        :func:`tensorkit.operators.config.load_run`.
+        """
+        from tensorkit.operators.config import load_run
+
+        return load_run(run_dir, device)
 
     @property
     def n_spectral_parameters(self) -> int:

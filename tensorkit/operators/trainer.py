@@ -19,6 +19,7 @@ from tensorkit.operators import distributed as ddp
 from tensorkit.operators.losses import relative_h1, relative_lp
 from tensorkit.operators.normalizer import GaussianNormalizer
 from tensorkit.operators.patching import MultigridPatching, run_in_chunks
+from tensorkit.operators.predictor import TrainedOperator
 from tensorkit.runtime import GracefulInterrupt, atomic_write, load_checkpoint, progress, save_checkpoint
 
 PerSampleLoss = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
@@ -326,15 +327,10 @@ class Trainer:
                 self.save()
         return self.history
 
-    @torch.no_grad()
     def predict(self, x: torch.Tensor, batch_size: int | None = None) -> torch.Tensor:
-        """Model output in the original units (decoded), in batches."""
-        self.model.eval()
-        outs = []
-        for xb in torch.split(x, batch_size or self.batch_size):
-            pred = self._forward(self.model, xb.to(self.device)).float()
-            outs.append(pred if self.output_normalizer is None else self.output_normalizer.decode(pred))
-        return torch.cat(outs)
+        """Model output in the original units (decoded), in batches (what :class:`TrainedOperator` computes)."""
+        operator = TrainedOperator(self.model, self.output_normalizer, self.patching, self.patch_chunk_size)
+        return operator.predict(x, batch_size or self.batch_size)
 
     def evaluate(self, x: torch.Tensor, y: torch.Tensor) -> dict[str, float]:
         """Mean relative L2 and H1 errors of the decoded predictions against ``y``."""

@@ -17,13 +17,14 @@ from tensorkit.runtime.outputs import check_writable
 
 __all__ = ["command_settings", "resumable"]
 
-# options that do not change a command's result (the input enters by its content, the output names the record)
-_NOT_SETTINGS = {"_run", "command", "config", "quiet", "overwrite", "input", "out", "figure"}
+# options that do not change a command's result (the input enters by its content, the output names the record);
+# private entries ("_command_line") neither
+_NOT_SETTINGS = {"command", "config", "quiet", "overwrite", "input", "out", "figure", "float64"}
 
 
 def command_settings(args: argparse.Namespace, inputs: Sequence[str | os.PathLike] = ()) -> dict[str, Any]:
     """The options of a parsed command line that shape its result, plus the SHA-256 of each input file."""
-    settings = {key: value for key, value in vars(args).items() if key not in _NOT_SETTINGS}
+    settings = {key: value for key, value in vars(args).items() if key not in _NOT_SETTINGS and not key.startswith("_")}
     settings["input_sha256"] = [_file_digest(path) for path in inputs]
     return settings
 
