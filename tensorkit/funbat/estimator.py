@@ -15,14 +15,14 @@ from tensorkit._estimator import Regressor, check_fitted, like_input
 from tensorkit._validation import as_tensor, check_choice, check_positive_float, check_positive_int, check_probability
 from tensorkit.funbat.basis import GPBasis, OffsetBasis
 from tensorkit.funbat.chains import ModeChain
-from tensorkit.funbat.checkpoint import capture_state, fingerprint, restore_state
+from tensorkit.funbat.checkpoint import capture_state, restore_state
 from tensorkit.funbat.hyper import initial_lengthscale, select_lengthscales
 from tensorkit.funbat.inference import ConditionalEP, EPSettings
 from tensorkit.funbat.kernels import mode_kernels, parse_kernel, per_mode_floats, state_space_kernel
 from tensorkit.funbat.rank import select_ranks
 from tensorkit.funbat.residual import fit_residual
 from tensorkit.gp import Matern
-from tensorkit.runtime import GracefulInterrupt, load_checkpoint, progress, resolve_device, save_checkpoint
+from tensorkit.runtime import GracefulInterrupt, data_fingerprint, load_checkpoint, progress, resolve_device, save_checkpoint
 
 __all__ = ["AUTO_MAX_RANK", "CorePosterior", "FunBaT"]
 
@@ -263,7 +263,7 @@ class FunBaT(Regressor):
             ep.use_tucker_core(torch.rand(ranks, generator=self._generator, dtype=ys.dtype).to(ys.device))
         phases = [(self.warm_start_epochs or self.n_epochs, "FunBaT-CP"), (self.n_epochs, "FunBaT")] if warm else [
             (self.n_epochs, "FunBaT-CP" if self.decomposition == "cp" else "FunBaT")]
-        self._fingerprint = fingerprint(X, y)
+        self._fingerprint = data_fingerprint(X, y)
         phase, start = self._resume(ep)
         with GracefulInterrupt() as stop:
             for index in range(phase, len(phases)):
@@ -346,9 +346,7 @@ class FunBaT(Regressor):
         """Restore a checkpoint written for this data and these settings; return (phase, epoch)."""
         if self.checkpoint is None or not os.path.exists(self.checkpoint):
             return 0, 0
-        state = load_checkpoint(self.checkpoint)
-        if state["settings"] != repr(self._settings()) or state["fingerprint"] != self._fingerprint:
-            raise ValueError(f"checkpoint {str(self.checkpoint)!r} was written for other data or settings; remove it to start afresh")
+        state = load_checkpoint(self.checkpoint, match={"settings": repr(self._settings()), "fingerprint": self._fingerprint})
         restore_state(ep, state["ep"])
         self.history_ = list(state["history"])
         self.n_epochs_run_ = int(state["n_epochs_run"])
