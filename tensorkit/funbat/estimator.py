@@ -266,12 +266,17 @@ class FunBaT(Regressor):
         self._fingerprint = data_fingerprint(X, y)
         phase, start = self._resume(ep)
         with GracefulInterrupt() as stop:
-            for index in range(phase, len(phases)):
-                if index == 1 and not (phase == 1 and start > 0):
-                    self._expand_to_tucker(ep, ranks)
-                self.converged_ = self._run(ep, phases[index], stop, index, start if index == phase else 0)
-                if stop.requested:
-                    break
+            try:
+                for index in range(phase, len(phases)):
+                    if index == 1 and not (phase == 1 and start > 0):
+                        self._expand_to_tucker(ep, ranks)
+                    self.converged_ = self._run(ep, phases[index], stop, index, start if index == phase else 0)
+                    if stop.requested:
+                        break
+            except torch.linalg.LinAlgError as err:
+                raise ValueError(f"FunBaT's Gaussian messages became numerically singular with lengthscale="
+                                 f"{self.lengthscale!r} and variance={self.variance!r} ({err}); both are in rescaled units "
+                                 "(coordinates in [0, 1], z-scored values): use lengthscale='auto' and a variance near 1") from err
             self.interrupted_ = stop.requested
         if self.checkpoint is not None and not self.interrupted_ and os.path.exists(self.checkpoint):
             os.remove(self.checkpoint)
