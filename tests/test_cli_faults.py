@@ -212,16 +212,16 @@ def test_sigterm_stops_the_demo_without_outputs_and_the_rerun_finishes(tmp_path)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["demo.nc", "demo.png"]
 
 
-def test_demo_stopped_mid_fit_resumes_to_the_uninterrupted_result(tmp_path, monkeypatch, capsys):
+def test_demo_stopped_mid_fit_by_sigusr1_resumes_to_the_uninterrupted_result(tmp_path, monkeypatch, capsys):
     small = tensorkit.data.load_air_temperature().isel(time=slice(0, 6), lat=slice(0, 5), lon=slice(0, 8))
     monkeypatch.setattr(tensorkit.data, "load_air_temperature", lambda: small)  # the demo's pipeline on a small field
     command = ["demo", "--rank", "1", "--quiet", "--device", "cpu"]
     assert main([*command, "--out", str(tmp_path / "ref.nc")]) == 0
     out = tmp_path / "out.nc"
 
-    _on_call(monkeypatch, ConditionalEP, "epoch", {1: _sigterm})  # SIGTERM in the second EP epoch
+    _on_call(monkeypatch, ConditionalEP, "epoch", {1: lambda: os.kill(os.getpid(), signal.SIGUSR1)})  # SLURM's --signal
     assert main([*command, "--out", str(out)]) == 143
-    assert "stopped by SIGTERM" in capsys.readouterr().err
+    assert "stopped by SIGUSR1" in capsys.readouterr().err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.nc.ckpt.json", "out.nc.ckpt.pt", "ref.nc", "ref.png"]
 
     _on_call(monkeypatch, ConditionalEP, "epoch", {})
@@ -274,6 +274,34 @@ def test_sigterm_then_rerun_reaches_the_uninterrupted_result(tmp_path):
     for final in metrics:
         final.pop("seconds")  # wall time, the only thing allowed to differ
     assert metrics[0] == metrics[1]
+
+
+_KILLED_WRITE = """import os, signal, sys
+import xarray as xr
+from tensorkit.cli import main
+write = xr.Dataset.to_netcdf
+def to_netcdf(self, path, *args, **kwargs):  # the whole temporary file written, then SIGKILL before its rename
+    write(self, path, *args, **kwargs)
+    os.kill(os.getpid(), signal.SIGKILL)
+xr.Dataset.to_netcdf = to_netcdf
+main(sys.argv[1:])
+"""
+
+
+@pytest.mark.parametrize("options", [
+    ["funbat", "--rank", "1", "--epochs", "2"],
+    ["complete", "--model", "cp", "--rank", "2", "--epochs", "2"],
+], ids=lambda o: o[0])
+def test_kill_9_writing_the_output_keeps_the_previous_one_and_the_rerun_sweeps_its_temporary(tmp_path, options):
+    data, out = _grid(tmp_path), tmp_path / "out.nc"
+    out.write_bytes(b"previous result")
+    command = [options[0], str(data), *options[1:], "--overwrite", "--quiet", "--device", "cpu", "--out", str(out)]
+    killed = subprocess.run([sys.executable, "-c", _KILLED_WRITE, *command], env=ENV, capture_output=True, text=True, timeout=600)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    assert out.read_bytes() == b"previous result" and len(_hidden(tmp_path)) == 1
+    assert main(command) == 0  # the rerun
+    assert _hidden(tmp_path) == [] and sorted(p.name for p in tmp_path.iterdir()) == ["field.nc", "out.nc"]
+    xr.open_dataset(out).close()  # the new result, complete
 
 
 def test_a_rerun_sweeps_the_temporary_file_of_a_killed_write(tmp_path):
