@@ -247,9 +247,12 @@ class DAIN(Regressor):
         self.shape_ = tuple(shape)
         self.train_indices_, self.train_values_ = idx, y
         self.val_indices_, self.val_values_ = val_idx, val_y
+        if len(y) < 2 and self._standardizes:
+            raise ValueError(f"standardize needs at least 2 training cells, got {len(y)} ({len(val_idx)} kept for validation); "
+                             "pass more cells or standardize=False")  # fmt: skip
         self.value_mean_, self.value_scale_ = (float(y.mean()), float(y.std())) if self._standardizes else (0.0, 1.0)
         if not self.value_scale_ > 0:
-            raise ValueError("values are constant (or a single value); cannot standardize")
+            raise ValueError("values are constant; cannot standardize (pass standardize=False)")
         self._log("DAIN: fitting a %s model on %d cells of a %s tensor (%d more for validation)",
                   self.model if isinstance(self.model, str) else "custom", len(idx), "×".join(map(str, shape)),
                   len(val_idx))

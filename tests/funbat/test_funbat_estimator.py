@@ -199,3 +199,10 @@ def test_interrupted_fit_resumes_bit_for_bit(tmp_path, monkeypatch, stop_after):
     assert resumed.n_epochs_run_ == full.n_epochs_run_
     assert resumed.history_ == full.history_
     assert torch.equal(resumed.predict(X), full.predict(X))
+
+
+def test_numpy_integer_rank_is_an_integer_rank():
+    g = torch.Generator().manual_seed(0)
+    coords, values = torch.rand(30, 2, generator=g, dtype=torch.float64), torch.rand(30, generator=g, dtype=torch.float64)
+    model = FunBaT(rank=np.int64(2), n_epochs=2, residual=None).fit(coords, values)
+    assert model.rank_ == (2, 2)
