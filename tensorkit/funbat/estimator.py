@@ -96,9 +96,13 @@ class FunBaT(Regressor):
     smoother : {"parallel", "sequential"}
         Kalman filter/RTS smoother as parallel associative scans (default) or classical recursions.
     checkpoint : path, optional
-        On SIGTERM/SIGUSR1 the fit stops after the current epoch and writes its state here
+        On SIGTERM/SIGUSR1/SIGINT the fit stops after the current epoch and writes its state here
         (atomically); a later ``fit`` on the same data with the same settings resumes from it and
-        ends bit-for-bit where an uninterrupted fit would. The file is removed when a fit completes.
+        ends bit-for-bit where an uninterrupted fit would. A completed EP writes its final state
+        here too, and a later ``fit`` takes it without running EP again. The file is never removed
+        here: it stays until the caller has written its final output (``tensorkit funbat`` removes
+        it then), so a resume killed at any point can resume again. A checkpoint of other data or
+        settings is refused (``ValueError``).
     seed : int
     device : str or torch.device, optional
         Where to fit (``"auto"``: CUDA when available). Default: the device of the inputs.
@@ -278,8 +282,8 @@ class FunBaT(Regressor):
                                  f"{self.lengthscale!r} and variance={self.variance!r} ({err}); both are in rescaled units "
                                  "(coordinates in [0, 1], z-scored values): use lengthscale='auto' and a variance near 1") from err
             self.interrupted_ = stop.requested
-        if self.checkpoint is not None and not self.interrupted_ and os.path.exists(self.checkpoint):
-            os.remove(self.checkpoint)
+        if self.checkpoint is not None and not self.interrupted_ and phase < len(phases):
+            self._save(ep, len(phases), 0)  # EP done: a rerun killed later (residual, output) skips it
         self._ep = ep
         self.lengthscales_ = [float(c.kernel.lengthscale) for c in ep.chains]
         extra = ep.extra_precision
@@ -357,6 +361,7 @@ class FunBaT(Regressor):
         self.n_epochs_run_ = int(state["n_epochs_run"])
         self._selections, self._next_selection = [list(s) for s in state["selections"]], int(state["next_selection"])
         self._generator.set_state(state["generator"])
+        self.converged_ = bool(state["converged"])
         return int(state["phase"]), int(state["epoch"])
 
     def _settings(self) -> dict[str, Any]:
@@ -367,6 +372,7 @@ class FunBaT(Regressor):
             "settings": repr(self._settings()), "fingerprint": self._fingerprint, "ep": capture_state(ep),
             "phase": phase, "epoch": epoch, "history": list(self.history_), "n_epochs_run": self.n_epochs_run_,
             "selections": self._selections, "next_selection": self._next_selection, "generator": self._generator.get_state(),
+            "converged": self.converged_,
         })
 
     def _run(self, ep: ConditionalEP, phase_spec: tuple[int, str], stop: GracefulInterrupt, phase: int, start: int) -> bool:
