@@ -28,7 +28,7 @@ STAGES = ("step1", "retrain")  # the trainings of a fit, each with its own check
 
 
 def stage_checkpoint(prefix: str | os.PathLike, stage: str) -> str:
-    """The checkpoint file of training ``stage`` (one of :data:`STAGES`) of a fit with ``checkpoint_path=prefix``."""
+    """The checkpoint file of training ``stage`` (one of ``STAGES``) of a fit with ``checkpoint_path=prefix``."""
     return f"{os.fspath(prefix)}.{stage}.pt"
 # Multilinear backbones need a larger, decaying step and enough steps per epoch (patience counts epochs)
 # to leave their zero saddle and reach the least-squares optimum; see TrainConfig and CPModel.
