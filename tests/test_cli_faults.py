@@ -185,13 +185,6 @@ def test_a_second_run_with_the_same_out_is_refused_while_the_first_runs(tmp_path
     assert sorted(p.name for p in tmp_path.iterdir()) == ["field.nc"]  # nothing written, nothing left
 
 
-def test_a_lock_file_left_by_a_killed_run_is_taken_over_and_removed(tmp_path):
-    data, out = _grid(tmp_path), tmp_path / "out.nc"
-    Path(f"{out}.lock").touch()  # kill -9 leaves the file; the kernel has released its lock
-    assert main(["funbat", str(data), "--rank", "1", "--epochs", "2", "--quiet", "--device", "cpu", "--out", str(out)]) == 0
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["field.nc", "out.nc"]
-
-
 @needs_proc
 def test_sigint_stops_funbat_with_130_and_a_checkpoint(tmp_path):
     data = _grid(tmp_path)
