@@ -206,8 +206,7 @@ def test_sigterm_stops_the_demo_without_outputs_and_the_rerun_finishes(tmp_path)
 
 
 def test_demo_stopped_mid_fit_by_sigusr1_resumes_to_the_uninterrupted_result(tmp_path, monkeypatch, capsys):
-    small = tensorkit.data.load_air_temperature().isel(time=slice(0, 6), lat=slice(0, 5), lon=slice(0, 8))
-    monkeypatch.setattr(tensorkit.data, "load_air_temperature", lambda: small)  # the demo's pipeline on a small field
+    _small_air(monkeypatch)
     command = ["demo", "--rank", "1", "--quiet", "--device", "cpu"]
     assert main([*command, "--out", str(tmp_path / "ref.nc")]) == 0
     out = tmp_path / "out.nc"
@@ -221,6 +220,11 @@ def test_demo_stopped_mid_fit_by_sigusr1_resumes_to_the_uninterrupted_result(tmp
     assert main([*command, "--out", str(out)]) == 0
     _assert_same_data(tmp_path / "ref.nc", out)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.nc", "out.png", "ref.nc", "ref.png"]
+
+
+def _small_air(monkeypatch: pytest.MonkeyPatch) -> None:
+    small = tensorkit.data.load_air_temperature().isel(**SMALL_AIR)
+    monkeypatch.setattr(tensorkit.data, "load_air_temperature", lambda: small)
 
 
 def _experiment(tmp_path):
@@ -269,9 +273,14 @@ def test_sigterm_then_rerun_reaches_the_uninterrupted_result(tmp_path):
     assert metrics[0] == metrics[1]
 
 
-_KILLED_WRITE = """import os, signal, sys
+SMALL_AIR = {"time": slice(0, 6), "lat": slice(0, 5), "lon": slice(0, 8)}  # the demo's pipeline on a small field
+
+_KILLED_WRITE = f"""import os, signal, sys
 import xarray as xr
+import tensorkit.data
 from tensorkit.cli import main
+small = tensorkit.data.load_air_temperature().isel(**{SMALL_AIR!r})
+tensorkit.data.load_air_temperature = lambda: small
 write = xr.Dataset.to_netcdf
 def to_netcdf(self, path, *args, **kwargs):  # the whole temporary file written, then SIGKILL before its rename
     write(self, path, *args, **kwargs)
@@ -281,19 +290,23 @@ main(sys.argv[1:])
 """
 
 
-@pytest.mark.parametrize("options", [
-    ["funbat", "--rank", "1", "--epochs", "2"],
-    ["complete", "--model", "cp", "--rank", "2", "--epochs", "2"],
-], ids=lambda o: o[0])
-def test_kill_9_writing_the_output_keeps_the_previous_one_and_the_rerun_sweeps_its_temporary(tmp_path, options):
+@pytest.mark.parametrize("options, outputs", [
+    (["funbat", "GRID", "--rank", "1", "--epochs", "2"], ["out.nc"]),
+    (["complete", "GRID", "--model", "cp", "--rank", "2", "--epochs", "2"], ["out.nc"]),
+    (["demo", "--rank", "1"], ["out.nc", "out.png"]),
+], ids=["funbat", "complete", "demo"])
+def test_kill_9_writing_the_output_keeps_the_previous_one_and_the_rerun_sweeps_its_temporary(tmp_path, monkeypatch,
+                                                                                             options, outputs):  # fmt: skip
     data, out = _grid(tmp_path), tmp_path / "out.nc"
     out.write_bytes(b"previous result")
-    command = [options[0], str(data), *options[1:], "--overwrite", "--quiet", "--device", "cpu", "--out", str(out)]
+    command = [str(data) if arg == "GRID" else arg for arg in options]
+    command += ["--overwrite", "--quiet", "--device", "cpu", "--out", str(out)]
     killed = subprocess.run([sys.executable, "-c", _KILLED_WRITE, *command], env=ENV, capture_output=True, text=True, timeout=600)
     assert killed.returncode == -signal.SIGKILL, killed.stderr
     assert out.read_bytes() == b"previous result" and len(_hidden(tmp_path)) == 1
+    _small_air(monkeypatch)
     assert main(command) == 0  # the rerun
-    assert _hidden(tmp_path) == [] and sorted(p.name for p in tmp_path.iterdir()) == ["field.nc", "out.nc"]
+    assert _hidden(tmp_path) == [] and sorted(p.name for p in tmp_path.iterdir()) == ["field.nc", *outputs]
     xr.open_dataset(out).close()  # the new result, complete
 
 
