@@ -18,7 +18,7 @@ from tensorkit.funbat.chains import ModeChain
 from tensorkit.funbat.checkpoint import capture_state, restore_state
 from tensorkit.funbat.hyper import initial_lengthscale, select_lengthscales
 from tensorkit.funbat.inference import ConditionalEP, EPSettings
-from tensorkit.funbat.kernels import mode_kernels, parse_kernel, per_mode_floats, state_space_kernel
+from tensorkit.funbat.kernels import mode_kernels, parse_kernel, per_mode_floats, singular_hyperparameters, state_space_kernel
 from tensorkit.funbat.rank import select_ranks
 from tensorkit.funbat.residual import fit_residual
 from tensorkit.gp import Matern
@@ -97,12 +97,9 @@ class FunBaT(Regressor):
         Kalman filter/RTS smoother as parallel associative scans (default) or classical recursions.
     checkpoint : path, optional
         On SIGTERM/SIGUSR1/SIGINT the fit stops after the current epoch and writes its state here
-        (atomically); a later ``fit`` on the same data with the same settings resumes from it and
-        ends bit-for-bit where an uninterrupted fit would. A completed EP writes its final state
-        here too, and a later ``fit`` takes it without running EP again. The file is never removed
-        here: it stays until the caller has written its final output (``tensorkit funbat`` removes
-        it then), so a resume killed at any point can resume again. A checkpoint of other data or
-        settings is refused (``ValueError``).
+        (atomically), as does a completed EP; a later ``fit`` on the same data and settings resumes
+        from it bit-for-bit, or skips EP. The file stays until the caller removes it (``tensorkit
+        funbat`` does once its output is written); one of other data or settings is a ``ValueError``.
     seed : int
     device : str or torch.device, optional
         Where to fit (``"auto"``: CUDA when available). Default: the device of the inputs.
@@ -269,18 +266,13 @@ class FunBaT(Regressor):
             (self.n_epochs, "FunBaT-CP" if self.decomposition == "cp" else "FunBaT")]
         self._fingerprint = data_fingerprint(X, y)
         phase, start = self._resume(ep)
-        with GracefulInterrupt() as stop:
-            try:
-                for index in range(phase, len(phases)):
-                    if index == 1 and not (phase == 1 and start > 0):
-                        self._expand_to_tucker(ep, ranks)
-                    self.converged_ = self._run(ep, phases[index], stop, index, start if index == phase else 0)
-                    if stop.requested:
-                        break
-            except torch.linalg.LinAlgError as err:
-                raise ValueError(f"FunBaT's Gaussian messages became numerically singular with lengthscale="
-                                 f"{self.lengthscale!r} and variance={self.variance!r} ({err}); both are in rescaled units "
-                                 "(coordinates in [0, 1], z-scored values): use lengthscale='auto' and a variance near 1") from err
+        with GracefulInterrupt() as stop, singular_hyperparameters(self.lengthscale, self.variance):
+            for index in range(phase, len(phases)):
+                if index == 1 and not (phase == 1 and start > 0):
+                    self._expand_to_tucker(ep, ranks)
+                self.converged_ = self._run(ep, phases[index], stop, index, start if index == phase else 0)
+                if stop.requested:
+                    break
             self.interrupted_ = stop.requested
         if self.checkpoint is not None and not self.interrupted_ and phase < len(phases):
             self._save(ep, len(phases), 0)  # EP done: a rerun killed later (residual, output) skips it
