@@ -29,15 +29,14 @@ def run(args: argparse.Namespace) -> int:
     from tensorkit.data.cf import carry_metadata, write_cf_netcdf
     from tensorkit.funbat.command import checkpoint_path, evaluate, held_out_cells, single_thread
     from tensorkit.funbat.plotting import save_funbat_figure
-    from tensorkit.runtime import check_outputs, check_writable, command_settings, resumable
+    from tensorkit.runtime import check_outputs, command_settings, resumable
 
     args.kernel, args.residual, args.decomposition, args.epochs = ["matern32"], "gp", "tucker", 200
     out = args.out or "tensorkit_demo.nc"
     figure = args.figure or os.path.splitext(out)[0] + ".png"
     check_outputs({"--out": out, "--figure": figure}, overwrite=args.overwrite)
-    check_writable(checkpoint_path(out), "checkpoint")
     da = load_air_temperature()
-    with resumable(out, command_settings(args)), single_thread():
+    with resumable(out, command_settings(args), [checkpoint_path(out)]), single_thread():
         ds, metrics = evaluate(da, args, checkpoint_path(out))
         write_cf_netcdf(carry_metadata(ds, da.to_dataset(), args._command_line), out)
         save_funbat_figure(ds, figure)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import re
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +25,7 @@ from tensorkit.cli import main
 from tensorkit.completion import DAIN, read_tsv
 from tensorkit.core import CPTensor, FunctionalTucker, IndexBasis, TTTensor, TuckerTensor, cp_als, hooi, hosvd, tt_svd
 from tensorkit.data import Observations, funbat_fold, open_dataarray, write_netcdf
-from tensorkit.operators import TFNO, MultigridPatching
+from tensorkit.operators import FNO, TFNO, MultigridPatching
 from tensorkit.chebyshev.expression import parse_expression
 from tensorkit.completion.xarray_io import complete_dataarray
 from tensorkit.funbat.dataset import funbat_dataset
@@ -243,6 +244,10 @@ CHEBTUCKER = [
     P(lambda f: ChebTucker(degree=4).fit(lambda x, y, z: x / 0 * 0), ValueError, "non-finite", id="chebtucker-nan-function"),
     P(lambda f: ChebTucker()(torch.zeros(1, 3)), RuntimeError, "not fitted", id="chebtucker-unfitted"),
     P(lambda f: ChebTucker(degree=4).fit(SUM3)(torch.zeros(2, 2, dtype=torch.float64)), ValueError, "points must have 3 columns", id="chebtucker-point-columns"),
+    P(lambda f: ChebTucker(degree=4).fit(DA.assign_coords(lon=[0.0, 1.0, 1.0, 2.0, 3.0])), ValueError,
+      "f: dimension 'lon' must be strictly increasing or decreasing", id="chebtucker-duplicated-coordinate"),
+    P(lambda f: ChebTucker(degree=4).fit(DA.isel(lat=[0])), ValueError, "f: dimension 'lat' has 1 point; at least 2", id="chebtucker-one-point"),
+    P(lambda f: ChebTucker(degree=4).fit(DA.assign_coords(lon=[0.0, np.nan, 1.0, 3.0, 4.0])), ValueError, "no duplicates or NaN", id="chebtucker-nan-coordinate"),
 ]
 
 IDX = torch.stack([torch.randint(0, n, (60,), generator=torch.Generator().manual_seed(n)) for n in (5, 6, 7)], 1)
@@ -279,6 +284,12 @@ OPERATORS = [
     P(lambda f: TFNO((8, 8), 1, 1, 8)(torch.randn(2, 3, 16, 16)), ValueError, "x must have shape", id="tfno-input-channels"),
     P(lambda f: TFNO((8, 8), 1, 1, 8)(torch.randn(2, 1, 16)), ValueError, "x must have shape", id="tfno-input-ndim"),
     P(lambda f: TFNO((8, 8), 1, 1, 8)(torch.randn(2, 1, 16, 16, dtype=torch.float64)), TypeError, "x must have the model's dtype", id="tfno-input-dtype"),
+    *(P(lambda f, a=a, k=k: TFNO(*a, **k), ValueError, "would store .* complex entries, more than 2.68e\\+08 \\(2 GiB\\): lower n_modes",
+        id=f"tfno-too-large-{i}") for i, (a, k) in enumerate([(((1000, 1000), 1, 1, 64), {}), (((256, 256), 1, 1, 128), {"factorization": None})])),
+    P(lambda f: TFNO((8, 8), 1, 1, 8)(torch.randn(2, 1, 16, 16).index_fill_(2, torch.tensor([3]), float("nan"))), ValueError,
+      "x holds 32 NaN or infinite value", id="tfno-input-nan"),
+    P(lambda f: TFNO((8, 8), 1, 1, 8).eval()(torch.full((1, 1, 16, 16), float("inf"))), ValueError, "x holds 256 NaN or infinite", id="tfno-input-inf-eval"),
+    P(lambda f: FNO((8, 8), 1, 1, 8).eval()(torch.full((1, 1, 16, 16), float("nan"))), ValueError, "x holds 256 NaN", id="fno-input-nan-eval"),
     P(lambda f: MultigridPatching(-1, 0.1), ValueError, "levels", id="patching-levels"),
     P(lambda f: MultigridPatching(1, 0.7), ValueError, "padding_fraction", id="patching-padding"),
     P(lambda f: MultigridPatching(2, 0.1).patch(torch.randn(1, 1, 10, 10)), ValueError, "x: spatial size 10", id="patching-indivisible"),
@@ -397,7 +408,7 @@ DAMAGED = [
     *(P(lambda f, c=c: run_cli(c, str(f["scalar"]), "--out", str(f["out"])), CLIError, "scalar",
         id=f"cli-{c}-scalar-variable") for c in ("funbat", "complete", "chebtucker")),
     *(P(lambda f, n=n: run_cli("chebtucker", str(f["grid"].with_name(f"{n}.nc")), "--degree", "2", "--out", str(f["out"])), CLIError, f"{n}.nc': {m}",
-        id=f"cli-chebtucker-{n}") for n, m in [("dup_coord", "coordinate 'x' must be strictly increasing or decreasing"),
+        id=f"cli-chebtucker-{n}") for n, m in [("dup_coord", "dimension 'x' must be strictly increasing or decreasing"),
                                                 ("one_point", "dimension 't' has 1 point"),
                                                 ("cftime", "coordinate 't' must be real numbers, got dtype object")]),
     P(lambda f: load_checkpoint(f["folder"]), ValueError, "folder' is a folder", id="checkpoint-folder"),
@@ -431,7 +442,9 @@ UNBOUNDED = [
     P(lambda f: run_cli("chebtucker", "x", "--ndim", "0", "--out", str(f["out"])), CLIError, "--ndim must be a positive integer, got 0", id="cli-chebtucker-ndim-0"),
     P(lambda f: run_cli("chebtucker", "x0", "--ndim", "-3", "--out", str(f["out"])), CLIError, "--ndim must be a positive integer", id="cli-chebtucker-ndim-negative"),
     P(lambda f: run_cli("chebtucker", "x0", "--ndim", "12", "--out", str(f["out"])), CLIError, "--ndim 12 needs a grid", id="cli-chebtucker-ndim-12"),
-    P(lambda f: run_cli("chebtucker", "1e300*(x+y+z)", "--degree", "4", "--out", str(f["out"])), CLIError, "overflow or are not finite", id="cli-chebtucker-overflow"),
+    P(lambda f: run_cli("chebtucker", "1e300*(x+y+z)", "--degree", "4", "--out", str(f["out"])), CLIError, "f's values are too large: their Chebyshev coefficients overflow", id="cli-chebtucker-overflow"),
+    *(P(lambda f, g=g: ChebTucker(degree=d).fit(g), ValueError, "f's values are too large", id=f"chebtucker-overflow-{d}")
+      for g, d in [(lambda x, y, z: 1e300 * (x + y + z), 4), (1e300 * torch.rand(5, 5, 5, generator=torch.Generator().manual_seed(0), dtype=torch.float64), None)]),
     *(P(lambda f, c=c: run_cli("demo", "--config", str(f[c]), "--out", str(f["out"])), CLIError, m, id=f"cli-config-{c}")
       for c, m in [("bomb", "expands to more than 100000 values"), ("deep", "nested more than 50 levels"),
                    ("recursive", "recursive alias"), ("nested", "nested more than 50 levels"),
@@ -473,6 +486,19 @@ VALUES = [
     P(lambda f: COMPLEX.tk.complete(), TypeError, "real numeric", id="accessor-complete-complex"),
     P(lambda f: FunBaT(n_epochs=2).fit(COMPLEX), TypeError, "real numeric", id="funbat-complex-dataarray"),
     P(lambda f: funbat_dataset(COMPLEX, n_epochs=2), TypeError, "real numeric", id="funbat-dataset-complex"),
+    *(P(lambda f, g=g: ChebTucker(degree=4).fit(g), TypeError, r"f returned complex values \(dtype torch.complex", id=f"chebtucker-complex-callable-{i}")
+      for i, g in enumerate([lambda x, y, z: x + 1j * y, lambda x, y, z: (x + 1j * y).numpy(), lambda x, y, z: 1j])),
+    P(lambda f: ChebTucker(degree=4).fit(torch.ones(5, 5, 5, dtype=torch.complex128)), TypeError, "f must be a real numeric tensor", id="chebtucker-complex-grid"),
+    *(P(lambda f, kw=kw: FunBaT(n_epochs=3, rank=2, residual=None, **kw).fit(PTS, VALS), ValueError,
+        re.escape(f"numerically singular with lengthscale={kw.get('lengthscale', 'auto')!r} and variance={kw.get('variance', 1.0)!r}"),
+        id=f"funbat-extreme-{'-'.join(map(str, kw.items()))}") for kw in [{"lengthscale": 1e-300}, {"lengthscale": 1e300}, {"variance": 1e300}]),
+    P(lambda f: FunBaT(n_epochs=2).fit(PTS, VALS + 1j), TypeError, "values must be a real numeric tensor", id="funbat-complex-values"),
+    P(lambda f: DAIN(model="cp", standardize=True).fit(IDX[:2], Y[:2]), ValueError, r"standardize needs at least 2 training cells, got 1 \(1 kept",
+      id="dain-standardize-two-values"),
+    P(lambda f: DAIN(model="cp", standardize=True).fit(IDX, torch.ones(len(IDX))), ValueError, "values are constant; cannot standardize", id="dain-standardize-constant"),
+    P(lambda f: FunBaT(n_epochs=2).fit(PTS, VALS.bfloat16()), TypeError, "values must be float32 or float64", id="funbat-bfloat16"),
+    P(lambda f: DAIN(model="cp").fit(IDX, Y.clone().requires_grad_()), ValueError, "values requires grad; .* pass values.detach", id="dain-requires-grad"),
+    P(lambda f: DAIN(model="cp").fit(IDX, Y + 1j), TypeError, "values must be a real numeric tensor", id="dain-complex-values"),
     P(lambda f: FunBaT(n_epochs=2).fit(PTS.to("meta"), VALS.to("meta")), ValueError, "coords is a meta tensor", id="funbat-meta"),
     P(lambda f: DAIN(model="cp").fit(IDX.to("meta"), Y.to("meta")), ValueError, "indices is a meta tensor", id="dain-meta"),
     P(lambda f: hooi(X.to("meta"), rank=2), ValueError, "is a meta tensor", id="hooi-meta"),

@@ -4,12 +4,14 @@ writes no final output and leaves a checkpoint; nothing hidden is left behind.""
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -18,9 +20,15 @@ import torch
 import xarray as xr
 import yaml
 
+import tensorkit.data
+from tensorkit.cli import main
+from tensorkit.completion import command as complete_command
+from tensorkit.completion import training
+from tensorkit.data import write_netcdf
 from tensorkit.data.pde import darcy_flow
 from tensorkit.data.pde.storage import to_dataset, write_dataset
-from tensorkit.runtime import load_checkpoint
+from tensorkit.funbat.inference import ConditionalEP
+from tensorkit.runtime import load_checkpoint, output_lock
 
 ENV = {**os.environ, "OMP_NUM_THREADS": "1"}
 needs_proc = pytest.mark.skipif(not os.path.exists("/proc/self/status"), reason="reads signal handlers from /proc")
@@ -103,6 +111,80 @@ def test_sigterm_checkpoints_without_output_and_the_rerun_matches(tmp_path, comm
     assert _hidden(tmp_path) == []
 
 
+class _Killed(BaseException):
+    """Stands in for ``kill -9``: the run ends where it is raised, no handler of tensorkit's sees it."""
+
+
+def _kill() -> None:
+    raise _Killed
+
+
+def _sigterm() -> None:
+    os.kill(os.getpid(), signal.SIGTERM)
+
+
+def _on_call(monkeypatch: pytest.MonkeyPatch, owner: object, name: str, actions: dict[int, Callable[[], None]]) -> None:
+    """Run ``actions[n]`` at the start of the ``n``-th call (0-based) of ``owner.name``."""
+    calls, real = itertools.count(), getattr(owner, name)
+
+    def wrapped(*args, **kwargs):
+        actions.get(next(calls), lambda: None)()
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(owner, name, wrapped)
+
+
+def _at_validation(monkeypatch: pytest.MonkeyPatch, actions: dict[int, Callable[[], None]]) -> None:
+    """``actions[n]`` at the start of the ``n``-th validation pass of a DAIN fit (one per epoch, Step 1 first)."""
+    _on_call(monkeypatch, training, "validation_pass", actions)
+
+
+def test_complete_stopped_mid_training_resumes_bit_for_bit_also_after_a_second_kill(tmp_path, monkeypatch, capsys):
+    data = _grid(tmp_path)
+    ref, out = tmp_path / "ref.nc", tmp_path / "out.nc"
+    command = ["complete", str(data), "--model", "cp", "--rank", "2", "--epochs", "4", "--quiet", "--device", "cpu"]
+    assert main([*command, "--out", str(ref)]) == 0
+    step1, retrain = Path(f"{out}.ckpt.step1.pt"), Path(f"{out}.ckpt.retrain.pt")
+
+    _at_validation(monkeypatch, {1: _sigterm})  # SIGTERM in Step 1's second epoch
+    assert main([*command, "--out", str(out)]) == 143
+    assert "stopped by SIGTERM" in capsys.readouterr().err
+    assert not out.exists() and step1.exists() and not retrain.exists()
+    assert load_checkpoint(step1, restore_rng=False)["epoch"] == 2
+    saved = step1.read_bytes()
+
+    _at_validation(monkeypatch, {1: _kill})  # the resumed run dies before its next checkpoint ...
+    with pytest.raises(_Killed):
+        main([*command, "--out", str(out)])
+    assert step1.read_bytes() == saved and not out.exists()  # ... and can resume again from the same state
+
+    _at_validation(monkeypatch, {})
+    monkeypatch.setattr(complete_command, "write_netcdf", lambda *args: _kill())  # killed writing the output
+    with pytest.raises(_Killed):
+        main([*command, "--out", str(out)])
+    assert step1.exists() and retrain.exists() and not out.exists()  # both trainings finished and kept
+
+    _at_validation(monkeypatch, {0: _kill})  # nothing is trained again
+    monkeypatch.setattr(complete_command, "write_netcdf", write_netcdf)
+    assert main([*command, "--out", str(out)]) == 0
+    _assert_same_data(ref, out)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["field.nc", "out.nc", "ref.nc"]  # checkpoints gone
+
+
+@pytest.mark.parametrize("command", [
+    ["funbat", "GRID", "--rank", "1", "--epochs", "2"],
+    ["complete", "GRID", "--model", "cp", "--rank", "2", "--epochs", "2"],
+    ["demo"],
+], ids=lambda c: c[0])
+def test_a_second_run_with_the_same_out_is_refused_while_the_first_runs(tmp_path, capsys, command):
+    data, out = _grid(tmp_path), tmp_path / "out.nc"
+    command = [str(data) if arg == "GRID" else arg for arg in command] + ["--quiet", "--device", "cpu", "--out", str(out)]
+    with output_lock(out):  # held as a first run holds it (flock: a second open file conflicts, also in one process)
+        assert main(command) == 2
+    assert f"--out {str(out)!r} is being written by another tensorkit process" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["field.nc"]  # nothing written, nothing left
+
+
 @needs_proc
 def test_sigint_stops_funbat_with_130_and_a_checkpoint(tmp_path):
     data = _grid(tmp_path)
@@ -115,12 +197,34 @@ def test_sigint_stops_funbat_with_130_and_a_checkpoint(tmp_path):
 @needs_proc
 def test_sigterm_stops_the_demo_without_outputs_and_the_rerun_finishes(tmp_path):
     out = tmp_path / "demo.nc"
-    stopped = _stop_when_ready(_tensorkit("demo", "--out", str(out)), signal.SIGTERM)
+    stopped = _stop_when_ready(_tensorkit("demo", "--rank", "1", "--out", str(out)), signal.SIGTERM)
     assert stopped.returncode == 143, stopped.stderr_text
     assert sorted(p.name for p in tmp_path.iterdir()) == ["demo.nc.ckpt.json", "demo.nc.ckpt.pt"]  # no netCDF, no figure
-    resumed = _run(_tensorkit("demo", "--out", str(out)))
+    resumed = _run(_tensorkit("demo", "--rank", "1", "--out", str(out)))
     assert resumed.returncode == 0, resumed.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["demo.nc", "demo.png"]
+
+
+def test_demo_stopped_mid_fit_by_sigusr1_resumes_to_the_uninterrupted_result(tmp_path, monkeypatch, capsys):
+    _small_air(monkeypatch)
+    command = ["demo", "--rank", "1", "--quiet", "--device", "cpu"]
+    assert main([*command, "--out", str(tmp_path / "ref.nc")]) == 0
+    out = tmp_path / "out.nc"
+
+    _on_call(monkeypatch, ConditionalEP, "epoch", {1: lambda: os.kill(os.getpid(), signal.SIGUSR1)})  # SLURM's --signal
+    assert main([*command, "--out", str(out)]) == 143
+    assert "stopped by SIGUSR1" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.nc.ckpt.json", "out.nc.ckpt.pt", "ref.nc", "ref.png"]
+
+    _on_call(monkeypatch, ConditionalEP, "epoch", {})
+    assert main([*command, "--out", str(out)]) == 0
+    _assert_same_data(tmp_path / "ref.nc", out)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.nc", "out.png", "ref.nc", "ref.png"]
+
+
+def _small_air(monkeypatch: pytest.MonkeyPatch) -> None:
+    small = tensorkit.data.load_air_temperature().isel(**SMALL_AIR)
+    monkeypatch.setattr(tensorkit.data, "load_air_temperature", lambda: small)
 
 
 def _experiment(tmp_path):
@@ -167,6 +271,43 @@ def test_sigterm_then_rerun_reaches_the_uninterrupted_result(tmp_path):
     for final in metrics:
         final.pop("seconds")  # wall time, the only thing allowed to differ
     assert metrics[0] == metrics[1]
+
+
+SMALL_AIR = {"time": slice(0, 6), "lat": slice(0, 5), "lon": slice(0, 8)}  # the demo's pipeline on a small field
+
+_KILLED_WRITE = f"""import os, signal, sys
+import xarray as xr
+import tensorkit.data
+from tensorkit.cli import main
+small = tensorkit.data.load_air_temperature().isel(**{SMALL_AIR!r})
+tensorkit.data.load_air_temperature = lambda: small
+write = xr.Dataset.to_netcdf
+def to_netcdf(self, path, *args, **kwargs):  # the whole temporary file written, then SIGKILL before its rename
+    write(self, path, *args, **kwargs)
+    os.kill(os.getpid(), signal.SIGKILL)
+xr.Dataset.to_netcdf = to_netcdf
+main(sys.argv[1:])
+"""
+
+
+@pytest.mark.parametrize("options, outputs", [
+    (["funbat", "GRID", "--rank", "1", "--epochs", "2"], ["out.nc"]),
+    (["complete", "GRID", "--model", "cp", "--rank", "2", "--epochs", "2"], ["out.nc"]),
+    (["demo", "--rank", "1"], ["out.nc", "out.png"]),
+], ids=["funbat", "complete", "demo"])
+def test_kill_9_writing_the_output_keeps_the_previous_one_and_the_rerun_sweeps_its_temporary(tmp_path, monkeypatch,
+                                                                                             options, outputs):  # fmt: skip
+    data, out = _grid(tmp_path), tmp_path / "out.nc"
+    out.write_bytes(b"previous result")
+    command = [str(data) if arg == "GRID" else arg for arg in options]
+    command += ["--overwrite", "--quiet", "--device", "cpu", "--out", str(out)]
+    killed = subprocess.run([sys.executable, "-c", _KILLED_WRITE, *command], env=ENV, capture_output=True, text=True, timeout=600)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    assert out.read_bytes() == b"previous result" and len(_hidden(tmp_path)) == 1
+    _small_air(monkeypatch)
+    assert main(command) == 0  # the rerun
+    assert _hidden(tmp_path) == [] and sorted(p.name for p in tmp_path.iterdir()) == ["field.nc", *outputs]
+    xr.open_dataset(out).close()  # the new result, complete
 
 
 def test_a_rerun_sweeps_the_temporary_file_of_a_killed_write(tmp_path):

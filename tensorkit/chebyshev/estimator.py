@@ -145,6 +145,9 @@ class ChebTucker(Regressor):
             core, factors = cut.core, cut.factors
             if self.hooi_iters:
                 core, factors = hooi_cp(weights, cp_factors, factors, self.hooi_iters)
+        if not math.isfinite(max(tails) + cut.relative_error_bound):
+            raise ValueError(f"f's values are too large: their Chebyshev coefficients overflow float64 (error estimate "
+                             f"{max(tails) + cut.relative_error_bound}); fit f divided by its magnitude and scale the model back")
         function = ChebTuckerFunction(core, [ChebyshevBasis(u, dom) for u, dom in zip(factors, source.domains)])
         return self._set_fitted(function, cut.singular_values, max(tails), cut.relative_error_bound,
                                 getattr(source, "n_evaluations", 0))
@@ -197,8 +200,8 @@ class ChebTucker(Regressor):
         if _is_dataarray(f):
             coords = [_numeric(c, _origin(c), d) for d, c in self.coords_.items()]
             values = as_tensor(np.asarray(f.values), "f").numpy().astype(float)
-            for axis, c in enumerate(coords):  # the spline needs increasing coordinates; f does not care
-                if len(c) > 1 and c[0] > c[-1]:
+            for axis, (dim, c) in enumerate(zip(self.coords_, coords)):  # the spline needs increasing coordinates
+                if descending(c, f"f: dimension {dim!r}"):
                     coords[axis], values = c[::-1], np.flip(values, axis)
             domains = self._domains(values.ndim, [(c.min(), c.max()) for c in coords])
             return GridSource(values, coords, domains, self.kind, self.dtype, self.device)
@@ -338,6 +341,31 @@ class ChebTucker(Regressor):
 
 def _is_dataarray(f: Any) -> bool:
     return hasattr(f, "dims") and hasattr(f, "coords")
+
+
+def descending(coordinate: np.ndarray, name: str) -> bool:
+    """Whether a grid coordinate descends, after checking that samples can be placed on it.
+
+    Parameters
+    ----------
+    coordinate : numpy.ndarray
+        1-D real coordinate values.
+    name : str
+        What the coordinate is, for the message (``"f: dimension 'lat'"``).
+
+    Raises
+    ------
+    ValueError
+        If it has fewer than 2 points or is not strictly increasing or decreasing (duplicates, NaN).
+    """
+    if len(coordinate) < 2:
+        raise ValueError(f"{name} has {len(coordinate)} point; at least 2 are needed")
+    step = np.diff(coordinate)
+    if np.all(step < 0):
+        return True
+    if not np.all(step > 0):
+        raise ValueError(f"{name} must be strictly increasing or decreasing (no duplicates or NaN)")
+    return False
 
 
 def _origin(fitted: np.ndarray) -> np.datetime64 | None:

@@ -66,7 +66,11 @@ class FunctionSource:
         return _vals_to_coeffs_inplace(values, self.kind)  # the samples are ours: transform them in place
 
     def _evaluate(self, mesh: Sequence[torch.Tensor]) -> torch.Tensor:
-        out = torch.as_tensor(self.f(*mesh), dtype=self.dtype, device=self.device)
+        out = torch.as_tensor(self.f(*mesh))
+        if out.is_complex():  # a cast to the real dtype would silently drop the imaginary part
+            raise TypeError(f"f returned complex values (dtype {out.dtype}); ChebTucker approximates real functions: "
+                            "fit the real and imaginary parts as two models (e.g. lambda *x: f(*x).real)")
+        out = out.to(dtype=self.dtype, device=self.device)
         shape = tuple(mesh[0].shape)
         try:
             out = torch.broadcast_to(out, shape)

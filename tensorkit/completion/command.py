@@ -6,7 +6,8 @@ from the fit to report a held-out RMSE. netCDF input gives the completed grid (`
 ``prediction``, ``observed``); TSV input gives the observed and augmented cells along ``obs``. The
 file type is read from the file's first bytes, not its name. SIGTERM/SIGUSR1/SIGINT save the
 training state to ``<out>.ckpt.*.pt`` (settings in ``<out>.ckpt.json``) and exit with 143/130
-without writing --out; the same command resumes it, the same command with other settings is refused.
+without writing --out; the same command resumes it (the checkpoints stay until --out is written), the
+same command with other settings is refused, and a second run with the same --out is refused while one runs.
 
 Example:  tensorkit complete data.tensor --model mlp --augment influence --out completed.nc
 """
@@ -21,13 +22,13 @@ import xarray as xr
 
 from tensorkit._validation import check_positive_int
 from tensorkit.completion.data import holdout_split, read_tsv
-from tensorkit.completion.estimator import DAIN
+from tensorkit.completion.estimator import DAIN, STAGES, stage_checkpoint
 from tensorkit.completion.models import MODEL_NAMES
 from tensorkit.completion.report import mae, rmse
 from tensorkit.completion.xarray_io import complete_dataarray, sparse_dataset
 from tensorkit.data import is_netcdf, open_dataarray
 from tensorkit.data.cf import add_precision_argument, carry_metadata, flag_variable, quantity_attrs, write_cf_netcdf
-from tensorkit.runtime import check_outputs, check_writable, command_settings, resolve_device, resumable
+from tensorkit.runtime import check_outputs, command_settings, resolve_device, resumable
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -63,12 +64,10 @@ def run(args: argparse.Namespace) -> int:
     out = args.out or f"{Path(args.input).stem}_completed.nc"
     check_outputs({"--out": out}, inputs=[args.input], overwrite=args.overwrite)
     checkpoint = f"{out}.ckpt"
-    for stage in ("step1", "retrain"):
-        check_writable(f"{checkpoint}.{stage}.pt", "checkpoint")
     settings = dict(augment_ratio=args.ratio, seed=args.seed, max_epochs=args.epochs, patience=args.patience,
                     lr=args.lr, batch_size=args.batch_size, verbose=not args.quiet and None,
                     checkpoint_path=checkpoint)  # fmt: skip
-    with resumable(out, command_settings(args, [args.input])):
+    with resumable(out, command_settings(args, [args.input]), [stage_checkpoint(checkpoint, stage) for stage in STAGES]):
         netcdf = is_netcdf(args.input)
         ds = (_complete_grid if netcdf else _complete_table)(args, settings)
         with xr.open_dataset(args.input) if netcdf else xr.Dataset() as source:

@@ -24,6 +24,12 @@ from tensorkit.runtime.progress import get_logger
 __all__ = ["DAIN"]
 
 _SPLIT, _SAMPLE, _RETRAIN = 0, 7919, 104729  # seed offsets of the independent random streams
+STAGES = ("step1", "retrain")  # the trainings of a fit, each with its own checkpoint
+
+
+def stage_checkpoint(prefix: str | os.PathLike, stage: str) -> str:
+    """The checkpoint file of training ``stage`` (one of ``STAGES``) of a fit with ``checkpoint_path=prefix``."""
+    return f"{os.fspath(prefix)}.{stage}.pt"
 # Multilinear backbones need a larger, decaying step and enough steps per epoch (patience counts epochs)
 # to leave their zero saddle and reach the least-squares optimum; see TrainConfig and CPModel.
 _MULTILINEAR = {"lr": 1e-2, "lr_decays": 2, "min_steps": 32, "patience": 30, "max_epochs": 500, "standardize": True}
@@ -87,8 +93,13 @@ class DAIN(Regressor):
         ``"tensorkit"`` logger (see :func:`tensorkit.runtime.progress.progress`), plus one line per stage
         with its validation RMSE; ``True``: bars and stage lines; ``False``: silent.
     checkpoint_path : path-like, optional
-        Prefix of the SIGTERM/SIGUSR1 checkpoints (``<prefix>.step1.pt``, ``<prefix>.retrain.pt``). An
-        interrupted ``fit`` raises ``InterruptedError``; calling ``fit`` again with the same data resumes.
+        Prefix of the checkpoints of the two trainings (``<prefix>.step1.pt``, ``<prefix>.retrain.pt``),
+        written on SIGTERM/SIGUSR1/SIGINT and when a training finishes. An interrupted ``fit`` raises
+        ``InterruptedError``; calling ``fit`` again with the same data and settings resumes it (a
+        finished training is not run again). The files are kept until you remove them (``tensorkit
+        complete`` removes them once its output is written); a checkpoint of other data or settings is
+        refused with ``ValueError``. Copies made by :meth:`with_arm` checkpoint under
+        ``<prefix>.<sampler>-<labeler>``.
 
     Attributes
     ----------
@@ -236,13 +247,16 @@ class DAIN(Regressor):
         self.shape_ = tuple(shape)
         self.train_indices_, self.train_values_ = idx, y
         self.val_indices_, self.val_values_ = val_idx, val_y
+        if len(y) < 2 and self._standardizes:
+            raise ValueError(f"standardize needs at least 2 training cells, got {len(y)} ({len(val_idx)} kept for validation); "
+                             "pass more cells or standardize=False")  # fmt: skip
         self.value_mean_, self.value_scale_ = (float(y.mean()), float(y.std())) if self._standardizes else (0.0, 1.0)
         if not self.value_scale_ > 0:
-            raise ValueError("values are constant (or a single value); cannot standardize")
+            raise ValueError("values are constant; cannot standardize (pass standardize=False)")
         self._log("DAIN: fitting a %s model on %d cells of a %s tensor (%d more for validation)",
                   self.model if isinstance(self.model, str) else "custom", len(idx), "×".join(map(str, shape)),
                   len(val_idx))
-        step1 = self._train(idx, self._scale(y), track=True, seed=self.seed, stage="step1")
+        step1 = self._train(idx, self._scale(y), track=True, seed=self.seed, stage=STAGES[0])
         self.base_model_ = step1.model
         self.base_result_ = step1
         self.influence_ = step1.influence
@@ -257,6 +271,8 @@ class DAIN(Regressor):
         other = copy.copy(self)
         other.sampler = check_choice(sampler, "sampler", ("influence", "uniform", "frequency", "none"))
         other.labeler = check_choice(labeler, "labeler", ("model", "constant"))
+        if self.checkpoint_path is not None:  # the arm's retraining is not this fit's
+            other.checkpoint_path = f"{os.fspath(self.checkpoint_path)}.{sampler}-{labeler}"
         return other._fit_arm(other.sampler, other.labeler)
 
     def _fit_arm(self, sampler: str, labeler: str) -> DAIN:
@@ -282,7 +298,7 @@ class DAIN(Regressor):
         self._log("DAIN: %d new cells from the %s sampler, labelled by %s; retraining", n_new, sampler, labeler)
         weights = torch.cat([torch.ones(idx.shape[0]), torch.full((n_new,), self.aug_weight)]).to(idx.device)
         result = self._train(torch.cat([idx, new_idx]), torch.cat([self._scale(y).to(self.dtype), labels]),
-                             track=False, seed=self.seed + _RETRAIN, weights=weights, stage="retrain")  # fmt: skip
+                             track=False, seed=self.seed + _RETRAIN, weights=weights, stage=STAGES[1])  # fmt: skip
         self.model_, self.result_ = result.model, result
         self.history_ = {"step1": self.base_result_.history, "retrain": result.history}
         return self
@@ -290,7 +306,7 @@ class DAIN(Regressor):
     def _train(self, idx: torch.Tensor, y: torch.Tensor, track: bool, seed: int,
                weights: torch.Tensor | None = None, stage: str = "step1") -> TrainResult:  # fmt: skip
         net = self._new_net(seed, float(y.double().mean())).to(idx.device)
-        path = None if self.checkpoint_path is None else f"{os.fspath(self.checkpoint_path)}.{stage}.pt"
+        path = None if self.checkpoint_path is None else stage_checkpoint(self.checkpoint_path, stage)
         config = self.train_config
         if self.batch_size is None:
             steps = self._defaults()["min_steps"]
@@ -415,6 +431,8 @@ class DAIN(Regressor):
             indices, values = indices.indices, indices.values
         if values is None:
             raise ValueError(f"{vname} is required")
+        if torch.is_tensor(values) and values.requires_grad:
+            raise ValueError(f"{vname} requires grad; DAIN does not differentiate through its fit, pass {vname}.detach()")
         idx = as_tensor(indices, iname, dtype=torch.long, ndim=2)
         y = as_tensor(values, vname, ndim=1, device=idx.device)
         check_same_length(**{iname: idx, vname: y})

@@ -22,7 +22,7 @@ import torch
 from tensorkit._validation import check_positive_float, check_positive_int
 from tensorkit.completion.influence import batch_contributions, validation_pass
 from tensorkit.completion.models import CompletionModel, check_index_range
-from tensorkit.runtime import GracefulInterrupt, load_checkpoint, progress, save_checkpoint
+from tensorkit.runtime import GracefulInterrupt, data_fingerprint, load_checkpoint, progress, save_checkpoint
 
 __all__ = ["TrainConfig", "TrainResult", "train_model"]
 
@@ -118,9 +118,13 @@ def train_model(
     epoch_callback : callable, optional
         Called as ``epoch_callback(e, model)`` with ``θ_e`` before epoch ``e``'s validation pass.
     checkpoint_path : path-like, optional
-        On SIGTERM/SIGUSR1 training stops at the next epoch boundary with ``stop_reason="interrupted"``
-        (returning the best state so far); with a path, the full state (RNG included) is written there
-        first, and a later call with the same path resumes from it.
+        On SIGTERM/SIGUSR1/SIGINT training stops at the next epoch boundary with
+        ``stop_reason="interrupted"`` (returning the best state so far); with a path, the full state
+        (RNG included) is written there first, and a later call with the same path, data and settings
+        resumes from it. A finished training writes its final state there too, and a later call
+        returns that result without training. The file is never removed here: it stays until the
+        caller has written its final output (a resume killed before its next checkpoint restarts from
+        the same file). A checkpoint of other data or settings is refused (``ValueError``).
     verbose : bool, optional
         Progress bar over epochs (default: only on a terminal).
     """
@@ -138,18 +142,23 @@ def train_model(
         "best_model": None, "best_acc": None, "history": {"val_loss": [], "train_loss": []},
         "acc": torch.zeros(n, dtype=torch.float64, device=device) if track_influence else None,
     }  # fmt: skip
+    identity = {"fingerprint": data_fingerprint(train_idx, train_y, val_idx, val_y, weights),
+                "settings": repr((type(model).__name__, [(k, tuple(v.shape), v.dtype) for k, v in model.state_dict().items()],
+                                  config, seed, track_influence, include_bias, lr_weighted, parity))}  # fmt: skip
     if checkpoint_path is not None and os.path.exists(checkpoint_path):
-        state = _resume(checkpoint_path, model, optimizer, generator, device)
+        state = _resume(checkpoint_path, identity, model, optimizer, generator, device)
     start_time = time.perf_counter()
-    stop_reason = "max_epochs"
-    epochs = progress(range(state["epoch"], config.max_epochs + 1), total=config.max_epochs + 1 - state["epoch"],
-                      desc="train", verbose=verbose)  # fmt: skip
+    finished = state.get("stop_reason")  # a checkpoint of a training that ran to its end
+    stop_reason = finished or "max_epochs"
+    first = config.max_epochs + 1 if finished else state["epoch"]
+    epochs = progress(range(first, config.max_epochs + 1), total=config.max_epochs + 1 - first, desc="train",
+                      verbose=verbose)  # fmt: skip
     with GracefulInterrupt() as interrupt:
         for epoch in epochs:
             state["epoch"] = epoch
             if interrupt.requested:
                 if checkpoint_path is not None:
-                    _save(checkpoint_path, state, model, optimizer, generator)
+                    _save(checkpoint_path, {**state, **identity}, model, optimizer, generator)
                 stop_reason = "interrupted"
                 break
             if epoch_callback is not None:
@@ -181,6 +190,8 @@ def train_model(
             state["history"]["train_loss"].append(loss_sum / n)
             if improved and track_influence and parity:
                 state["best_acc"] = state["acc"].clone()
+    if checkpoint_path is not None and not finished and stop_reason != "interrupted":
+        _save(checkpoint_path, {**state, **identity, "stop_reason": stop_reason}, model, optimizer, generator)
     if state["best_model"] is not None:
         model.load_state_dict(state["best_model"])
     influence = None
@@ -233,11 +244,16 @@ def _save(path: str | os.PathLike, state: dict, model: CompletionModel, optimize
                            "generator": generator.get_state()})  # fmt: skip
 
 
-def _resume(path: str | os.PathLike, model: CompletionModel, optimizer: torch.optim.Optimizer,
-            generator: torch.Generator, device: torch.device) -> dict:  # fmt: skip
-    saved = load_checkpoint(path, map_location=device)
+def _resume(path: str | os.PathLike, identity: dict[str, str], model: CompletionModel,
+            optimizer: torch.optim.Optimizer, generator: torch.Generator, device: torch.device) -> dict:  # fmt: skip
+    """Restore a checkpoint of this data and these settings into the arguments; return the loop state.
+
+    The file stays in place, so a resume killed before its next checkpoint can start from it again.
+    """
+    saved = load_checkpoint(path, map_location=device, match=identity)
     model.load_state_dict(saved.pop("model"))
     optimizer.load_state_dict(saved.pop("optimizer"))
     generator.set_state(saved.pop("generator"))
-    os.remove(path)
+    for key in identity:
+        saved.pop(key)
     return saved

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any
 
 import torch
@@ -10,7 +9,7 @@ import torch
 from tensorkit.funbat.chains import ModeChain
 from tensorkit.funbat.inference import ConditionalEP
 
-__all__ = ["capture_state", "fingerprint", "restore_state"]
+__all__ = ["capture_state", "restore_state"]
 
 _CORE_KEYS = ("core_mean", "core_cov", "core_info_matrix", "core_info_vector")
 
@@ -42,12 +41,3 @@ def restore_state(ep: ConditionalEP, state: dict[str, Any]) -> None:
         for key in _CORE_KEYS:
             setattr(ep, key, state["core"][key].to(like))
     ep._refresh_moments()
-
-
-def fingerprint(X: torch.Tensor, y: torch.Tensor) -> str:
-    """SHA-256 of the training coordinates and values (identifies the data a checkpoint belongs to)."""
-    digest = hashlib.sha256()
-    for t in (X, y):
-        digest.update(str(tuple(t.shape)).encode())
-        digest.update(t.detach().cpu().contiguous().numpy().tobytes())
-    return digest.hexdigest()

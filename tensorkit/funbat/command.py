@@ -119,12 +119,11 @@ def run(args: argparse.Namespace) -> int:
 
     from tensorkit.data import open_dataarray
     from tensorkit.data.cf import carry_metadata, write_cf_netcdf
-    from tensorkit.runtime import check_outputs, check_writable, command_settings, resumable
+    from tensorkit.runtime import check_outputs, command_settings, resumable
 
     out = args.out or "funbat.nc"
     check_outputs({"--out": out, "--figure": args.figure}, inputs=[args.input], overwrite=args.overwrite)
-    check_writable(checkpoint_path(out), "checkpoint")
-    with resumable(out, command_settings(args, [args.input])), single_thread():
+    with resumable(out, command_settings(args, [args.input]), [checkpoint_path(out)]), single_thread():
         da = open_dataarray(args.input, var=args.var)
         ds, metrics = evaluate(da.load(), args, checkpoint_path(out))
         with xr.open_dataset(args.input) as source:

@@ -15,15 +15,15 @@ from tensorkit._estimator import Regressor, check_fitted, like_input, read_estim
 from tensorkit._validation import as_tensor, check_choice, check_positive_float, check_positive_int, check_probability
 from tensorkit.funbat.basis import GPBasis, OffsetBasis
 from tensorkit.funbat.chains import ModeChain
-from tensorkit.funbat.checkpoint import capture_state, fingerprint, restore_state
+from tensorkit.funbat.checkpoint import capture_state, restore_state
 from tensorkit.funbat.hyper import initial_lengthscale, select_lengthscales
 from tensorkit.funbat.inference import ConditionalEP, EPSettings
 from tensorkit.funbat.inputs import is_dataarray, training_data
-from tensorkit.funbat.kernels import mode_kernels, parse_kernel, per_mode_floats, state_space_kernel
+from tensorkit.funbat.kernels import mode_kernels, parse_kernel, per_mode_floats, singular_hyperparameters, state_space_kernel
 from tensorkit.funbat.rank import select_ranks
 from tensorkit.funbat.residual import fit_residual
 from tensorkit.gp import Matern
-from tensorkit.runtime import GracefulInterrupt, load_checkpoint, progress, resolve_device, save_checkpoint
+from tensorkit.runtime import GracefulInterrupt, data_fingerprint, load_checkpoint, progress, resolve_device, save_checkpoint
 
 __all__ = ["AUTO_MAX_RANK", "CorePosterior", "FunBaT"]
 
@@ -99,9 +99,10 @@ class FunBaT(Regressor):
         picks per chain (:func:`tensorkit.gp.smooth`: the recursions on a CPU for large states, e.g.
         CP rank ≥ 12 with Matérn-3/2). The posterior is the same up to round-off.
     checkpoint : path, optional
-        On SIGTERM/SIGUSR1 the fit stops after the current epoch and writes its state here
-        (atomically); a later ``fit`` on the same data with the same settings resumes from it and
-        ends bit-for-bit where an uninterrupted fit would. The file is removed when a fit completes.
+        On SIGTERM/SIGUSR1/SIGINT the fit stops after the current epoch and writes its state here
+        (atomically), as does a completed EP; a later ``fit`` on the same data and settings resumes
+        from it bit-for-bit, or skips EP. The file stays until the caller removes it (``tensorkit
+        funbat`` does once its output is written); one of other data or settings is a ``ValueError``.
     seed : int
     device : str or torch.device, optional
         Where to fit (``"auto"``: CUDA when available). Default: the device of the inputs.
@@ -276,9 +277,9 @@ class FunBaT(Regressor):
             ep.use_tucker_core(torch.rand(ranks, generator=self._generator, dtype=ys.dtype).to(ys.device))
         phases = [(self.warm_start_epochs or self.n_epochs, "FunBaT-CP"), (self.n_epochs, "FunBaT")] if warm else [
             (self.n_epochs, "FunBaT-CP" if self.decomposition == "cp" else "FunBaT")]
-        self._fingerprint = fingerprint(X, y)
+        self._fingerprint = data_fingerprint(X, y)
         phase, start = self._resume(ep)
-        with GracefulInterrupt() as stop:
+        with GracefulInterrupt() as stop, singular_hyperparameters(self.lengthscale, self.variance):
             for index in range(phase, len(phases)):
                 if index == 1 and not (phase == 1 and start > 0):
                     self._expand_to_tucker(ep, ranks)
@@ -286,8 +287,8 @@ class FunBaT(Regressor):
                 if stop.requested:
                     break
             self.interrupted_ = stop.requested
-        if self.checkpoint is not None and not self.interrupted_ and os.path.exists(self.checkpoint):
-            os.remove(self.checkpoint)
+        if self.checkpoint is not None and not self.interrupted_ and phase < len(phases):
+            self._save(ep, len(phases), 0)  # EP done: a rerun killed later (residual, output) skips it
         self._ep = ep
         self.lengthscales_ = [float(c.kernel.lengthscale) for c in ep.chains]
         extra = ep.extra_precision
@@ -323,14 +324,13 @@ class FunBaT(Regressor):
         """Restore a checkpoint written for this data and these settings; return (phase, epoch)."""
         if self.checkpoint is None or not os.path.exists(self.checkpoint):
             return 0, 0
-        state = load_checkpoint(self.checkpoint)
-        if state["settings"] != repr(self._settings()) or state["fingerprint"] != self._fingerprint:
-            raise ValueError(f"checkpoint {str(self.checkpoint)!r} was written for other data or settings; remove it to start afresh")
+        state = load_checkpoint(self.checkpoint, match={"settings": repr(self._settings()), "fingerprint": self._fingerprint})
         restore_state(ep, state["ep"])
         self.history_ = list(state["history"])
         self.n_epochs_run_ = int(state["n_epochs_run"])
         self._selections, self._next_selection = [list(s) for s in state["selections"]], int(state["next_selection"])
         self._generator.set_state(state["generator"])
+        self.converged_ = bool(state["converged"])
         return int(state["phase"]), int(state["epoch"])
 
     def _settings(self) -> dict[str, Any]:
@@ -341,6 +341,7 @@ class FunBaT(Regressor):
             "settings": repr(self._settings()), "fingerprint": self._fingerprint, "ep": capture_state(ep),
             "phase": phase, "epoch": epoch, "history": list(self.history_), "n_epochs_run": self.n_epochs_run_,
             "selections": self._selections, "next_selection": self._next_selection, "generator": self._generator.get_state(),
+            "converged": self.converged_,
         })
 
     def _run(self, ep: ConditionalEP, phase_spec: tuple[int, str], stop: GracefulInterrupt, phase: int, start: int) -> bool:

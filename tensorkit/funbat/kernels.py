@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import torch
@@ -10,7 +11,7 @@ import torch
 from tensorkit._validation import check_positive_float
 from tensorkit.gp import KERNELS, Matern
 
-__all__ = ["mode_kernels", "parse_kernel", "per_mode_floats", "state_space_kernel"]
+__all__ = ["mode_kernels", "parse_kernel", "per_mode_floats", "singular_hyperparameters", "state_space_kernel"]
 
 
 def parse_kernel(name: Any) -> tuple[str, float | None]:
@@ -74,3 +75,18 @@ def per_mode_floats(value: Any, name: str, n_modes: int | None = None) -> list[f
     if n_modes is not None and len(values) != n_modes:
         raise ValueError(f"{name} must have one entry per mode ({n_modes}), got {len(values)}")
     return values
+
+
+@contextlib.contextmanager
+def singular_hyperparameters(lengthscale: Any, variance: Any) -> Iterator[None]:
+    """Report a linear-algebra failure inside the block as a ``ValueError`` naming ``lengthscale`` and ``variance``.
+
+    Extreme values (``1e-300``, ``1e300``) make the GP priors' matrices numerically singular somewhere
+    in EP; where depends on the data, so no fixed bound refuses them up front.
+    """
+    try:
+        yield
+    except torch.linalg.LinAlgError as err:
+        raise ValueError(f"FunBaT's Gaussian messages became numerically singular with lengthscale={lengthscale!r} and "
+                         f"variance={variance!r} ({err}); both are in rescaled units (coordinates in [0, 1], z-scored "
+                         "values): use lengthscale='auto' and a variance near 1") from err

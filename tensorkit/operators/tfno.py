@@ -193,7 +193,16 @@ class TFNO(nn.Module):
         return z if last or pre else F.gelu(z)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Map ``x`` (batch, in_channels, n_1, …, n_d) to (batch, out_channels, n_1, …, n_d)."""
+        """Map ``x`` (batch, in_channels, n_1, …, n_d) to (batch, out_channels, n_1, …, n_d).
+
+        Raises
+        ------
+        ValueError
+            If ``x`` has the wrong shape or holds NaN or infinite values (the FFTs would spread them
+            over the whole output).
+        TypeError
+            If ``x`` does not have the model's dtype.
+        """
         if x.ndim != self.dim + 2 or x.shape[1] != self.in_channels:
             raise ValueError(
                 f"x must have shape (batch, {self.in_channels}, {self.dim} spatial axes), got {tuple(x.shape)}"
@@ -201,6 +210,10 @@ class TFNO(nn.Module):
         dtype = next(self.parameters()).dtype
         if x.dtype != dtype:
             raise TypeError(f"x must have the model's dtype {dtype}, got {x.dtype}; convert one with .to(dtype)")
+        if not torch.isfinite(x).all():
+            bad = int((~torch.isfinite(x)).sum())
+            raise ValueError(f"x holds {bad} NaN or infinite value(s) of {x.numel()}; an operator's FFTs would spread "
+                             "them over the whole output: fill or mask the missing values first")
         if self.positional_embedding == "grid":
             x = grid_embedding(x)
         x = self.lifting(x)

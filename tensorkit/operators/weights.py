@@ -17,6 +17,10 @@ from tensorkit.operators.rank import FACTORIZATIONS, n_parameters, resolve_rank
 
 SpectralTensor = Union[torch.Tensor, TuckerTensor, CPTensor, TTTensor]
 
+#: the most complex entries one spectral weight may store (2 GiB as float32 pairs): a larger one took
+#: minutes to draw before any check (``TFNO((1000, 1000), 1, 1, 64)``: 0.8e9 entries, 83 s)
+MAX_ENTRIES = 2**28
+
 
 def _complex_parameter(shape: Sequence[int], std: float, generator: torch.Generator | None) -> nn.Parameter:
     """A complex tensor of ``shape`` with entries ``std·(N(0,½) + i N(0,½))``, stored as real ``(…, 2)``."""
@@ -62,6 +66,11 @@ class SpectralWeight(nn.Module):
         self.factorization = check_choice(factorization, "factorization", FACTORIZATIONS)
         std = check_positive_float(std, "std")
         self.rank = resolve_rank(self.factorization, self.shape, rank, fixed_rank_modes)
+        stored = n_parameters(self.factorization, self.shape, self.rank)
+        if stored > MAX_ENTRIES:
+            raise ValueError(f"spectral weights of shape {self.shape} ({self.factorization}, rank {self.rank}) would store "
+                             f"{stored:.3g} complex entries, more than {MAX_ENTRIES:.3g} ({8 * MAX_ENTRIES / 2**30:.0f} GiB): "
+                             "lower n_modes, hidden_channels or rank")  # fmt: skip
         order = len(self.shape)
         if self.factorization == "dense":
             self.weight = _complex_parameter(self.shape, std, generator)

@@ -1,10 +1,10 @@
 """Runtime policy: devices, atomic files, output checks, run-folder locks, checkpoints and resumes, progress, graceful stops."""
 
 from tensorkit.runtime.atomic import atomic_save, atomic_write
-from tensorkit.runtime.checkpoint import load_checkpoint, save_checkpoint
+from tensorkit.runtime.checkpoint import data_fingerprint, load_checkpoint, save_checkpoint
 from tensorkit.runtime.device import resolve_device
 from tensorkit.runtime.interrupt import GracefulInterrupt
-from tensorkit.runtime.lock import folder_lock
+from tensorkit.runtime.lock import folder_lock, output_lock
 from tensorkit.runtime.outputs import check_outputs, check_run_folder, check_writable
 from tensorkit.runtime.progress import progress
 from tensorkit.runtime.resume import command_settings, resumable
@@ -17,8 +17,10 @@ __all__ = [
     "check_run_folder",
     "check_writable",
     "command_settings",
+    "data_fingerprint",
     "folder_lock",
     "load_checkpoint",
+    "output_lock",
     "progress",
     "resolve_device",
     "resumable",

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import pickle
 import random
 import zipfile
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -51,7 +53,8 @@ def save_checkpoint(path: str | os.PathLike, state: dict[str, Any]) -> None:
     atomic_save({**state, _RNG_KEY: rng_state()}, path)
 
 
-def load_checkpoint(path: str | os.PathLike, restore_rng: bool = True, map_location: Any = None) -> dict[str, Any]:
+def load_checkpoint(path: str | os.PathLike, restore_rng: bool = True, map_location: Any = None,
+                    match: Mapping[str, Any] | None = None) -> dict[str, Any]:  # fmt: skip
     """Read a checkpoint written by :func:`save_checkpoint` (``weights_only=True``: no code runs).
 
     Parameters
@@ -62,13 +65,17 @@ def load_checkpoint(path: str | os.PathLike, restore_rng: bool = True, map_locat
         Restore the saved RNG states, so a resumed run continues the same random stream.
     map_location : optional
         Passed to :func:`torch.load`.
+    match : mapping, optional
+        Entries the checkpoint must hold with exactly these values (e.g. a :func:`data_fingerprint`
+        and the settings of the run that wrote it); checked before any RNG state is restored.
 
     Raises
     ------
     FileNotFoundError
         If ``path`` does not exist.
     ValueError
-        If the file is truncated, corrupt or not a tensorkit checkpoint.
+        If the file is truncated, corrupt or not a tensorkit checkpoint, or differs from ``match``
+        (the message names the file and the differing entries).
     """
     if not os.path.exists(path):
         raise FileNotFoundError(f"checkpoint {str(path)!r} does not exist")
@@ -80,10 +87,26 @@ def load_checkpoint(path: str | os.PathLike, restore_rng: bool = True, map_locat
         raise ValueError(f"checkpoint {str(path)!r} is truncated or corrupt: {err}") from err
     if not isinstance(state, dict) or _RNG_KEY not in state:
         raise ValueError(f"{str(path)!r} is not a tensorkit checkpoint (no {_RNG_KEY!r} entry)")
+    changed = sorted(key for key, value in (match or {}).items() if state.get(key) != value)
+    if changed:
+        raise ValueError(f"checkpoint {str(path)!r} was written for other data or settings (differing: "
+                         f"{', '.join(changed)}); remove it to start afresh")  # fmt: skip
     rng = state.pop(_RNG_KEY)
     if restore_rng:
         set_rng_state(rng)
     return state
+
+
+def data_fingerprint(*tensors: torch.Tensor | None) -> str:
+    """SHA-256 of the shapes, dtypes and values of ``tensors`` (identifies the data a checkpoint belongs to)."""
+    digest = hashlib.sha256()
+    for t in tensors:
+        if t is None:
+            digest.update(b"None")
+            continue
+        digest.update(f"{tuple(t.shape)} {t.dtype}".encode())
+        digest.update(t.detach().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()
 
 
 def _python_state_to_plain(state: tuple) -> list:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from tensorkit.runtime.atomic import atomic_write
+from tensorkit.runtime.lock import output_lock
 from tensorkit.runtime.outputs import check_writable
 
 __all__ = ["command_settings", "resumable"]
@@ -30,25 +31,42 @@ def command_settings(args: argparse.Namespace, inputs: Sequence[str | os.PathLik
 
 
 @contextlib.contextmanager
-def resumable(out: str | os.PathLike, settings: Mapping[str, Any]) -> Iterator[None]:
+def resumable(out: str | os.PathLike, settings: Mapping[str, Any],
+              checkpoints: Sequence[str | os.PathLike] = ()) -> Iterator[None]:  # fmt: skip
     """Run a command's work that checkpoints beside ``out``, keeping its settings in ``OUT.ckpt.json``.
 
-    On entry, a record left by an interrupted run with other settings is refused (``ValueError``
-    naming each changed setting); an ``InterruptedError`` from the block records ``settings``; a
-    block that finishes removes the record.
+    The checkpoint and record paths are checked to be writable first. For the block, ``out`` is
+    locked (:func:`~tensorkit.runtime.lock.output_lock`): a second process with the same output is
+    refused. On entry, a record left by an interrupted run with other settings is refused
+    (``ValueError`` naming each changed setting); an ``InterruptedError`` from the block records
+    ``settings``. The checkpoints stay until the block finishes, i.e. until the command's final
+    output is written: a resumed run killed at any point before that can resume again. Then they and
+    the record are removed.
+
+    Parameters
+    ----------
+    out : path-like
+        The command's final output.
+    settings : mapping
+        What shapes the result (see :func:`command_settings`).
+    checkpoints : sequence of path-like
+        The checkpoint files the block's work may write.
     """
     record = Path(f"{os.fspath(out)}.ckpt.json")
-    check_writable(record, "checkpoint")
+    for path in (*checkpoints, record):
+        check_writable(path, "checkpoint")
     current = json.loads(json.dumps(dict(settings)))  # as a record holds them (lists, not tuples)
-    if record.exists():
-        _check_same(record, current)
-    try:
-        yield
-    except InterruptedError:
-        with atomic_write(record, "w") as fh:
-            json.dump(current, fh, indent=1, sort_keys=True)
-        raise
-    record.unlink(missing_ok=True)
+    with output_lock(out):
+        if record.exists():
+            _check_same(record, current)
+        try:
+            yield
+        except InterruptedError:
+            with atomic_write(record, "w") as fh:
+                json.dump(current, fh, indent=1, sort_keys=True)
+            raise
+        for path in (*checkpoints, record):
+            Path(path).unlink(missing_ok=True)
 
 
 def _check_same(record: Path, current: dict[str, Any]) -> None:

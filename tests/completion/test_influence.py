@@ -118,3 +118,46 @@ def test_sigterm_checkpoint_resumes_bit_for_bit(tmp_path):
     for key, value in full.model.state_dict().items():
         assert torch.equal(resumed.model.state_dict()[key], value)
     assert resumed.history["val_loss"] == full.history["val_loss"]
+
+
+class _Killed(BaseException):
+    """Stands in for ``kill -9``: nothing of the run after it is raised gets to happen."""
+
+
+def test_a_checkpoint_outlives_its_resume_until_the_caller_removes_it(tmp_path):
+    import os
+    import signal
+
+    tr_idx, tr_y = _data(120, 6)
+    va_idx, va_y = _data(30, 7)
+    config = TrainConfig(lr=1e-2, batch_size=64, max_epochs=6, patience=50)
+    net = lambda: build_model("mlp", SHAPE, seed=0, layers=[6, 8])  # noqa: E731
+    full = train_model(net(), tr_idx, tr_y, va_idx, va_y, config, seed=3)
+
+    def stop_at(epoch_to_stop, action):
+        def callback(epoch, model):
+            if epoch == epoch_to_stop:
+                action()
+        return callback
+
+    def kill():
+        raise _Killed
+
+    path = tmp_path / "ckpt.pt"
+    train = lambda **kw: train_model(net(), tr_idx, tr_y, va_idx, va_y, config, seed=3, checkpoint_path=path, **kw)  # noqa: E731
+    assert train(epoch_callback=stop_at(2, lambda: os.kill(os.getpid(), signal.SIGTERM))).stop_reason == "interrupted"
+    saved = path.read_bytes()
+    with pytest.raises(_Killed):  # the resume dies before its next checkpoint ...
+        train(epoch_callback=stop_at(4, kill))
+    assert path.read_bytes() == saved  # ... and the checkpoint it resumed from is still there, unchanged
+    resumed = train()
+    assert resumed.history == full.history and resumed.best_epoch == full.best_epoch
+    for key, value in full.model.state_dict().items():
+        assert torch.equal(resumed.model.state_dict()[key], value), key
+    again = train(epoch_callback=stop_at(0, kill))  # a finished training's checkpoint: no epoch runs again
+    assert again.stop_reason == full.stop_reason and again.n_steps == full.n_steps
+    assert torch.equal(again.model.head.weight, full.model.head.weight)
+    with pytest.raises(ValueError, match=r"ckpt.pt' was written for other data or settings \(differing: fingerprint\)"):
+        train_model(net(), tr_idx, tr_y + 1, va_idx, va_y, config, seed=3, checkpoint_path=path)
+    with pytest.raises(ValueError, match=r"differing: settings"):
+        train_model(net(), tr_idx, tr_y, va_idx, va_y, config, seed=4, checkpoint_path=path)

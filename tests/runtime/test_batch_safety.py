@@ -16,7 +16,7 @@ import torch
 
 from tensorkit.runtime import (
     GracefulInterrupt, atomic_write, check_outputs, check_run_folder, command_settings, folder_lock, load_checkpoint,
-    resumable, save_checkpoint,
+    output_lock, resumable, save_checkpoint,
 )
 
 
@@ -163,3 +163,26 @@ def test_resumable_records_settings_on_interrupt_and_refuses_others(tmp_path):
             pass
     with pytest.raises(FileNotFoundError, match="input file '.*none.nc' does not exist"):
         command_settings(args, [tmp_path / "none.nc"])
+
+
+def test_resumable_keeps_checkpoints_until_its_block_finishes_and_locks_the_output(tmp_path):
+    out, checkpoint = tmp_path / "out.nc", tmp_path / "out.nc.ckpt.pt"
+    with pytest.raises(RuntimeError), resumable(out, {}, [checkpoint]):  # a run dying before its output is written
+        checkpoint.write_text("state")
+        assert (tmp_path / "out.nc.lock").exists()
+        with pytest.raises(ValueError, match=r"--out '.*out.nc' is being written by another tensorkit process"):
+            with resumable(out, {}, [checkpoint]):
+                pass
+        raise RuntimeError("killed")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.nc.ckpt.pt"]  # kept for the next run
+    with resumable(out, {}, [checkpoint]):
+        out.write_text("result")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.nc"]
+
+
+def test_output_lock_takes_over_a_stale_lock_file(tmp_path):
+    lock = tmp_path / "out.nc.lock"
+    lock.touch()  # left by kill -9: no process holds it
+    with output_lock(tmp_path / "out.nc"):
+        pass
+    assert not lock.exists()
