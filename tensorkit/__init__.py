@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from tensorkit.data import accessor as _accessor  # noqa: F401  (registers ``DataArray.tk``)
+from tensorkit import accessor as _accessor  # noqa: F401  (registers ``DataArray.tk``)
 
 __version__ = "0.1.0"
 

@@ -12,7 +12,7 @@ from tensorkit.completion.data import CompletionFold, funbat_fold, merge_repeate
 from tensorkit.completion.estimator import DAIN
 from tensorkit.completion.importance import entity_frequency, entity_importance
 from tensorkit.completion.influence import cell_scores, validation_pass
-from tensorkit.completion.report import ARMS, compare_arms, mae, rmse, summarize
+from tensorkit.completion.arms import ARMS, compare_arms, mae, rmse, summarize
 from tensorkit.completion.models import CoSTCo, CompletionModel, CPModel, MLP, TuckerModel, build_model
 from tensorkit.completion.training import TrainConfig, TrainResult, train_model
 

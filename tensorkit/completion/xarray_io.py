@@ -12,7 +12,7 @@ import xarray as xr
 
 from tensorkit.completion.data import holdout_split
 from tensorkit.completion.estimator import DAIN
-from tensorkit.completion.report import rmse
+from tensorkit.completion.arms import rmse
 from tensorkit.data import Observations
 from tensorkit.data.observations import on_input_grid
 from tensorkit.runtime import resolve_device

@@ -1,4 +1,4 @@
-"""Data layer: the observation container, netCDF I/O, reference datasets and the xarray accessor."""
+"""Data layer: the observation container, netCDF I/O and reference datasets."""
 
 from tensorkit.data.filetype import is_netcdf
 from tensorkit.data.io import open_dataarray, write_netcdf

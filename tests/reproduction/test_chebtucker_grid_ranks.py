@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from tensorkit.chebyshev import ChebTucker
-from tensorkit.chebyshev.sampling import uniform_grid
+from tensorkit.chebyshev.sources import uniform_grid
 from tensorkit.chebyshev.truncation import modal_svd
 from tensorkit.core import eps_rank
 from tensorkit.core import hooi

@@ -14,7 +14,7 @@ from typing import Any
 import torch
 
 from tensorkit._validation import check_positive_int, check_value_type, read_yaml_mapping
-from tensorkit.operators import distributed as ddp
+from tensorkit.runtime import distributed as ddp
 from tensorkit.operators.normalizer import GaussianNormalizer
 from tensorkit.operators.patching import MultigridPatching
 from tensorkit.operators.tfno import TFNO
@@ -98,7 +98,7 @@ def load_data(data: Mapping[str, Any]) -> tuple[tuple[torch.Tensor, torch.Tensor
     raise ValueError(f"data.name must be 'darcy' or 'netcdf', got {data['name']!r}")
 
 
-def build_model(model: Mapping[str, Any], in_channels: int, out_channels: int, levels: int, seed: int,
+def build_operator(model: Mapping[str, Any], in_channels: int, out_channels: int, levels: int, seed: int,
                 extra_channels: int = 0) -> TFNO:
     """TFNO from the ``model`` section; with multigrid patching the input has ``in_channels·(levels+1) + extra_channels`` channels."""
     kwargs = dict(model)
@@ -175,7 +175,7 @@ def _train(cfg: dict[str, Any], dev: torch.device, out_dir: str | os.PathLike | 
                                  patching_cfg["global_coordinates"]) if use_patching else None
     extra = patching.extra_channels(x.ndim - 2) if patching is not None else 0
     torch.manual_seed(seed)
-    model = build_model(cfg["model"], x.shape[1], y.shape[1], int(patching_cfg["levels"]), seed, extra).to(dev)
+    model = build_operator(cfg["model"], x.shape[1], y.shape[1], int(patching_cfg["levels"]), seed, extra).to(dev)
     optimizer, scheduler = _optimizer(model, training)
     normalizer = GaussianNormalizer(y.shape[1]).fit(y).to(dev) if training["normalize_output"] else None
     out = None if out_dir is None else Path(out_dir)

@@ -72,6 +72,6 @@ class TensorkitAccessor:
         **kwargs
             Passed to :class:`tensorkit.FunBaT`.
         """
-        from tensorkit.funbat.dataset import funbat_dataset
+        from tensorkit.funbat.xarray_io import funbat_dataset
 
         return funbat_dataset(self._da, rank=rank, grid=grid, **kwargs)
