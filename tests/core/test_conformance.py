@@ -8,7 +8,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tensorkit.core import CPTensor, TensorFormat, TTTensor, TuckerTensor
+from tensorkit.core import CPTensor, DenseTensor, TensorFormat, TTTensor, TuckerTensor
 from tensorkit.core.tenalg import mode_dot
 
 SHAPE = (4, 5, 3)
@@ -29,7 +29,11 @@ def make_tt(shape, rank, gen, dtype=torch.float64):
     return TTTensor([torch.randn(ranks[k], n, ranks[k + 1], generator=gen, dtype=dtype) for k, n in enumerate(shape)])
 
 
-FACTORIES = {"tucker": lambda s, g: make_tucker(s, (2, 3, 2)[: len(s)], g), "cp": lambda s, g: make_cp(s, 3, g),
+def make_dense(shape, gen, dtype=torch.float64):
+    return DenseTensor(torch.randn(*shape, generator=gen, dtype=dtype))
+
+
+FACTORIES = {"dense": make_dense, "tucker": lambda s, g: make_tucker(s, (2, 3, 2)[: len(s)], g), "cp": lambda s, g: make_cp(s, 3, g),
              "tt": lambda s, g: make_tt(s, 2, g)}
 
 
@@ -65,6 +69,28 @@ class FormatConformance:
         y = x.mode_product(m, mode)
         assert type(y) is type(x)
         torch.testing.assert_close(y.to_dense(), mode_dot(x.to_dense(), m, mode))
+
+    @pytest.mark.parametrize("mode", [0, 1, 2])
+    @pytest.mark.parametrize("index", [torch.tensor([2, 0, 2]), slice(1, 3)], ids=["tensor", "slice"])
+    def test_take_matches_dense(self, pair, mode, index):
+        x, _ = pair
+        y = x.take(index, mode)
+        assert type(y) is type(x)
+        select = [slice(None)] * x.ndim
+        select[mode] = index
+        torch.testing.assert_close(y.to_dense(), x.to_dense()[tuple(select)])
+
+    def test_einsum_operands_contract_to_dense(self, pair):
+        x, _ = pair
+        subscripts, operands = x.einsum_operands("ijk")
+        torch.testing.assert_close(torch.einsum(",".join(subscripts) + "->ijk", *operands), x.to_dense())
+        with pytest.raises(ValueError, match="labels"):
+            x.einsum_operands("ij")
+
+    def test_parameter_count_and_rank(self, pair):
+        x, _ = pair
+        assert type(x).n_parameters(x.shape, x.rank) == sum(t.numel() for t in x.components())
+        assert type(x).resolve_rank(x.shape, x.rank) == x.rank
 
     def test_norm_and_inner(self, pair):
         x, y = pair
@@ -104,10 +130,16 @@ class FormatConformance:
 
     def test_tensorly_round_trip(self, pair):
         x, _ = pair
+        if not hasattr(x, "to_tensorly"):
+            pytest.skip(f"{type(x).__name__} has no tensorly counterpart")
         with tl.backend_context("pytorch"):
             tl_obj = x.to_tensorly()
             torch.testing.assert_close(tl_obj.to_tensor(), x.to_dense())
             torch.testing.assert_close(type(x).from_tensorly(tl_obj).to_dense(), x.to_dense())
+
+
+class TestDense(FormatConformance):
+    make = FACTORIES["dense"]
 
 
 class TestTucker(FormatConformance):
@@ -123,7 +155,7 @@ class TestTT(FormatConformance):
 
 
 def test_every_format_is_covered():
-    assert {c.__name__ for c in TensorFormat.__subclasses__()} == {"TuckerTensor", "CPTensor", "TTTensor"}
+    assert {c.__name__ for c in TensorFormat.__subclasses__()} == {"DenseTensor", "TuckerTensor", "CPTensor", "TTTensor"}
 
 
 shapes = st.lists(st.integers(1, 5), min_size=1, max_size=4)
