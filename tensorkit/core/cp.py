@@ -94,13 +94,13 @@ class CPTensor(TensorFormat):
         return check_positive_int(rank, "rank")
 
     def _inner_same(self, other: CPTensor) -> torch.Tensor:
-        gram = torch.outer(self.weights, other.weights)
+        gram = torch.outer(self.weights.conj(), other.weights)
         for u, v in zip(self.factors, other.factors):
-            gram = gram * (u.mT @ v)
+            gram = gram * (u.mH @ v)
         return gram.sum()
 
     def _inner_dense(self, dense: torch.Tensor) -> torch.Tensor:
-        return dense.reshape(-1) @ khatri_rao(self.factors) @ self.weights
+        return dense.reshape(-1) @ khatri_rao([u.conj() for u in self.factors]) @ self.weights.conj()
 
     def to_tensorly(self) -> Any:
         """A ``tensorly.cp_tensor.CPTensor`` sharing these tensors."""

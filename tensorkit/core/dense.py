@@ -64,7 +64,7 @@ class DenseTensor(TensorFormat):
         return self._inner_dense(other.data)
 
     def _inner_dense(self, dense: torch.Tensor) -> torch.Tensor:
-        return (self.data * dense).sum()
+        return (self.data.conj() * dense).sum()
 
     @classmethod
     def n_parameters(cls, shape: Sequence[int], rank: Any = None) -> int:

@@ -138,11 +138,11 @@ class TensorFormat(ABC):
 
     @abstractmethod
     def _inner_same(self, other: Any) -> torch.Tensor:
-        """Inner product with another object of the same format."""
+        """Inner product ``Σ conj(self)·other`` with another object of the same format."""
 
     @abstractmethod
     def _inner_dense(self, dense: torch.Tensor) -> torch.Tensor:
-        """Inner product with a dense tensor of the same shape."""
+        """Inner product ``Σ conj(self)·dense`` with a dense tensor of the same shape."""
 
     @property
     def ndim(self) -> int:
@@ -161,7 +161,7 @@ class TensorFormat(ABC):
         return self._from_components([t.to(*args, **kwargs) for t in self.components()])
 
     def inner(self, other: TensorFormat | torch.Tensor) -> torch.Tensor:
-        """Frobenius inner product with another format or a dense tensor of the same shape."""
+        """Frobenius inner product ``Σ conj(self)·other`` with another format or a dense tensor of the same shape."""
         other_shape = tuple(other.shape)
         if other_shape != self.shape:
             raise ValueError(f"other has shape {other_shape}, expected {self.shape}")
@@ -171,8 +171,8 @@ class TensorFormat(ABC):
         return self._inner_dense(dense.to(self.dtype))
 
     def norm(self) -> torch.Tensor:
-        """Frobenius norm, computed from the components."""
-        return self._inner_same(self).clamp_min(0).sqrt()
+        """Frobenius norm, computed from the components (real, also for complex tensors)."""
+        return self._inner_same(self).real.clamp_min(0).sqrt()
 
     def _check_indices(self, indices: Any) -> torch.Tensor:
         idx = as_tensor(indices, "indices", dtype=torch.long, device=self.device, ndim=2, allow_empty=True)

@@ -98,5 +98,5 @@ def contraction_chunk(core: torch.Tensor) -> int:
 def _contract_block(core: torch.Tensor, rows: Sequence[torch.Tensor]) -> torch.Tensor:
     out = rows[0] @ core.reshape(core.shape[0], -1)  # (N, r_2 ... r_K)
     for row in rows[1:]:
-        out = (out.reshape(out.shape[0], row.shape[1], -1) * row[:, :, None]).sum(1)
+        out = (out.reshape(out.shape[0], row.shape[1], out.shape[1] // row.shape[1]) * row[:, :, None]).sum(1)
     return out.reshape(-1)

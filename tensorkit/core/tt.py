@@ -111,14 +111,14 @@ class TTTensor(TensorFormat):
     def _inner_same(self, other: TTTensor) -> torch.Tensor:
         env = torch.ones(1, 1, dtype=self.dtype, device=self.device)
         for g, h in zip(self.cores, other.cores):
-            env = torch.einsum("ab,anc,bnd->cd", env, g, h)
+            env = torch.einsum("ab,anc,bnd->cd", env, g.conj(), h)
         return env.reshape(())
 
     def _inner_dense(self, dense: torch.Tensor) -> torch.Tensor:
         rest = dense.reshape(1, -1)  # (r_{k-1}, n_k … n_K) contracted left to right
         for g in self.cores:
             rest = rest.reshape(g.shape[0], g.shape[1], -1)
-            rest = torch.einsum("anr,anb->br", rest, g).reshape(g.shape[2], -1)
+            rest = torch.einsum("anr,anb->br", rest, g.conj()).reshape(g.shape[2], -1)
         return rest.reshape(())
 
     def to_tensorly(self) -> Any:

@@ -104,11 +104,11 @@ class TuckerTensor(TensorFormat):
         return check_rank(rank, shape)
 
     def _inner_same(self, other: TuckerTensor) -> torch.Tensor:
-        cross = [u.mT @ v for u, v in zip(self.factors, other.factors)]  # (r_k, s_k)
-        return (self.core * multi_mode_dot(other.core, cross)).sum()
+        cross = [u.mH @ v for u, v in zip(self.factors, other.factors)]  # (r_k, s_k)
+        return (self.core.conj() * multi_mode_dot(other.core, cross)).sum()
 
     def _inner_dense(self, dense: torch.Tensor) -> torch.Tensor:
-        return (self.core * multi_mode_dot(dense, self.factors, transpose=True)).sum()
+        return (self.core.conj() * multi_mode_dot(dense, [u.conj() for u in self.factors], transpose=True)).sum()
 
     def to_tensorly(self) -> Any:
         """A ``tensorly.tucker_tensor.TuckerTensor`` sharing these tensors."""
