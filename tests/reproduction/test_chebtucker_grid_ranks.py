@@ -12,7 +12,7 @@ import torch
 
 from tensorkit.chebyshev import ChebTucker
 from tensorkit.chebyshev.sources import uniform_grid
-from tensorkit.chebyshev.truncation import modal_svd
+from tensorkit.core.truncation import modal_svd
 from tensorkit.core import eps_rank
 from tensorkit.core import hooi
 
