@@ -1,4 +1,4 @@
-"""A public conformance suite for tensor formats: every operation against the dense oracle (needs pytest).
+"""Public conformance suites for tensor formats and bases (needs pytest).
 
 A downstream format (a subclass of :class:`tensorkit.core.TensorFormat`) reuses it the way
 linear_operator's formats reuse its test case: subclass :class:`FormatConformance` in a test module,
@@ -12,7 +12,9 @@ CPU and on CUDA when present::
         def make(shape, generator, dtype):
             return MyFormat(...)  # random components of ``dtype`` drawn from ``generator``
 
-tensorkit's own formats (dense, Tucker, CP, TT) run through this suite in ``tests/core``.
+:class:`BasisConformance` does the same for a :class:`tensorkit.core.Basis` (a mode's feature map):
+shapes, dtypes, pointwise evaluation, and an independent oracle where one is given. tensorkit's own
+formats (dense, Tucker, CP, TT) and bases (index rows, Chebyshev series) run through these suites.
 """
 
 from __future__ import annotations
@@ -22,10 +24,10 @@ from collections.abc import Callable, Sequence
 import pytest
 import torch
 
-from tensorkit.core import DenseTensor, TensorFormat
+from tensorkit.core import Basis, DenseTensor, TensorFormat
 from tensorkit.core.tenalg import mode_dot
 
-__all__ = ["DTYPES", "FormatConformance", "random_tensor"]
+__all__ = ["DTYPES", "BasisConformance", "FormatConformance", "random_tensor"]
 
 DTYPES = (torch.float32, torch.float64, torch.complex64, torch.complex128)
 """The dtypes every format is checked in."""
@@ -152,3 +154,55 @@ class FormatConformance:
         idx = torch.tensor([[1, 2, 0][: x.ndim]], device=device)
         torch.testing.assert_close(y.at(idx).cpu(), x.at(idx.cpu()))
         torch.testing.assert_close(y.to_dense().cpu(), x.to_dense())
+
+
+class BasisConformance:
+    """Checks of one :class:`~tensorkit.core.Basis` implementation; subclass it and set :attr:`make`.
+
+    Attributes
+    ----------
+    make : callable
+        ``make(generator, dtype) -> (basis, x)``: a random basis whose values have ``dtype``, and a 1-D
+        tensor ``x`` of at least four valid coordinates (or indices) to evaluate it at.
+    oracle : callable, optional
+        ``oracle(basis, x) -> (len(x), rank)`` values computed independently (another library, the
+        definition); checked with the dtype's default tolerances when set.
+    dtypes : tuple of torch.dtype
+        The dtypes the basis supports (default: float32 and float64).
+    """
+
+    make: Callable[[torch.Generator, torch.dtype], tuple[Basis, torch.Tensor]]
+    oracle: Callable[[Basis, torch.Tensor], torch.Tensor] | None = None
+    dtypes: tuple[torch.dtype, ...] = (torch.float32, torch.float64)
+
+    @pytest.fixture
+    def case(self, request: pytest.FixtureRequest) -> tuple[Basis, torch.Tensor, torch.dtype]:
+        dtype = request.param
+        basis, x = type(self).make(torch.Generator().manual_seed(0), dtype)
+        return basis, x, dtype
+
+    def pytest_generate_tests(self, metafunc: pytest.Metafunc) -> None:  # noqa: D102  (pytest hook)
+        if "case" in metafunc.fixturenames:
+            metafunc.parametrize("case", self.dtypes, indirect=True, ids=lambda d: str(d).removeprefix("torch."))
+
+    def test_is_a_basis_with_matrix_values(self, case: tuple[Basis, torch.Tensor, torch.dtype]) -> None:
+        basis, x, dtype = case
+        assert isinstance(basis, Basis) and isinstance(basis.rank, int) and basis.rank >= 1
+        values = basis(x)
+        assert values.shape == (len(x), basis.rank) and values.dtype == dtype
+        assert bool(torch.isfinite(torch.view_as_real(values) if values.is_complex() else values).all())
+
+    def test_evaluation_is_pointwise(self, case: tuple[Basis, torch.Tensor, torch.dtype]) -> None:
+        basis, x, _ = case
+        values = basis(x)
+        order = torch.arange(len(x) - 1, -1, -1)
+        torch.testing.assert_close(basis(x[order]), values[order])
+        torch.testing.assert_close(basis(x[:2]), values[:2])
+        assert basis(x[:0]).shape == (0, basis.rank)
+
+    def test_matches_oracle(self, case: tuple[Basis, torch.Tensor, torch.dtype]) -> None:
+        if type(self).oracle is None:
+            pytest.skip("no oracle given")
+        basis, x, _ = case
+        expected = type(self).oracle(basis, x)
+        torch.testing.assert_close(basis(x), expected.to(basis(x).dtype))

@@ -1,4 +1,4 @@
-"""Every tensor format of the core passes the public conformance suite, :mod:`tensorkit.testing`."""
+"""Every tensor format and the index basis of the core pass the public conformance suites, :mod:`tensorkit.testing`."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tensorkit.core import CPTensor, DenseTensor, TensorFormat, TTTensor, TuckerTensor
-from tensorkit.testing import FormatConformance, random_tensor
+from tensorkit.core import CPTensor, DenseTensor, IndexBasis, TensorFormat, TTTensor, TuckerTensor
+from tensorkit.testing import DTYPES, BasisConformance, FormatConformance, random_tensor
 
 
 def make_dense(shape, gen, dtype=torch.float64):
@@ -55,6 +55,18 @@ class TestCP(FormatConformance, TensorlyRoundTrip):
 
 class TestTT(FormatConformance, TensorlyRoundTrip):
     make = staticmethod(lambda shape, gen, dtype: make_tt(shape, 2, gen, dtype))
+
+
+class TestIndexBasis(BasisConformance):
+    dtypes = DTYPES
+
+    @staticmethod
+    def make(gen, dtype):
+        return IndexBasis(random_tensor((6, 2), gen, dtype)), torch.tensor([5, 0, 3, 3, 1])
+
+    @staticmethod
+    def oracle(basis, x):  # one-hot rows times the matrix
+        return torch.nn.functional.one_hot(x, basis.matrix.shape[0]).to(basis.matrix.dtype) @ basis.matrix
 
 
 def test_every_format_is_covered():
