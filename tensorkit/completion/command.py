@@ -20,10 +20,10 @@ import torch
 import xarray as xr
 
 from tensorkit._validation import check_positive_int
+from tensorkit.completion.arms import mae, rmse
 from tensorkit.completion.data import holdout_split, read_tsv
 from tensorkit.completion.estimator import DAIN
 from tensorkit.completion.models import MODEL_NAMES
-from tensorkit.completion.arms import mae, rmse
 from tensorkit.completion.xarray_io import complete_dataarray, sparse_dataset
 from tensorkit.data import is_netcdf, open_dataarray, write_netcdf
 from tensorkit.runtime import check_outputs, check_writable, command_settings, resolve_device, resumable

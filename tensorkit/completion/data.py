@@ -13,6 +13,7 @@ import numpy as np
 import torch
 
 from tensorkit._validation import check_choice, check_probability
+from tensorkit.core.tenalg import ravel_index
 from tensorkit.data import Observations, load_funbat_folds
 
 __all__ = ["CompletionFold", "funbat_fold", "holdout_split", "merge_repeated", "read_tsv"]
@@ -111,8 +112,7 @@ def funbat_fold(relpath: str, fold: int, val_fraction: float = 0.2, seed: int = 
     test = Observations.from_indices(te_idx, torch.from_numpy(data[f"fold{fold}_te_y"]), shape=shape)
     merged, _ = merge_repeated(train_rows, "mean")
     train, val = merged.split((1 - val_fraction, val_fraction), seed=seed)
-    stride = torch.tensor([int(np.prod(shape[k + 1 :])) for k in range(len(shape))])
-    seen = torch.isin((te_idx * stride).sum(1), (merged.indices * stride).sum(1))
+    seen = torch.isin(ravel_index(te_idx, shape), ravel_index(merged.indices, shape))
     warm = torch.ones(len(test), dtype=torch.bool)
     for k, n in enumerate(shape):
         present = torch.bincount(train.indices[:, k], minlength=n) > 0
