@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 
 import torch
 
-from tensorkit._validation import as_tensor, check_positive_float
+from tensorkit._validation import as_tensor, check_index_range, check_positive_float
 
 F = TypeVar("F", bound="TensorFormat")
 
@@ -176,13 +176,7 @@ class TensorFormat(ABC):
 
     def _check_indices(self, indices: Any) -> torch.Tensor:
         idx = as_tensor(indices, "indices", dtype=torch.long, device=self.device, ndim=2, allow_empty=True)
-        if idx.shape[1] != self.ndim:
-            raise ValueError(f"indices must have {self.ndim} columns, got {idx.shape[1]}")
-        if idx.numel():
-            low, high = idx.min(0).values, idx.max(0).values
-            for k, (lo, hi, n) in enumerate(zip(low.tolist(), high.tolist(), self.shape)):
-                if lo < 0 or hi >= n:
-                    raise IndexError(f"indices[:, {k}] must lie in [0, {n - 1}], got range [{lo}, {hi}]")
+        check_index_range(idx, self.shape, "indices")
         return idx
 
     def _check_take_mode(self, mode: int) -> None:
