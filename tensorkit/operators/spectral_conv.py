@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from tensorkit._validation import check_choice, check_positive_int, check_value_type
-from tensorkit.core import TensorFormat
+from tensorkit.core import FORMATS, TensorFormat
 from tensorkit.operators.contraction import IMPLEMENTATIONS, contract
 from tensorkit.operators.weights import SpectralWeight
 
@@ -39,7 +39,7 @@ def normalize_factorization(factorization: str | None) -> str:
         return "dense"
     if not isinstance(factorization, str):
         raise TypeError(f"factorization must be None or a string, got {factorization!r}")
-    return check_choice(factorization.lower(), "factorization", ("dense", "tucker", "cp", "tt"))
+    return check_choice(factorization.lower(), "factorization", tuple(FORMATS))
 
 
 class FactorizedSpectralConv(nn.Module):
