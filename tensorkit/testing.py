@@ -14,7 +14,8 @@ CPU and on CUDA when present::
 
 :class:`BasisConformance` does the same for a :class:`tensorkit.core.Basis` (a mode's feature map):
 shapes, dtypes, pointwise evaluation, and an independent oracle where one is given. tensorkit's own
-formats (dense, Tucker, CP, TT) and bases (index rows, Chebyshev series) run through these suites.
+formats (dense, Tucker, CP, TT) and bases (index rows, Chebyshev series, FunBaT's GP posteriors) run
+through these suites.
 """
 
 from __future__ import annotations
