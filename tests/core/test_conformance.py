@@ -101,3 +101,17 @@ def test_constructors_reject_bad_shapes():
         TTTensor([torch.zeros(1, 3, 2), torch.zeros(3, 3, 1)])
     with pytest.raises(TypeError, match="floating"):
         CPTensor(torch.ones(2, dtype=torch.long), [torch.ones(3, 2, dtype=torch.long)])
+
+
+def test_resolve_rank_checks_its_arguments():
+    assert TuckerTensor.resolve_rank((4, 5, 6), 0.3, fixed_modes=(0,))[0] == 4
+    assert DenseTensor.resolve_rank((4, 5), 0.1, fixed_modes=(0,)) is None
+    assert TTTensor.resolve_rank((4, 5, 6), 2) == (1, 2, 2, 1)
+    with pytest.raises(ValueError, match="fixed_rank_modes is not supported by CPTensor"):
+        CPTensor.resolve_rank((4, 5), 0.5, fixed_modes=(0,))
+    with pytest.raises(ValueError, match=r"fixed_rank_modes entries must lie in \[0, 1\]"):
+        TuckerTensor.resolve_rank((4, 5), 0.5, fixed_modes=(2,))
+    with pytest.raises(ValueError, match="TT rank"):
+        TTTensor.resolve_rank((4, 5, 6), (1, 2, 3))
+    with pytest.raises(ValueError, match="rank"):
+        TuckerTensor.resolve_rank((4, 5), (5, 1))
