@@ -76,6 +76,9 @@ class TensorFormat(ABC):
     def n_parameters(cls, shape: Sequence[int], rank: Any) -> int:
         """Number of entries stored by a tensor of ``shape`` in this format with resolved ``rank``."""
 
+    fixed_modes_allowed: bool = False
+    """Whether :meth:`resolve_rank` accepts ``fixed_modes``."""
+
     @classmethod
     def resolve_rank(cls, shape: Sequence[int], rank: Any, fixed_modes: Sequence[int] = ()) -> Any:
         """The format's ranks from a budget fraction (a float) or from explicit ranks.
@@ -100,9 +103,6 @@ class TensorFormat(ABC):
         if isinstance(rank, float):
             return cls.rank_from_budget(shape, check_positive_float(rank, "rank"), fixed)
         return cls._explicit_rank(shape, rank)
-
-    fixed_modes_allowed: bool = False
-    """Whether :meth:`resolve_rank` accepts ``fixed_modes``."""
 
     @classmethod
     def rank_from_budget(cls, shape: Sequence[int], fraction: float, fixed_modes: Sequence[int] = ()) -> Any:
