@@ -96,7 +96,7 @@ def _function(torch):
 
 
 def _grid(torch, n):
-    from tensorkit.chebyshev.sampling import uniform_grid
+    from tensorkit.chebyshev.sources import uniform_grid
 
     x = torch.as_tensor(uniform_grid(n, (-10.0, 10.0)))
     f, grid = _function(torch), torch.empty(n, n, n, dtype=torch.float64)

@@ -15,7 +15,7 @@ import torch
 
 from benchmarks.timing import best_time, write_table
 from tensorkit.funbat import FunBaT
-from tensorkit.funbat.datasets import BEIJING_PM25, load_binned_fold
+from tensorkit.funbat.folds import BEIJING_PM25, load_binned_fold
 from tensorkit.gp import Matern, chain_prior, smooth
 
 BEIJING_CP = dict(decomposition="cp", rank=2, kernel="matern12", lengthscale=0.1, variance=5.0, damping=0.3,

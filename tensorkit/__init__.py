@@ -1,7 +1,8 @@
 """tensorkit: low-rank, uncertainty-aware tensor models of gridded data and tensorized neural operators.
 
 The method estimators are imported lazily (``tensorkit.FunBaT`` loads ``tensorkit.funbat`` on first
-use), so ``import tensorkit`` stays light. Importing tensorkit registers the ``da.tk`` xarray accessor.
+use), so ``import tensorkit`` stays light: it imports neither torch nor xarray. Importing tensorkit
+registers the ``da.tk`` xarray accessor, at once if xarray is already imported, else right after it is.
 """
 
 from __future__ import annotations
@@ -9,7 +10,8 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from tensorkit.data import accessor as _accessor  # noqa: F401  (registers ``DataArray.tk``)
+from tensorkit import accessor as _accessor
+from tensorkit._imports import when_imported as _when_imported
 
 __version__ = "0.1.0"
 
@@ -21,6 +23,8 @@ _LAZY = {
 }
 
 __all__ = ["__version__", *_LAZY]
+
+_when_imported("xarray", _accessor.register)
 
 
 def __getattr__(name: str) -> Any:

@@ -226,3 +226,15 @@ def _is_integer_dtype(dtype: torch.dtype) -> bool:
 
 def _is_integer(t: torch.Tensor) -> bool:
     return _is_integer_dtype(t.dtype)
+
+
+def check_index_range(idx: torch.Tensor, shape: Sequence[int], name: str) -> None:
+    """Raise unless ``idx`` has ``len(shape)`` columns with ``0 ≤ idx[:, k] < shape[k]`` (one host sync)."""
+    if idx.shape[1] != len(shape):
+        raise ValueError(f"{name} must have {len(shape)} columns, got {idx.shape[1]}")
+    if idx.numel() == 0:
+        return
+    lo, hi = idx.min(0).values.tolist(), idx.max(0).values.tolist()
+    for k, n in enumerate(shape):
+        if lo[k] < 0 or hi[k] >= n:
+            raise IndexError(f"{name}[:, {k}] must lie in [0, {n - 1}], got range [{lo[k]}, {hi[k]}]")

@@ -1,6 +1,7 @@
 """tensorkit: low-rank tensor models of gridded data and tensorized neural operators.
 
-Each subcommand lives in its own module, named in :data:`COMMANDS` and imported only when used. A
+Each subcommand lives in its own module, named in :data:`COMMANDS` with its one-line summary, and is
+imported only when that subcommand runs (``tensorkit --help`` imports neither torch nor a method). A
 module defines ``add_arguments(parser)`` and ``run(args) -> int``; a module whose own input file
 carries a seed sets ``SEED_FROM_CONFIG = True`` (``--seed`` is then ``None`` unless given). Every
 subcommand also gets the common options ``--config`` (YAML whose keys are option names; flags given
@@ -21,32 +22,43 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from tensorkit._validation import check_value_type, read_yaml_mapping
-from tensorkit.runtime import GracefulInterrupt
-
-COMMANDS: dict[str, str] = {
-    "demo": "tensorkit.demo",
-    "train-operator": "tensorkit.operators.command",
-    "complete": "tensorkit.completion.command",
-    "chebtucker": "tensorkit.chebyshev.command",
-    "funbat": "tensorkit.funbat.command",
-    "predict": "tensorkit.operators.predict_command",
+COMMANDS: dict[str, tuple[str, str]] = {
+    "demo": ("tensorkit.demo",
+             "Fit FunBaT to the built-in NCEP air-temperature field; write the posterior to netCDF and a figure."),
+    "train-operator": ("tensorkit.operators.command",
+                       "Train a (tensorized) Fourier neural operator from a YAML experiment file."),
+    "complete": ("tensorkit.completion.command",
+                 "Complete a sparse tensor with a neural model and influence-guided augmentation (DAIN)."),
+    "chebtucker": ("tensorkit.chebyshev.command",
+                   "Compress a function or a gridded field into Chebyshev–Tucker format and report ranks and errors."),
+    "funbat": ("tensorkit.funbat.command",
+               "Fit FunBaT (functional Bayesian Tucker with GP factors) to a netCDF variable; report held-out skill."),
+    "predict": ("tensorkit.operators.predict_command",
+                "Apply a trained operator (a train-operator run folder) to the input fields of a netCDF file."),
 }
+"""Subcommand name → (module, one-line summary); the summary is the module docstring's first line."""
 
 
-def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
-    """The argument parser and its subcommand parsers by name."""
+def build_parser(command: str | None = None) -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
+    """The argument parser and its subcommand parsers by name.
+
+    Parameters
+    ----------
+    command : str, optional
+        The subcommand about to run: only its module is imported and only its parser gets its options
+        (the others carry just their summary, which is all ``tensorkit --help`` shows).
+    """
     parser = argparse.ArgumentParser(prog="tensorkit", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     commands = {}
-    for name, module_name in COMMANDS.items():
-        module = importlib.import_module(module_name)
-        summary = (module.__doc__ or "").strip().splitlines()
-        cmd = sub.add_parser(name, help=summary[0] if summary else None, description=module.__doc__,
-                             formatter_class=argparse.RawDescriptionHelpFormatter)
-        module.add_arguments(cmd)
-        _add_common_arguments(cmd, seed_from_config=getattr(module, "SEED_FROM_CONFIG", False))
-        cmd.set_defaults(_run=module.run)
+    for name, (module_name, summary) in COMMANDS.items():
+        cmd = sub.add_parser(name, help=summary, formatter_class=argparse.RawDescriptionHelpFormatter)
+        if name == command:
+            module = importlib.import_module(module_name)
+            cmd.description = module.__doc__
+            module.add_arguments(cmd)
+            _add_common_arguments(cmd, seed_from_config=getattr(module, "SEED_FROM_CONFIG", False))
+            cmd.set_defaults(_run=module.run)
         commands[name] = cmd
     return parser, commands
 
@@ -66,6 +78,8 @@ def _add_common_arguments(parser: argparse.ArgumentParser, seed_from_config: boo
 
 def read_config(path: str, parser: argparse.ArgumentParser) -> dict[str, Any]:
     """Option values from a YAML file, checked against ``parser``'s options (names and types)."""
+    from tensorkit._validation import read_yaml_mapping
+
     try:
         config = read_yaml_mapping(path, "--config")
     except ValueError as err:
@@ -81,6 +95,8 @@ def read_config(path: str, parser: argparse.ArgumentParser) -> dict[str, Any]:
 
 
 def _check_config_value(parser: argparse.ArgumentParser, key: str, value: Any, action: argparse.Action) -> Any:
+    from tensorkit._validation import check_value_type
+
     if isinstance(action, argparse._StoreTrueAction):
         expected: type = bool
     elif action.type in (int, float, str):
@@ -100,12 +116,15 @@ def _check_config_value(parser: argparse.ArgumentParser, key: str, value: Any, a
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``tensorkit`` console script."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    parser, commands = build_parser()
+    # the top-level parser has no options of its own but --help, so its first other word names the command
+    parser, commands = build_parser(next((word for word in argv if not word.startswith("-")), None))
     args = parser.parse_args(argv)
     if args.config:
         commands[args.command].set_defaults(**read_config(args.config, commands[args.command]))
         args = parser.parse_args(argv)
     args._command_line = shlex.join(["tensorkit", *argv])  # for the history attribute of netCDF outputs
+    from tensorkit.runtime.interrupt import GracefulInterrupt
+
     with GracefulInterrupt() as stop:
         try:
             return int(args._run(args) or 0)

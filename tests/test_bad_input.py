@@ -28,8 +28,8 @@ from tensorkit.data import Observations, funbat_fold, open_dataarray, write_netc
 from tensorkit.operators import FNO, TFNO, MultigridPatching
 from tensorkit.chebyshev.expression import parse_expression
 from tensorkit.completion.xarray_io import complete_dataarray
-from tensorkit.funbat.dataset import funbat_dataset
-from tensorkit.operators.config import load_config, merge_config
+from tensorkit.funbat.xarray_io import funbat_dataset
+from tensorkit.operators.experiment import load_config, merge_config
 from tensorkit.runtime import (
     atomic_write, check_outputs, check_run_folder, check_writable, load_checkpoint, resolve_device, save_checkpoint,
 )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import subprocess
 import sys
 
@@ -9,6 +10,12 @@ import pytest
 import xarray as xr
 
 from tensorkit.cli import COMMANDS, main
+
+@pytest.mark.parametrize("command", sorted(COMMANDS))
+def test_summary_is_the_module_docstring(command):
+    module_name, summary = COMMANDS[command]
+    module = importlib.import_module(module_name)
+    assert module.__doc__.strip().splitlines()[0] == summary
 
 
 @pytest.mark.parametrize("command", sorted(COMMANDS))

@@ -21,7 +21,7 @@ import torch
 
 from tensorkit.funbat import FunBaT
 from tensorkit.data.reference import load_funbat_folds
-from tensorkit.funbat.datasets import BEIJING_PM25, SYNTHETIC, US_TEMP, load_binned_fold, load_continuous_fold
+from tensorkit.funbat.folds import BEIJING_PM25, SYNTHETIC, US_TEMP, load_binned_fold, load_continuous_fold
 from tensorkit.runtime import atomic_write
 
 SYNTHETIC_CP = dict(decomposition="cp", rank=1, kernel="matern32", lengthscale=0.1, variance=0.5, damping=0.1,

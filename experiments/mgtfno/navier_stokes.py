@@ -21,7 +21,7 @@ from pathlib import Path
 import torch
 
 from tensorkit.data.pde import navier_stokes_2d, to_dataset, write_dataset
-from tensorkit.operators.config import run_experiment
+from tensorkit.operators.experiment import run_experiment
 from tensorkit.operators.patching import MultigridPatching
 from tensorkit.runtime import atomic_write
 

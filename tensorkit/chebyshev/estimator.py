@@ -17,8 +17,8 @@ from tensorkit.chebyshev.basis import ChebyshevBasis
 from tensorkit.chebyshev.function import ChebTuckerFunction
 from tensorkit.chebyshev.io import function_arrays, function_from_arrays
 from tensorkit.chebyshev.points import check_domain
-from tensorkit.chebyshev.sampling import CPSource, FunctionSource, GridSource, relative_tails, uniform_grid
-from tensorkit.chebyshev.truncation import hooi_cp, truncate_cp, truncate_dense
+from tensorkit.chebyshev.sources import CPSource, FunctionSource, GridSource, relative_tails, uniform_grid
+from tensorkit.core.truncation import hooi_cp, truncate_cp, truncate_dense
 from tensorkit.core import hooi
 
 __all__ = ["ChebTucker"]

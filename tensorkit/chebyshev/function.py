@@ -15,7 +15,7 @@ from tensorkit._validation import check_positive_float, check_positive_int
 from tensorkit.chebyshev.basis import ChebyshevBasis
 from tensorkit.chebyshev.points import chebyshev_points
 from tensorkit.chebyshev.transforms import vals_to_coeffs
-from tensorkit.chebyshev.truncation import truncate_dense
+from tensorkit.core.truncation import truncate_dense
 from tensorkit.core import FunctionalTucker, TuckerTensor
 from tensorkit.core.tenalg import khatri_rao, multi_mode_dot
 

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from tensorkit._validation import as_tensor, check_positive_float, check_positive_int
-from tensorkit.chebyshev.sampling import uniform_grid
+from tensorkit.chebyshev.sources import uniform_grid
 from tensorkit.core import CPTensor
 
 __all__ = [

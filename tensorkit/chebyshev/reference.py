@@ -85,7 +85,7 @@ def slice_error(model: Any, cp: CPTensor) -> tuple[float, float]:
     ``model`` is a fitted :class:`~tensorkit.ChebTucker` (anything with ``on_grid``); ``cp`` the
     reference on the ``n³`` cell-centred grid. Only the ``n × n`` slice is formed.
     """
-    from tensorkit.chebyshev.sampling import uniform_grid
+    from tensorkit.chebyshev.sources import uniform_grid
 
     n = cp.shape[0]
     x = torch.as_tensor(uniform_grid(n, (-1.0, 1.0)))

@@ -6,13 +6,13 @@ influence is aggregated into entity importance, new cells are sampled and labell
 checkpoint (:mod:`~tensorkit.completion.augment`), and :class:`DAIN` runs the whole pipeline.
 """
 
+from tensorkit.completion.arms import ARMS, compare_arms, mae, rmse, summarize
 from tensorkit.completion.augment import cell_keys, label_cells, sample_cells, sampling_distribution
 from tensorkit.completion.classical import masked_completion
 from tensorkit.completion.data import CompletionFold, funbat_fold, merge_repeated, read_tsv
 from tensorkit.completion.estimator import DAIN
 from tensorkit.completion.importance import entity_frequency, entity_importance
 from tensorkit.completion.influence import cell_scores, validation_pass
-from tensorkit.completion.report import ARMS, compare_arms, mae, rmse, summarize
 from tensorkit.completion.models import CoSTCo, CompletionModel, CPModel, MLP, TuckerModel, build_model
 from tensorkit.completion.training import TrainConfig, TrainResult, train_model
 

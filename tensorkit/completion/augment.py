@@ -7,13 +7,13 @@ cells keyed as mixed-radix int64 and membership tested by ``torch.isin``.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 import torch
 
 from tensorkit._validation import check_choice
 from tensorkit.completion.importance import entity_frequency
+from tensorkit.core.tenalg import ravel_index
 
 __all__ = ["SAMPLERS", "cell_keys", "label_cells", "sample_cells", "sampling_distribution"]
 
@@ -49,10 +49,7 @@ def sampling_distribution(
 
 def cell_keys(idx: torch.Tensor, shape: Sequence[int]) -> torch.Tensor:
     """Mixed-radix int64 key of every cell (row-major), so that cells compare as integers."""
-    if math.prod(shape) >= 2**63:
-        raise ValueError(f"tensor of shape {tuple(shape)} has too many cells for int64 cell keys")
-    strides = torch.tensor([math.prod(shape[k + 1 :]) for k in range(len(shape))], device=idx.device)
-    return (idx * strides).sum(1)
+    return ravel_index(idx, shape)
 
 
 def sample_cells(

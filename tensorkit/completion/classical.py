@@ -14,6 +14,7 @@ import torch
 
 from tensorkit._validation import check_choice
 from tensorkit.core import TensorFormat, cp_als, hooi
+from tensorkit.core.tenalg import ravel_index
 
 __all__ = ["masked_completion"]
 
@@ -60,8 +61,7 @@ def masked_completion(
 
 def _grid(indices: torch.Tensor, values: torch.Tensor, shape: Sequence[int]) -> tuple[torch.Tensor, torch.Tensor]:
     """Dense float64 grid (NaN where unobserved; repeated cells averaged) and its mask."""
-    strides = torch.tensor([math.prod(shape[k + 1 :]) for k in range(len(shape))], device=indices.device)
-    flat = (indices * strides).sum(1)
+    flat = ravel_index(indices, shape)
     total = math.prod(shape)
     sums = torch.zeros(total, dtype=torch.float64, device=indices.device).index_add_(0, flat, values.double())
     counts = torch.bincount(flat, minlength=total)

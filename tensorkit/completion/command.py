@@ -21,10 +21,10 @@ import torch
 import xarray as xr
 
 from tensorkit._validation import check_positive_int
+from tensorkit.completion.arms import mae, rmse
 from tensorkit.completion.data import holdout_split, read_tsv
 from tensorkit.completion.estimator import DAIN, STAGES, stage_checkpoint
 from tensorkit.completion.models import MODEL_NAMES
-from tensorkit.completion.report import mae, rmse
 from tensorkit.completion.xarray_io import complete_dataarray, sparse_dataset
 from tensorkit.data import is_netcdf, open_dataarray
 from tensorkit.data.cf import add_precision_argument, carry_metadata, flag_variable, quantity_attrs, write_cf_netcdf

@@ -13,7 +13,9 @@ import numpy as np
 import torch
 
 from tensorkit._validation import check_choice, check_probability
-from tensorkit.data import Observations, load_funbat_folds
+from tensorkit.core.tenalg import ravel_index
+from tensorkit.data import Observations
+from tensorkit.data.reference import funbat_fold_arrays
 
 __all__ = ["CompletionFold", "funbat_fold", "holdout_split", "merge_repeated", "read_tsv"]
 
@@ -100,19 +102,15 @@ def funbat_fold(relpath: str, fold: int, val_fraction: float = 0.2, seed: int = 
     training row and the rows whose entities are all seen in training (warm).
     """
     check_probability(val_fraction, "val_fraction")
-    data = load_funbat_folds(relpath)
-    n_folds = int(data["n_folds"])
-    if not 0 <= fold < n_folds:
-        raise ValueError(f"fold must lie in [0, {n_folds - 1}], got {fold}")
+    data = funbat_fold_arrays(relpath, fold)
     shape = tuple(int(n) for n in data["ndims"])
-    tr_idx = torch.from_numpy(data[f"fold{fold}_tr_ind"].astype(np.int64))
-    te_idx = torch.from_numpy(data[f"fold{fold}_te_ind"].astype(np.int64))
-    train_rows = Observations.from_indices(tr_idx, torch.from_numpy(data[f"fold{fold}_tr_y"]), shape=shape)
-    test = Observations.from_indices(te_idx, torch.from_numpy(data[f"fold{fold}_te_y"]), shape=shape)
+    tr_idx = torch.from_numpy(data["tr_ind"].astype(np.int64))
+    te_idx = torch.from_numpy(data["te_ind"].astype(np.int64))
+    train_rows = Observations.from_indices(tr_idx, torch.from_numpy(data["tr_y"]), shape=shape)
+    test = Observations.from_indices(te_idx, torch.from_numpy(data["te_y"]), shape=shape)
     merged, _ = merge_repeated(train_rows, "mean")
     train, val = merged.split((1 - val_fraction, val_fraction), seed=seed)
-    stride = torch.tensor([int(np.prod(shape[k + 1 :])) for k in range(len(shape))])
-    seen = torch.isin((te_idx * stride).sum(1), (merged.indices * stride).sum(1))
+    seen = torch.isin(ravel_index(te_idx, shape), ravel_index(merged.indices, shape))
     warm = torch.ones(len(test), dtype=torch.bool)
     for k, n in enumerate(shape):
         present = torch.bincount(train.indices[:, k], minlength=n) > 0

@@ -13,10 +13,17 @@ import numpy as np
 import torch
 
 from tensorkit._estimator import Regressor, check_fitted, like_input, read_estimator, write_estimator
-from tensorkit._validation import as_tensor, check_choice, check_positive_float, check_probability, check_same_length
+from tensorkit._validation import (
+    as_tensor,
+    check_choice,
+    check_index_range,
+    check_positive_float,
+    check_probability,
+    check_same_length,
+)
 from tensorkit.completion.augment import label_cells, sample_cells, sampling_distribution
 from tensorkit.completion.importance import entity_importance
-from tensorkit.completion.models import MODEL_NAMES, CompletionModel, build_model, check_index_range
+from tensorkit.completion.models import MODEL_NAMES, CompletionModel, build_model
 from tensorkit.completion.training import TrainConfig, TrainResult, train_model
 from tensorkit.data import Observations
 from tensorkit.runtime.progress import get_logger

@@ -16,7 +16,8 @@ from dataclasses import dataclass
 
 import torch
 
-from tensorkit.completion.models import CompletionModel, check_index_range
+from tensorkit._validation import check_index_range
+from tensorkit.completion.models import CompletionModel
 
 __all__ = ["ValidationPass", "batch_contributions", "cell_scores", "validation_pass"]
 

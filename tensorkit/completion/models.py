@@ -14,7 +14,7 @@ Every backbone is an ``nn.Module`` over an integer index batch ``idx`` of shape 
 Influence, importance, sampling and retraining use nothing else, so a new backbone that follows this
 interface gets DAIN for free. The Tucker backbone evaluates by the core's row contraction and never
 forms the (possibly long) Tucker feature vector. Backbones do not range-check indices per batch (a
-device-to-host synchronisation); :func:`check_index_range` does it once per data set.
+device-to-host synchronisation); :func:`tensorkit._validation.check_index_range` does it once per data set.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from torch import nn
 from tensorkit._validation import check_choice, check_positive_float, check_positive_int, check_rank
 from tensorkit.core.tenalg import contract_rows
 
-__all__ = ["CPModel", "CoSTCo", "MLP", "CompletionModel", "TuckerModel", "build_model", "check_index_range", "MODEL_NAMES"]
+__all__ = ["CPModel", "CoSTCo", "MLP", "CompletionModel", "TuckerModel", "build_model", "MODEL_NAMES"]
 
 MODEL_NAMES = ("mlp", "costco", "cp", "tucker")
 
@@ -249,18 +249,6 @@ class TuckerModel(CompletionModel):
 def _gather_rows(factors: nn.ParameterList, idx: torch.Tensor) -> list[torch.Tensor]:
     """The factor rows ``A_n[idx[:, n]]`` of a batch of cells, one ``(B, R_n)`` tensor per mode."""
     return [u[idx[:, k]] for k, u in enumerate(factors)]
-
-
-def check_index_range(idx: torch.Tensor, shape: Sequence[int], name: str) -> None:
-    """Raise unless ``idx`` has ``len(shape)`` columns with ``0 ≤ idx[:, k] < shape[k]`` (one host sync)."""
-    if idx.shape[1] != len(shape):
-        raise ValueError(f"{name} must have {len(shape)} columns, got {idx.shape[1]}")
-    if idx.numel() == 0:
-        return
-    lo, hi = idx.min(0).values.tolist(), idx.max(0).values.tolist()
-    for k, n in enumerate(shape):
-        if lo[k] < 0 or hi[k] >= n:
-            raise IndexError(f"{name}[:, {k}] must lie in [0, {n - 1}], got range [{lo[k]}, {hi[k]}]")
 
 
 def build_model(name: str, shape: Sequence[int], seed: int = 0, **options: object) -> CompletionModel:

@@ -19,9 +19,9 @@ from dataclasses import dataclass, field
 
 import torch
 
-from tensorkit._validation import check_positive_float, check_positive_int
+from tensorkit._validation import check_index_range, check_positive_float, check_positive_int
 from tensorkit.completion.influence import batch_contributions, validation_pass
-from tensorkit.completion.models import CompletionModel, check_index_range
+from tensorkit.completion.models import CompletionModel
 from tensorkit.runtime import GracefulInterrupt, data_fingerprint, load_checkpoint, progress, save_checkpoint
 
 __all__ = ["TrainConfig", "TrainResult", "train_model"]

@@ -10,9 +10,10 @@ import numpy as np
 import torch
 import xarray as xr
 
+from tensorkit.completion.arms import rmse
 from tensorkit.completion.data import holdout_split
 from tensorkit.completion.estimator import DAIN
-from tensorkit.completion.report import rmse
+from tensorkit.core.tenalg import unravel_index
 from tensorkit.data import Observations
 from tensorkit.data.observations import on_input_grid
 from tensorkit.runtime import resolve_device
@@ -25,12 +26,9 @@ def predict_all_cells(est: DAIN, shape: Sequence[int], chunk: int = 262_144) -> 
     """Predictions of a fitted estimator at every cell of ``shape`` (row-major), in chunks."""
     total = math.prod(shape)
     device = est.train_indices_.device
-    strides = torch.tensor([math.prod(shape[k + 1 :]) for k in range(len(shape))], device=device)
-    sizes = torch.tensor(shape, device=device)
     out = []
     for start in range(0, total, chunk):
-        flat = torch.arange(start, min(start + chunk, total), device=device)
-        out.append(est.predict((flat[:, None] // strides) % sizes))
+        out.append(est.predict(unravel_index(torch.arange(start, min(start + chunk, total), device=device), shape)))
     return torch.cat(out)
 
 

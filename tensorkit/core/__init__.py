@@ -2,6 +2,7 @@
 
 from tensorkit.core.basis import Basis, IndexBasis
 from tensorkit.core.cp import CPTensor
+from tensorkit.core.dense import DenseTensor
 from tensorkit.core.decompose import cp_als, eps_rank, hooi, hosvd, tt_svd, tucker_ranks_for_tol
 from tensorkit.core.format import TensorFormat
 from tensorkit.core.functional import FunctionalTucker
@@ -9,9 +10,14 @@ from tensorkit.core.sparse import SparseCells
 from tensorkit.core.tt import TTTensor
 from tensorkit.core.tucker import TuckerTensor
 
+FORMATS: dict[str, type[TensorFormat]] = {"dense": DenseTensor, "tucker": TuckerTensor, "cp": CPTensor, "tt": TTTensor}
+"""The formats by name (what ``factorization=`` arguments accept); a new format registers here."""
+
 __all__ = [
     "Basis",
     "CPTensor",
+    "DenseTensor",
+    "FORMATS",
     "FunctionalTucker",
     "IndexBasis",
     "SparseCells",

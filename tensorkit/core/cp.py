@@ -7,6 +7,7 @@ from typing import Any
 
 import torch
 
+from tensorkit._validation import check_positive_int
 from tensorkit.core.format import TensorFormat, check_components
 from tensorkit.core.tenalg import khatri_rao
 
@@ -69,14 +70,37 @@ class CPTensor(TensorFormat):
         factors[mode] = matrix.to(self.dtype) @ factors[mode]
         return CPTensor(self.weights, factors)
 
+    def take(self, index: torch.Tensor | slice, mode: int) -> CPTensor:
+        self._check_take_mode(mode)
+        factors = list(self.factors)
+        factors[mode] = factors[mode][index]
+        return CPTensor(self.weights, factors)
+
+    def einsum_operands(self, labels: str, rank_labels: str | None = None) -> tuple[list[str], list[torch.Tensor]]:
+        r = self._rank_letters(labels, rank_labels, 1)
+        return [r, *(m + r for m in labels)], [self.weights, *self.factors]
+
+    @classmethod
+    def n_parameters(cls, shape: Sequence[int], rank: int) -> int:
+        """``R · (1 + Σ n_k)`` (weights and factor matrices)."""
+        return rank * (1 + sum(shape))
+
+    @classmethod
+    def _rank_for_scale(cls, shape: tuple[int, ...], scale: float, fixed: tuple[int, ...]) -> int:
+        return max(1, round(scale))
+
+    @classmethod
+    def _explicit_rank(cls, shape: tuple[int, ...], rank: Any) -> int:
+        return check_positive_int(rank, "rank")
+
     def _inner_same(self, other: CPTensor) -> torch.Tensor:
-        gram = torch.outer(self.weights, other.weights)
+        gram = torch.outer(self.weights.conj(), other.weights)
         for u, v in zip(self.factors, other.factors):
-            gram = gram * (u.mT @ v)
+            gram = gram * (u.mH @ v)
         return gram.sum()
 
     def _inner_dense(self, dense: torch.Tensor) -> torch.Tensor:
-        return dense.reshape(-1) @ khatri_rao(self.factors) @ self.weights
+        return dense.reshape(-1) @ khatri_rao([u.conj() for u in self.factors]) @ self.weights.conj()
 
     def to_tensorly(self) -> Any:
         """A ``tensorly.cp_tensor.CPTensor`` sharing these tensors."""

@@ -61,6 +61,25 @@ def khatri_rao(matrices: Sequence[torch.Tensor]) -> torch.Tensor:
 BLOCK_ENTRIES = 1 << 22  # entries of the largest temporary of a row block (32 MiB in float64)
 
 
+def ravel_index(indices: torch.Tensor, shape: Sequence[int]) -> torch.Tensor:
+    """Row-major flat index (int64) of every row of an ``N×K`` index tensor into ``shape``.
+
+    Cells then compare, sort and deduplicate as integers (numpy's ``ravel_multi_index``).
+    """
+    if math.prod(shape) >= 2**63:
+        raise ValueError(f"tensor of shape {tuple(shape)} has too many cells for int64 flat indices")
+    return (indices * _row_major_strides(shape, indices.device)).sum(1)
+
+
+def unravel_index(flat: torch.Tensor, shape: Sequence[int]) -> torch.Tensor:
+    """The ``N×K`` index rows of row-major flat indices into ``shape`` (inverse of :func:`ravel_index`)."""
+    return (flat[:, None] // _row_major_strides(shape, flat.device)) % torch.tensor(tuple(shape), device=flat.device)
+
+
+def _row_major_strides(shape: Sequence[int], device: torch.device) -> torch.Tensor:
+    return torch.tensor([math.prod(shape[k + 1 :]) for k in range(len(shape))], device=device)
+
+
 def map_rows(fn: Callable[[slice], torch.Tensor], n: int, chunk_size: int) -> torch.Tensor:
     """``fn`` applied to consecutive row blocks ``slice(i, i + chunk_size)`` of ``range(n)``, stacked.
 
@@ -134,5 +153,5 @@ def _rows_of(rows: Sequence[torch.Tensor], indices: Sequence[torch.Tensor] | Non
 def _contract_block(core: torch.Tensor, rows: Sequence[torch.Tensor]) -> torch.Tensor:
     out = rows[0] @ core.reshape(core.shape[0], -1)  # (N, r_2 ... r_K)
     for row in rows[1:]:
-        out = (out.reshape(out.shape[0], row.shape[1], -1) * row[:, :, None]).sum(1)
+        out = (out.reshape(out.shape[0], row.shape[1], out.shape[1] // row.shape[1]) * row[:, :, None]).sum(1)
     return out.reshape(-1)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
 import torch
 
+from tensorkit._validation import check_positive_int
 from tensorkit.core.format import TensorFormat, check_components
 
 
@@ -66,17 +68,57 @@ class TTTensor(TensorFormat):
         cores[mode] = torch.einsum("anb,mn->amb", cores[mode], matrix.to(self.dtype))
         return TTTensor(cores)
 
+    def take(self, index: torch.Tensor | slice, mode: int) -> TTTensor:
+        self._check_take_mode(mode)
+        cores = list(self.cores)
+        cores[mode] = cores[mode][:, index, :]
+        return TTTensor(cores)
+
+    def einsum_operands(self, labels: str, rank_labels: str | None = None) -> tuple[list[str], list[torch.Tensor]]:
+        ranks = self._rank_letters(labels, rank_labels, self.ndim + 1)
+        return [ranks[k] + m + ranks[k + 1] for k, m in enumerate(labels)], list(self.cores)
+
+    @classmethod
+    def n_parameters(cls, shape: Sequence[int], rank: Sequence[int]) -> int:
+        """``Σ r_{k-1} n_k r_k`` for the TT ranks ``(1, r_1, …, r_{K-1}, 1)``."""
+        return sum(rank[k] * n * rank[k + 1] for k, n in enumerate(shape))
+
+    @classmethod
+    def _rank_for_scale(cls, shape: tuple[int, ...], scale: float, fixed: tuple[int, ...]) -> tuple[int, ...]:
+        """``r_k = round(s·(n_k + n_{k+1}))``, capped at ``min(prod(shape[:k]), prod(shape[k:]))``."""
+        caps = [min(math.prod(shape[:k]), math.prod(shape[k:])) for k in range(1, len(shape))]
+        inner = [min(cap, max(1, round(scale * (shape[k - 1] + shape[k])))) for k, cap in enumerate(caps, start=1)]
+        return (1, *inner, 1)
+
+    @classmethod
+    def _explicit_rank(cls, shape: tuple[int, ...], rank: Any) -> tuple[int, ...]:
+        """One int for every inner rank, the ``K-1`` inner ranks, or all ``K+1`` with unit ends."""
+        order = len(shape)
+        if isinstance(rank, int) and not isinstance(rank, bool):
+            ranks = (1, *(check_positive_int(rank, "rank"),) * (order - 1), 1)
+        elif isinstance(rank, Sequence) and not isinstance(rank, str):
+            ranks = tuple(rank)
+            if len(ranks) == order - 1:
+                ranks = (1, *ranks, 1)
+            if len(ranks) != order + 1 or ranks[0] != 1 or ranks[-1] != 1:
+                raise ValueError(f"TT rank must have {order - 1} inner entries or {order + 1} entries with unit ends, got {rank!r}")
+            for k, r in enumerate(ranks):
+                check_positive_int(r, f"rank[{k}]")
+        else:
+            raise TypeError(f"rank must be a float, an int or a sequence of ints, got {rank!r}")
+        return tuple(int(r) for r in ranks)
+
     def _inner_same(self, other: TTTensor) -> torch.Tensor:
         env = torch.ones(1, 1, dtype=self.dtype, device=self.device)
         for g, h in zip(self.cores, other.cores):
-            env = torch.einsum("ab,anc,bnd->cd", env, g, h)
+            env = torch.einsum("ab,anc,bnd->cd", env, g.conj(), h)
         return env.reshape(())
 
     def _inner_dense(self, dense: torch.Tensor) -> torch.Tensor:
         rest = dense.reshape(1, -1)  # (r_{k-1}, n_k … n_K) contracted left to right
         for g in self.cores:
             rest = rest.reshape(g.shape[0], g.shape[1], -1)
-            rest = torch.einsum("anr,anb->br", rest, g).reshape(g.shape[2], -1)
+            rest = torch.einsum("anr,anb->br", rest, g.conj()).reshape(g.shape[2], -1)
         return rest.reshape(())
 
     def to_tensorly(self) -> Any:

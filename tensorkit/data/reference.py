@@ -41,22 +41,37 @@ def load_funbat_folds(relpath: str) -> dict[str, np.ndarray]:
         return {key: npz[key] for key in npz.files}
 
 
+def funbat_fold_arrays(relpath: str, fold: int) -> dict[str, np.ndarray]:
+    """The arrays of one fold of a FunBaT ``.npz`` file, its ``fold{k}_`` prefix dropped (``tr_ind``,
+    ``te_y``, ``tr_ind_CONTI``, …), beside the file-wide ones (``ndims``, ``n_folds``, ``mode{k}_values``).
+
+    Raises
+    ------
+    ValueError
+        ``fold`` is not one of the file's folds.
+    """
+    arrays = load_funbat_folds(relpath)
+    n_folds = int(arrays["n_folds"])
+    if not 0 <= fold < n_folds:
+        raise ValueError(f"fold must lie in [0, {n_folds - 1}] for {relpath!r}, got {fold}")
+    prefix = f"fold{fold}_"
+    return {key.removeprefix(prefix): value for key, value in arrays.items()
+            if key.startswith(prefix) or not key.startswith("fold")}
+
+
 def funbat_fold(relpath: str, fold: int = 0) -> tuple[Observations, Observations]:
     """Train and test :class:`Observations` of one fold of a FunBaT ``.npz`` file.
 
     Continuous-index files (with ``mode{k}_values``) keep those rescaled coordinates; binned
     (``DISCT_*``) files get integer bin codes ``0 … ndims[k]-1`` as coordinates.
     """
-    arrays = load_funbat_folds(relpath)
-    n_folds = int(arrays["n_folds"])
-    if not 0 <= fold < n_folds:
-        raise ValueError(f"fold must lie in [0, {n_folds - 1}] for {relpath!r}, got {fold}")
+    arrays = funbat_fold_arrays(relpath, fold)
     ndims = arrays["ndims"].tolist()
     continuous = "mode0_values" in arrays
     coords = [arrays[f"mode{k}_values"] if continuous else np.arange(n, dtype=np.float64) for k, n in enumerate(ndims)]
     suffix = "_DISCT" if continuous else ""
     return tuple(  # type: ignore[return-value]
-        Observations.from_indices(arrays[f"fold{fold}_{part}_ind{suffix}"].astype(np.int64), arrays[f"fold{fold}_{part}_y"],
+        Observations.from_indices(arrays[f"{part}_ind{suffix}"].astype(np.int64), arrays[f"{part}_y"],
                                   coords=coords, attrs={"source": relpath, "fold": fold, "part": part})
         for part in ("tr", "te")
     )

@@ -39,7 +39,9 @@ class GPBasis:
 
     def moments(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Posterior mean (n, r) and covariance (n, r, r) at coordinates ``x`` (n,)."""
-        x = as_tensor(x, "x", dtype=self.chain.grid.dtype, device=self.chain.grid.device, ndim=1)
+        x = as_tensor(x, "x", dtype=self.chain.grid.dtype, device=self.chain.grid.device, ndim=1, allow_empty=True)
+        if not len(x):  # no points: empty moments, like every Basis
+            return x.new_zeros(0, self.rank), x.new_zeros(0, self.rank, self.rank)
         return self.chain.posterior((x - self.shift) / self.scale, self.extra_precision)
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:

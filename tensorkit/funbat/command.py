@@ -45,7 +45,7 @@ def evaluate(da, args: argparse.Namespace, checkpoint: str | None = None):
     """Fit on the non-held-out cells (resumable through ``checkpoint``); return the Dataset and the held-out metrics."""
     import xarray as xr
 
-    from tensorkit.funbat.dataset import funbat_dataset
+    from tensorkit.funbat.xarray_io import funbat_dataset
 
     held = held_out_cells(da, args.holdout, args.seed)
     rank = parse_rank(args.rank)

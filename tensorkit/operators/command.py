@@ -23,8 +23,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from tensorkit.operators import distributed as ddp
-    from tensorkit.operators.config import load_config, run_experiment
+    from tensorkit.runtime import distributed as ddp
+    from tensorkit.operators.experiment import load_config, run_experiment
 
     config = load_config(args.experiment)
     if args.seed is not None:

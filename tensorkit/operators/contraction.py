@@ -10,21 +10,16 @@ stored, so the memory kept per layer is what the batch contraction needs.
 
 from __future__ import annotations
 
-import string
 from functools import lru_cache
 from typing import Any, Callable
 
 import torch
 from torch.utils.checkpoint import checkpoint
 
-from tensorkit.core.cp import CPTensor
-from tensorkit.core.tt import TTTensor
-from tensorkit.core.tucker import TuckerTensor
-from tensorkit.operators.weights import SpectralTensor, dense_of
+from tensorkit.core import TensorFormat
 
 IMPLEMENTATIONS = ("factorized", "reconstructed")
 _SPATIAL = "xyz"
-_RANK_LABELS = string.ascii_uppercase
 
 
 def weight_labels(n_spatial: int, separable: bool) -> tuple[str, str, str]:
@@ -37,23 +32,7 @@ def weight_labels(n_spatial: int, separable: bool) -> tuple[str, str, str]:
     return f"bni{k}", f"nio{k}", f"bno{k}"
 
 
-def format_operands(tensor: SpectralTensor, labels: str) -> tuple[list[str], list[torch.Tensor]]:
-    """Einsum subscripts and operands whose contraction over rank labels is ``tensor`` with ``labels``."""
-    if isinstance(tensor, torch.Tensor):
-        return [labels], [tensor]
-    if isinstance(tensor, TuckerTensor):
-        ranks = _RANK_LABELS[: len(labels)]
-        return [ranks, *(m + r for m, r in zip(labels, ranks))], [tensor.core, *tensor.factors]
-    if isinstance(tensor, CPTensor):
-        return ["R", *(m + "R" for m in labels)], [tensor.weights, *tensor.factors]
-    if isinstance(tensor, TTTensor):
-        ranks = _RANK_LABELS[: len(labels) + 1]
-        subs = [ranks[k] + m + ranks[k + 1] for k, m in enumerate(labels)]
-        return subs, list(tensor.cores)
-    raise TypeError(f"weight must be a torch.Tensor or a tensorkit.core format, got {type(tensor).__name__}")
-
-
-def contract(x: torch.Tensor, weight: SpectralTensor, separable: bool = False, implementation: str = "factorized") -> torch.Tensor:
+def contract(x: torch.Tensor, weight: TensorFormat, separable: bool = False, implementation: str = "factorized") -> torch.Tensor:
     """Contract ``x`` (batch, block, in, k…) with ``weight`` (block, in, out, k…) over ``in``.
 
     For a separable weight (block, channel, k…) the product is elementwise in the channel.
@@ -62,14 +41,14 @@ def contract(x: torch.Tensor, weight: SpectralTensor, separable: bool = False, i
     x_labels, w_labels, out_labels = weight_labels(x.ndim - 3, separable)
     if implementation not in IMPLEMENTATIONS:
         raise ValueError(f"implementation must be one of {IMPLEMENTATIONS}, got {implementation!r}")
-    if isinstance(weight, torch.Tensor):
-        return _contract_dense(x, weight, x_labels, w_labels, out_labels)
+    subs, operands = weight.einsum_operands(w_labels)
+    if subs == [w_labels]:  # stored entry by entry: nothing to reconstruct or plan
+        return _contract_dense(x, operands[0], x_labels, w_labels, out_labels)
     if implementation == "reconstructed":
         # rebuild the weight batch-major (block, k…, channels) so the einsum batches over a view of it
         k = x_labels[3:]
         layout = "n" + k + w_labels[1:len(w_labels) - len(k)]
         return torch.einsum(f"{x_labels},{layout}->{out_labels}", x, reconstruct(weight, w_labels, layout))
-    subs, operands = format_operands(weight, w_labels)
     equation = ",".join([x_labels, *subs]) + f"->{out_labels}"
     operands = [x, *operands]
     return _planned(equation, tuple(tuple(t.shape) for t in operands), 0)(*operands)
@@ -85,16 +64,15 @@ def _contract_dense(x: torch.Tensor, weight: torch.Tensor, x_labels: str, w_labe
     return torch.stack([torch.einsum(eq, x[:, j], weight[j]) for j in range(weight.shape[0])], dim=1)
 
 
-def reconstruct(weight: SpectralTensor, labels: str, output: str | None = None) -> torch.Tensor:
-    """The dense weight, contracted from its factors along a planned path (equal to ``to_dense()``,
-    without the ``prod(shape) × R`` Khatri–Rao matrix a CP ``to_dense`` forms). ``output`` orders
-    its axes (a permutation of ``labels``; default ``labels``)."""
+def reconstruct(weight: TensorFormat, labels: str, output: str | None = None) -> torch.Tensor:
+    """The dense weight, contracted from its factors along a planned path (equal to ``to_dense()``).
+
+    ``output`` orders its axes (a permutation of ``labels``; default ``labels``).
+    """
     output = labels if output is None else output
-    if isinstance(weight, torch.Tensor):
-        return torch.einsum(f"{labels}->{output}", weight) if output != labels else weight
-    subs, operands = format_operands(weight, labels)
+    subs, operands = weight.einsum_operands(labels)
     if len(operands) == 1:
-        dense = dense_of(weight)
+        dense = weight.to_dense()
         return torch.einsum(f"{labels}->{output}", dense) if output != labels else dense
     return _planned(",".join(subs) + f"->{output}", tuple(tuple(t.shape) for t in operands))(*operands)
 

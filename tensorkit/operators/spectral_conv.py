@@ -11,8 +11,9 @@ import torch
 from torch import nn
 
 from tensorkit._validation import check_choice, check_positive_int, check_value_type
+from tensorkit.core import FORMATS, TensorFormat
 from tensorkit.operators.contraction import IMPLEMENTATIONS, contract
-from tensorkit.operators.weights import SpectralTensor, SpectralWeight, index_mode
+from tensorkit.operators.weights import SpectralWeight
 
 FFT_NORMS = ("forward", "backward", "ortho")
 BLOCK_LAYOUTS = ("corners", "single")
@@ -38,7 +39,7 @@ def normalize_factorization(factorization: str | None) -> str:
         return "dense"
     if not isinstance(factorization, str):
         raise TypeError(f"factorization must be None or a string, got {factorization!r}")
-    return check_choice(factorization.lower(), "factorization", ("dense", "tucker", "cp", "tt"))
+    return check_choice(factorization.lower(), "factorization", tuple(FORMATS))
 
 
 class FactorizedSpectralConv(nn.Module):
@@ -63,7 +64,7 @@ class FactorizedSpectralConv(nn.Module):
     n_layers : int
     factorization : None, "dense", "tucker", "cp" or "tt"
     rank : float or int or sequence
-        Budget fraction of the dense entry count or explicit ranks (see ``resolve_rank``).
+        Budget fraction of the dense entry count or explicit ranks (see :meth:`tensorkit.core.TensorFormat.resolve_rank`).
     joint : bool
         One tensor shared by all layers (default) or one per layer.
     implementation : {"factorized", "reconstructed"}
@@ -143,14 +144,14 @@ class FactorizedSpectralConv(nn.Module):
         self.bias = nn.Parameter(init_std * torch.randn(self.n_layers, out_channels, generator=generator))
 
     # -- weights ------------------------------------------------------------------------------
-    def layer_weight(self, layer: int) -> SpectralTensor:
+    def layer_weight(self, layer: int) -> TensorFormat:
         """The complex weight of ``layer``: shape ``(n_blocks, C_in, C_out, *block_modes)``, in its format."""
         if not 0 <= layer < self.n_layers:
             raise IndexError(f"layer must lie in [0, {self.n_layers - 1}], got {layer}")
         if not self.joint:
             return self.weight[layer].tensor()
         rows = slice(self.n_blocks * layer, self.n_blocks * (layer + 1))
-        return index_mode(self.weight.tensor(), 0, rows)
+        return self.weight.tensor().take(rows, 0)
 
     @property
     def n_spectral_parameters(self) -> int:

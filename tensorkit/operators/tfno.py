@@ -155,9 +155,9 @@ class TFNO(nn.Module):
         weights, wrapped with its output normaliser and multigrid patching, so that
         ``op.predict(x)`` maps raw inputs to outputs in the data's units (the model itself is
         ``op.model``; the run's configuration ``op.config``). See
-        :func:`tensorkit.operators.config.load_run`.
+        :func:`tensorkit.operators.experiment.load_run`.
         """
-        from tensorkit.operators.config import load_run
+        from tensorkit.operators.experiment import load_run
 
         return load_run(run_dir, device)
 

@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from tensorkit._validation import check_choice, check_positive_float, check_positive_int
-from tensorkit.operators import distributed as ddp
+from tensorkit.runtime import distributed as ddp
 from tensorkit.operators.losses import relative_h1, relative_lp
 from tensorkit.operators.normalizer import GaussianNormalizer
 from tensorkit.operators.patching import MultigridPatching, run_in_chunks

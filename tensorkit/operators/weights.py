@@ -4,18 +4,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any, Union
+from typing import Any
 
 import torch
 from torch import nn
 
 from tensorkit._validation import check_choice, check_positive_float, check_positive_int
-from tensorkit.core.cp import CPTensor
-from tensorkit.core.tt import TTTensor
-from tensorkit.core.tucker import TuckerTensor
-from tensorkit.operators.rank import FACTORIZATIONS, n_parameters, resolve_rank
-
-SpectralTensor = Union[torch.Tensor, TuckerTensor, CPTensor, TTTensor]
+from tensorkit.core import FORMATS, CPTensor, DenseTensor, TensorFormat, TTTensor, TuckerTensor
 
 #: the most complex entries one spectral weight may store (2 GiB as float32 pairs): a larger one took
 #: minutes to draw before any check (``TFNO((1000, 1000), 1, 1, 64)``: 0.8e9 entries, 83 s)
@@ -29,7 +24,7 @@ def _complex_parameter(shape: Sequence[int], std: float, generator: torch.Genera
 
 
 class SpectralWeight(nn.Module):
-    """A complex tensor of ``shape`` in dense, Tucker, CP or TT format, trained through real views.
+    """A complex tensor of ``shape`` in a :data:`tensorkit.core.FORMATS` format, trained through real views.
 
     Every complex component is an ``nn.Parameter`` of real dtype with a trailing axis of size 2
     (real, imaginary), so optimisers, DDP and NCCL all-reduce need no complex support; the
@@ -42,7 +37,7 @@ class SpectralWeight(nn.Module):
     factorization : {"dense", "tucker", "cp", "tt"}
     rank : float or int or sequence of int
         Budget fraction of the dense entry count, or explicit ranks (see
-        :func:`tensorkit.operators.rank.resolve_rank`). Ignored for ``"dense"``.
+        :meth:`tensorkit.core.TensorFormat.resolve_rank`). Ignored for ``"dense"``.
     fixed_rank_modes : sequence of int
         Tucker modes kept at full rank.
     std : float
@@ -63,10 +58,10 @@ class SpectralWeight(nn.Module):
     ) -> None:
         super().__init__()
         self.shape = tuple(check_positive_int(n, f"shape[{k}]") for k, n in enumerate(shape))
-        self.factorization = check_choice(factorization, "factorization", FACTORIZATIONS)
+        self.factorization = check_choice(factorization, "factorization", tuple(FORMATS))
         std = check_positive_float(std, "std")
-        self.rank = resolve_rank(self.factorization, self.shape, rank, fixed_rank_modes)
-        stored = n_parameters(self.factorization, self.shape, self.rank)
+        self.rank = FORMATS[self.factorization].resolve_rank(self.shape, rank, fixed_rank_modes)
+        stored = FORMATS[self.factorization].n_parameters(self.shape, self.rank)
         if stored > MAX_ENTRIES:
             raise ValueError(f"spectral weights of shape {self.shape} ({self.factorization}, rank {self.rank}) would store "
                              f"{stored:.3g} complex entries, more than {MAX_ENTRIES:.3g} ({8 * MAX_ENTRIES / 2**30:.0f} GiB): "
@@ -93,11 +88,11 @@ class SpectralWeight(nn.Module):
                 _complex_parameter((self.rank[k], n, self.rank[k + 1]), s, generator) for k, n in enumerate(self.shape)
             )
 
-    def tensor(self) -> SpectralTensor:
-        """The complex tensor: a dense ``torch.Tensor`` or a ``tensorkit.core`` format."""
+    def tensor(self) -> TensorFormat:
+        """The complex tensor, as a ``tensorkit.core`` format (a :class:`DenseTensor` when dense)."""
         c = torch.view_as_complex
         if self.factorization == "dense":
-            return c(self.weight)
+            return DenseTensor(c(self.weight))
         if self.factorization == "tucker":
             return TuckerTensor(c(self.core), [c(u) for u in self.factors])
         if self.factorization == "cp":
@@ -106,13 +101,12 @@ class SpectralWeight(nn.Module):
 
     def to_dense(self) -> torch.Tensor:
         """The full complex tensor (the oracle; materialises every entry)."""
-        t = self.tensor()
-        return t if isinstance(t, torch.Tensor) else t.to_dense()
+        return self.tensor().to_dense()
 
     @property
     def n_complex_parameters(self) -> int:
         """Number of complex entries stored (real parameters are twice this)."""
-        return n_parameters(self.factorization, self.shape, self.rank)
+        return FORMATS[self.factorization].n_parameters(self.shape, self.rank)
 
     @property
     def compression_ratio(self) -> float:
@@ -121,29 +115,3 @@ class SpectralWeight(nn.Module):
 
     def extra_repr(self) -> str:
         return f"shape={self.shape}, factorization={self.factorization!r}, rank={self.rank}"
-
-
-def index_mode(tensor: SpectralTensor, mode: int, index: torch.Tensor | slice) -> SpectralTensor:
-    """Select entries ``index`` along ``mode``, keeping the format (no dense tensor is formed)."""
-    if isinstance(tensor, torch.Tensor):
-        sel = [slice(None)] * tensor.ndim
-        sel[mode] = index
-        return tensor[tuple(sel)]
-    if isinstance(tensor, TuckerTensor):
-        factors = list(tensor.factors)
-        factors[mode] = factors[mode][index]
-        return TuckerTensor(tensor.core, factors)
-    if isinstance(tensor, CPTensor):
-        factors = list(tensor.factors)
-        factors[mode] = factors[mode][index]
-        return CPTensor(tensor.weights, factors)
-    if isinstance(tensor, TTTensor):
-        cores = list(tensor.cores)
-        cores[mode] = cores[mode][:, index, :]
-        return TTTensor(cores)
-    raise TypeError(f"tensor must be a torch.Tensor or a tensorkit.core format, got {type(tensor).__name__}")
-
-
-def dense_of(tensor: SpectralTensor) -> torch.Tensor:
-    """The full tensor of a dense tensor or a format."""
-    return tensor if isinstance(tensor, torch.Tensor) else tensor.to_dense()

@@ -7,6 +7,7 @@ import torch
 
 from tensorkit.chebyshev import ChebyshevBasis
 from tensorkit.core import Basis
+from tensorkit.testing import BasisConformance
 
 
 @pytest.fixture
@@ -17,6 +18,18 @@ def basis():
 
 def _unit(x):
     return (2 * x - 1.0) / 5.0
+
+
+class TestChebyshevBasisConformance(BasisConformance):
+    @staticmethod
+    def make(gen, dtype):
+        basis = ChebyshevBasis(torch.randn(12, 3, generator=gen, dtype=torch.float64).to(dtype), (-2.0, 3.0))
+        return basis, torch.tensor([-2.0, 3.0, 0.1, -1.3, 2.9], dtype=dtype)
+
+    @staticmethod
+    def oracle(basis, x):  # numpy's Chebyshev series
+        coeffs = basis.coeffs.double().numpy()
+        return torch.from_numpy(np.stack([npc.chebval(_unit(x.double().numpy()), coeffs[:, a]) for a in range(3)], 1))
 
 
 def test_is_a_core_basis_and_evaluates_like_numpy(basis):

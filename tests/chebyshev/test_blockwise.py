@@ -6,8 +6,8 @@ import pytest
 import scipy.fft
 import torch
 
-from tensorkit.chebyshev import coeffs_to_vals, vals_to_coeffs
-from tensorkit.chebyshev import transforms, truncation
+from tensorkit.chebyshev import coeffs_to_vals, transforms, vals_to_coeffs
+from tensorkit.core import truncation
 from tensorkit.core.tenalg import unfold
 
 

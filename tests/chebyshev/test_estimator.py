@@ -10,7 +10,7 @@ import xarray as xr
 import tensorkit
 from tensorkit.chebyshev import ChebTucker, ChebTuckerFunction
 from tensorkit.chebyshev.potentials import newton_kernel_cp, sinc_quadrature
-from tensorkit.chebyshev.sampling import uniform_grid
+from tensorkit.chebyshev.sources import uniform_grid
 from tensorkit.core import CPTensor, FunctionalTucker, TuckerTensor
 
 

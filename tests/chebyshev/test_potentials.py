@@ -17,7 +17,7 @@ from tensorkit.chebyshev.potentials import (
     newton_kernel_cp,
     sinc_quadrature,
 )
-from tensorkit.chebyshev.sampling import uniform_grid
+from tensorkit.chebyshev.sources import uniform_grid
 
 
 def test_sinc_quadrature_approximates_one_over_r():

@@ -1,4 +1,4 @@
-"""One conformance suite every tensor format passes against its dense oracle."""
+"""Every tensor format and the index basis of the core pass the public conformance suites, :mod:`tensorkit.testing`."""
 
 from __future__ import annotations
 
@@ -8,122 +8,69 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tensorkit.core import CPTensor, TensorFormat, TTTensor, TuckerTensor
-from tensorkit.core.tenalg import mode_dot
+from tensorkit.core import CPTensor, DenseTensor, IndexBasis, TensorFormat, TTTensor, TuckerTensor
+from tensorkit.testing import DTYPES, BasisConformance, FormatConformance, random_tensor
 
-SHAPE = (4, 5, 3)
+
+def make_dense(shape, gen, dtype=torch.float64):
+    return DenseTensor(random_tensor(shape, gen, dtype))
 
 
 def make_tucker(shape, rank, gen, dtype=torch.float64):
-    core = torch.randn(*rank, generator=gen, dtype=dtype)
-    return TuckerTensor(core, [torch.randn(n, r, generator=gen, dtype=dtype) for n, r in zip(shape, rank)])
+    return TuckerTensor(random_tensor(rank, gen, dtype), [random_tensor((n, r), gen, dtype) for n, r in zip(shape, rank)])
 
 
 def make_cp(shape, rank, gen, dtype=torch.float64):
-    return CPTensor(torch.rand(rank, generator=gen, dtype=dtype) + 0.5,
-                    [torch.randn(n, rank, generator=gen, dtype=dtype) for n in shape])
+    weights = torch.rand(rank, generator=gen, dtype=torch.float64) + 0.5
+    return CPTensor(weights.to(dtype), [random_tensor((n, rank), gen, dtype) for n in shape])
 
 
 def make_tt(shape, rank, gen, dtype=torch.float64):
     ranks = [1, *([rank] * (len(shape) - 1)), 1]
-    return TTTensor([torch.randn(ranks[k], n, ranks[k + 1], generator=gen, dtype=dtype) for k, n in enumerate(shape)])
+    return TTTensor([random_tensor((ranks[k], n, ranks[k + 1]), gen, dtype) for k, n in enumerate(shape)])
 
 
-FACTORIES = {"tucker": lambda s, g: make_tucker(s, (2, 3, 2)[: len(s)], g), "cp": lambda s, g: make_cp(s, 3, g),
-             "tt": lambda s, g: make_tt(s, 2, g)}
+class TensorlyRoundTrip:
+    """The formats with a tensorly counterpart convert to it and back (float64)."""
 
-
-class FormatConformance:
-    """Inherit and set ``make(shape, generator)`` to test a new format."""
-
-    make = None
-
-    @pytest.fixture
-    def pair(self):
-        gen = torch.Generator().manual_seed(0)
-        return type(self).make(SHAPE, gen), type(self).make(SHAPE, gen)
-
-    def test_shape_and_dense(self, pair):
-        x, _ = pair
-        assert x.shape == SHAPE and x.to_dense().shape == SHAPE and x.ndim == 3
-
-    def test_at_matches_dense(self, pair):
-        x, _ = pair
-        idx = torch.cartesian_prod(*[torch.arange(n) for n in SHAPE])
-        torch.testing.assert_close(x.at(idx), x.to_dense()[tuple(idx.T)])
-
-    def test_at_rejects_out_of_range(self, pair):
-        with pytest.raises(IndexError, match="indices"):
-            pair[0].at(torch.tensor([[0, 0, 3]]))
-        with pytest.raises(ValueError, match="columns"):
-            pair[0].at(torch.tensor([[0, 0]]))
-
-    @pytest.mark.parametrize("mode", [0, 1, 2])
-    def test_mode_product(self, pair, mode):
-        x, _ = pair
-        m = torch.randn(7, SHAPE[mode], dtype=x.dtype, generator=torch.Generator().manual_seed(mode))
-        y = x.mode_product(m, mode)
-        assert type(y) is type(x)
-        torch.testing.assert_close(y.to_dense(), mode_dot(x.to_dense(), m, mode))
-
-    def test_norm_and_inner(self, pair):
-        x, y = pair
-        torch.testing.assert_close(x.norm(), torch.linalg.vector_norm(x.to_dense()))
-        expected = (x.to_dense() * y.to_dense()).sum()
-        torch.testing.assert_close(x.inner(y), expected)
-        torch.testing.assert_close(x.inner(y.to_dense()), expected)
-
-    def test_inner_across_formats(self, pair):
-        x, _ = pair
-        other = FACTORIES["tucker"](SHAPE, torch.Generator().manual_seed(5))
-        torch.testing.assert_close(x.inner(other), (x.to_dense() * other.to_dense()).sum())
-
-    def test_inner_shape_mismatch(self, pair):
-        with pytest.raises(ValueError, match="shape"):
-            pair[0].inner(torch.zeros(2, 2, 2, dtype=torch.float64))
-
-    def test_autograd_matches_dense(self, pair):
-        x, _ = pair
-        leaves = [t.clone().requires_grad_() for t in x.components()]
-        fmt = x._from_components(leaves)
-        fmt.norm().backward()
-        grads = [t.grad.clone() for t in leaves]
-        leaves2 = [t.clone().requires_grad_() for t in x.components()]
-        torch.linalg.vector_norm(x._from_components(leaves2).to_dense()).backward()
-        for g, g2 in zip(grads, (t.grad for t in leaves2)):
-            torch.testing.assert_close(g, g2)
-
-    def test_dtype_device_round_trip(self, pair, device):
-        x, _ = pair
-        y = x.to(device=device, dtype=torch.float32)
-        assert y.dtype == torch.float32 and y.device.type == device.type
-        z = y.to(device="cpu", dtype=torch.float64)
-        torch.testing.assert_close(z.to_dense(), x.to_dense(), rtol=1e-5, atol=1e-5)
-        idx = torch.tensor([[1, 2, 0]], device=device)
-        torch.testing.assert_close(y.at(idx).cpu().double(), x.at(idx.cpu()), rtol=1e-5, atol=1e-5)
-
-    def test_tensorly_round_trip(self, pair):
-        x, _ = pair
+    def test_tensorly_round_trip(self):
+        x = type(self).make(self.shape, torch.Generator().manual_seed(0), torch.float64)
         with tl.backend_context("pytorch"):
             tl_obj = x.to_tensorly()
             torch.testing.assert_close(tl_obj.to_tensor(), x.to_dense())
             torch.testing.assert_close(type(x).from_tensorly(tl_obj).to_dense(), x.to_dense())
 
 
-class TestTucker(FormatConformance):
-    make = FACTORIES["tucker"]
+class TestDense(FormatConformance):
+    make = staticmethod(make_dense)
 
 
-class TestCP(FormatConformance):
-    make = FACTORIES["cp"]
+class TestTucker(FormatConformance, TensorlyRoundTrip):
+    make = staticmethod(lambda shape, gen, dtype: make_tucker(shape, (2, 3, 2)[: len(shape)], gen, dtype))
 
 
-class TestTT(FormatConformance):
-    make = FACTORIES["tt"]
+class TestCP(FormatConformance, TensorlyRoundTrip):
+    make = staticmethod(lambda shape, gen, dtype: make_cp(shape, 3, gen, dtype))
+
+
+class TestTT(FormatConformance, TensorlyRoundTrip):
+    make = staticmethod(lambda shape, gen, dtype: make_tt(shape, 2, gen, dtype))
+
+
+class TestIndexBasis(BasisConformance):
+    dtypes = DTYPES
+
+    @staticmethod
+    def make(gen, dtype):
+        return IndexBasis(random_tensor((6, 2), gen, dtype)), torch.tensor([5, 0, 3, 3, 1])
+
+    @staticmethod
+    def oracle(basis, x):  # one-hot rows times the matrix
+        return torch.nn.functional.one_hot(x, basis.matrix.shape[0]).to(basis.matrix.dtype) @ basis.matrix
 
 
 def test_every_format_is_covered():
-    assert {c.__name__ for c in TensorFormat.__subclasses__()} == {"TuckerTensor", "CPTensor", "TTTensor"}
+    assert {c.__name__ for c in TensorFormat.__subclasses__()} == {"DenseTensor", "TuckerTensor", "CPTensor", "TTTensor"}
 
 
 shapes = st.lists(st.integers(1, 5), min_size=1, max_size=4)
@@ -154,3 +101,17 @@ def test_constructors_reject_bad_shapes():
         TTTensor([torch.zeros(1, 3, 2), torch.zeros(3, 3, 1)])
     with pytest.raises(TypeError, match="floating"):
         CPTensor(torch.ones(2, dtype=torch.long), [torch.ones(3, 2, dtype=torch.long)])
+
+
+def test_resolve_rank_checks_its_arguments():
+    assert TuckerTensor.resolve_rank((4, 5, 6), 0.3, fixed_modes=(0,))[0] == 4
+    assert DenseTensor.resolve_rank((4, 5), 0.1, fixed_modes=(0,)) is None
+    assert TTTensor.resolve_rank((4, 5, 6), 2) == (1, 2, 2, 1)
+    with pytest.raises(ValueError, match="fixed_rank_modes is not supported by CPTensor"):
+        CPTensor.resolve_rank((4, 5), 0.5, fixed_modes=(0,))
+    with pytest.raises(ValueError, match=r"fixed_rank_modes entries must lie in \[0, 1\]"):
+        TuckerTensor.resolve_rank((4, 5), 0.5, fixed_modes=(2,))
+    with pytest.raises(ValueError, match="TT rank"):
+        TTTensor.resolve_rank((4, 5, 6), (1, 2, 3))
+    with pytest.raises(ValueError, match="rank"):
+        TuckerTensor.resolve_rank((4, 5), (5, 1))

@@ -50,3 +50,16 @@ def test_contract_rows_in_blocks_equals_one_block(monkeypatch: pytest.MonkeyPatc
         torch.testing.assert_close(a, b, rtol=1e-14, atol=0)
     dense = torch.einsum("abc,na,nb,nc->n", core, *rows)
     torch.testing.assert_close(blocked, dense)
+
+
+def test_ravel_and_unravel_index_match_numpy():
+    import numpy as np
+
+    shape = (4, 1, 7, 3)
+    idx = torch.stack([torch.randint(0, n, (50,), generator=torch.Generator().manual_seed(n)) for n in shape], 1)
+    flat = tenalg.ravel_index(idx, shape)
+    assert flat.dtype == torch.int64
+    np.testing.assert_array_equal(flat.numpy(), np.ravel_multi_index(tuple(idx.T.numpy()), shape))
+    assert torch.equal(tenalg.unravel_index(flat, shape), idx)
+    with pytest.raises(ValueError, match="too many cells"):
+        tenalg.ravel_index(idx, (2**32, 2**31, 1, 1))

@@ -175,11 +175,11 @@ def test_bf16_mixed_precision_trains_on_cpu() -> None:
 
 
 def test_config_keys_reach_model_and_trainer() -> None:
-    from tensorkit.operators.config import build_model, merge_config
+    from tensorkit.operators.experiment import build_operator, merge_config
 
     cfg = merge_config({"model": {"checkpoint_blocks": True, "half_fft": True},
                         "training": {"amp_dtype": "bfloat16"}, "patching": {"chunk_size": 4}})
-    model = build_model(cfg["model"], 1, 1, 0, seed=0)
+    model = build_operator(cfg["model"], 1, 1, 0, seed=0)
     assert model.checkpoint_blocks and model.spectral.half_fft
     assert cfg["training"]["amp_dtype"] == "bfloat16" and cfg["patching"]["chunk_size"] == 4
     with pytest.raises(TypeError, match="amp_dtype"):

@@ -9,7 +9,7 @@ import torch
 
 from tensorkit.core import tucker as _tucker  # noqa: F401  (formats are imported by the module under test)
 from tensorkit.operators import TFNO, FactorizedSpectralConv
-from tensorkit.operators.rank import n_parameters, resolve_rank
+from tensorkit.core import FORMATS as FORMAT_CLASSES
 
 FORMATS = ["dense", "tucker", "cp", "tt"]
 
@@ -38,8 +38,7 @@ def test_factorized_equals_reconstructed(fmt, n_modes, separable, blocks):
 
 def _full_multiplier(conv, layer, spatial):
     """Dense complex multiplier M(k) on the rfft grid, built from the reconstructed weight."""
-    w = conv.layer_weight(layer)
-    w = w if isinstance(w, torch.Tensor) else w.to_dense()
+    w = conv.layer_weight(layer).to_dense()
     if conv.separable:
         w = torch.diag_embed(w.movedim(1, -1)).movedim(-2, 1).movedim(-1, 2)  # (blocks, C, C, m…)
     d = len(spatial)
@@ -77,8 +76,7 @@ def test_joint_tensor_shape_and_layer_blocks(fmt):
     assert conv.weight.shape == (2 * 3, 6, 5, 4, 3)
     full = conv.weight.to_dense()
     for layer in range(3):
-        w = conv.layer_weight(layer)
-        w = w if isinstance(w, torch.Tensor) else w.to_dense()
+        w = conv.layer_weight(layer).to_dense()
         torch.testing.assert_close(w, full[2 * layer: 2 * layer + 2])  # layer ℓ uses blocks 2ℓ, 2ℓ+1
     conv3d = FactorizedSpectralConv(2, 2, (4, 4, 4), n_layers=2, factorization=fmt, rank=0.3)
     assert conv3d.weight.shape == (4 * 2, 2, 2, 2, 2, 2)
@@ -90,8 +88,7 @@ def test_single_block_layout_shape_and_layers(fmt):
     assert conv.weight.shape == (3, 6, 5, 8, 3)  # one block (C_in, C_out, m_1, m_2/2) per layer
     full = conv.weight.to_dense()
     for layer in range(3):
-        w = conv.layer_weight(layer)
-        torch.testing.assert_close(w if isinstance(w, torch.Tensor) else w.to_dense(), full[layer: layer + 1])
+        torch.testing.assert_close(conv.layer_weight(layer).to_dense(), full[layer: layer + 1])
     corners = FactorizedSpectralConv(6, 5, (8, 6), n_layers=3, factorization="dense")
     assert conv.compression_ratio == pytest.approx(corners.weight.n_complex_parameters / conv.n_spectral_parameters)
     conv3d = FactorizedSpectralConv(2, 2, (4, 6, 4), n_layers=2, factorization=fmt, rank=0.3, blocks="single")
@@ -150,8 +147,8 @@ def test_params_are_real_and_train_with_adam():
 @pytest.mark.parametrize("fraction", [0.5, 0.1, 0.02])
 def test_rank_fraction_hits_budget(fmt, fraction):
     shape = (8, 32, 32, 8, 8)
-    rank = resolve_rank(fmt, shape, fraction)
-    got = n_parameters(fmt, shape, rank) / math.prod(shape)
+    rank = FORMAT_CLASSES[fmt].resolve_rank(shape, fraction)
+    got = FORMAT_CLASSES[fmt].n_parameters(shape, rank) / math.prod(shape)
     assert abs(got / fraction - 1) <= 0.15, (rank, got)
 
 
@@ -171,8 +168,8 @@ def test_paper_scale_compression_ratios(fmt):
     assert math.prod(model.spectral.weight.shape) * 2 == 67_108_864  # real numbers of the dense FNO
     assert model.compression_ratio == pytest.approx(PAPER_CR[fmt][0.1], rel=0.15)
     for fraction, ratio in PAPER_CR[fmt].items():
-        rank = resolve_rank(fmt, (8, 64, 64, 32, 32), fraction)
-        got = math.prod((8, 64, 64, 32, 32)) / n_parameters(fmt, (8, 64, 64, 32, 32), rank)
+        rank = FORMAT_CLASSES[fmt].resolve_rank((8, 64, 64, 32, 32), fraction)
+        got = math.prod((8, 64, 64, 32, 32)) / FORMAT_CLASSES[fmt].n_parameters((8, 64, 64, 32, 32), rank)
         assert got == pytest.approx(ratio, rel=0.15)
     if fmt == "tucker":
         assert model.spectral.weight.rank == (5, 40, 40, 20, 20)
@@ -180,7 +177,7 @@ def test_paper_scale_compression_ratios(fmt):
 
 def test_tucker_per_layer_rank_matches_tltorch_rule():
     # neuraloperator's per-layer Tucker weight (32, 32, 16, 9) at rank 0.1 has ranks (18, 18, 9, 5)
-    assert resolve_rank("tucker", (32, 32, 16, 9), 0.1) == (18, 18, 9, 5)
+    assert FORMAT_CLASSES["tucker"].resolve_rank((32, 32, 16, 9), 0.1) == (18, 18, 9, 5)
 
 
 def test_fixed_rank_modes_keep_full_rank():
@@ -220,8 +217,7 @@ def _truncated_multiplier(conv, layer, spatial):
     """Dense multiplier on the rfft grid of ``spatial`` (any size, also odd or coarser than the modes):
     frequency ``k`` of a leading axis uses weight entry ``k`` of the low block if ``k < min(h, ceil(n/2))``
     and entry ``h - (n - k)`` of the high block if ``n - k ≤ min(h, floor(n/2))``."""
-    w = conv.layer_weight(layer)
-    w = w if isinstance(w, torch.Tensor) else w.to_dense()
+    w = conv.layer_weight(layer).to_dense()
     d = len(spatial)
     if conv.blocks == "single":  # the same multiplier, stored as one block: split it into the corners
         halves = [s for h in conv.half_modes[:-1] for s in (2, h)]  # each leading axis: (low/high, h)

@@ -6,7 +6,7 @@ import pytest
 import yaml
 
 from tensorkit.cli import main
-from tensorkit.operators.config import merge_config
+from tensorkit.operators.experiment import merge_config
 
 
 def test_train_operator_on_a_darcy_subset(tmp_path, shared_data):
@@ -43,7 +43,7 @@ def test_shipped_configs_load_dense_and_explicit_ranks():
     typed config check must not reject values whose type differs from the default's."""
     from pathlib import Path
 
-    from tensorkit.operators.config import build_model, load_config
+    from tensorkit.operators.experiment import build_operator, load_config
 
     configs = Path(__file__).resolve().parents[2] / "experiments" / "mgtfno" / "configs"
     for path in sorted(configs.glob("*.yaml")):
@@ -51,6 +51,6 @@ def test_shipped_configs_load_dense_and_explicit_ranks():
     assert load_config(configs / "darcy16_fno.yaml")["model"]["factorization"] is None
     cfg = merge_config({"model": {"n_modes": [4, 4], "hidden_channels": 4, "n_layers": 2, "factorization": "tucker",
                                   "rank": [2, 3, 3, 2, 2]}})
-    assert build_model(cfg["model"], 1, 1, 0, seed=0).spectral.weight.rank == (2, 3, 3, 2, 2)
+    assert build_operator(cfg["model"], 1, 1, 0, seed=0).spectral.weight.rank == (2, 3, 3, 2, 2)
     with pytest.raises(TypeError, match="model.hidden_channels"):
         merge_config({"model": {"hidden_channels": "32"}})

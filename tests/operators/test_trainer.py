@@ -133,7 +133,7 @@ def test_bad_arguments():
 def test_process_group_from_env_leaves_an_existing_group_alone(monkeypatch):
     import torch.distributed as dist
 
-    from tensorkit.operators import distributed as ddp
+    from tensorkit.runtime import distributed as ddp
 
     monkeypatch.setenv("WORLD_SIZE", "1")
     with ddp.process_group_from_env() as active:  # nothing to initialise in a single process

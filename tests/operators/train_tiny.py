@@ -5,7 +5,7 @@ import argparse
 import torch
 
 from tensorkit.operators import TFNO, MultigridPatching
-from tensorkit.operators import distributed as ddp
+from tensorkit.runtime import distributed as ddp
 from tensorkit.operators.trainer import Trainer
 
 parser = argparse.ArgumentParser()

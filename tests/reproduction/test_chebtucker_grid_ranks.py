@@ -11,8 +11,8 @@ import pytest
 import torch
 
 from tensorkit.chebyshev import ChebTucker
-from tensorkit.chebyshev.sampling import uniform_grid
-from tensorkit.chebyshev.truncation import modal_svd
+from tensorkit.chebyshev.sources import uniform_grid
+from tensorkit.core.truncation import modal_svd
 from tensorkit.core import eps_rank
 from tensorkit.core import hooi
 

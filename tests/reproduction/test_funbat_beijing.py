@@ -3,7 +3,7 @@
 import pytest
 
 from tensorkit.funbat import FunBaT
-from tensorkit.funbat.datasets import BEIJING_PM25, load_binned_fold
+from tensorkit.funbat.folds import BEIJING_PM25, load_binned_fold
 
 REFERENCE_CP_RMSE = 0.3481  # the reference code (and an independent prototype) on fold 0, CP R=2
 # the shipped PM2.5 FunBaT-CP config; the coordinates are already in the reference's [0, 10] units

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from tensorkit.data.reference import load_funbat_folds
+from tensorkit.data.reference import funbat_fold_arrays
 
 __all__ = ["BEIJING_PM25", "SYNTHETIC", "US_TEMP", "load_binned_fold", "load_continuous_fold"]
 
@@ -23,9 +23,7 @@ def load_binned_fold(relpath: str, fold: int, span: float | None = None) -> dict
     -------
     dict with ``X_train``, ``y_train``, ``X_test``, ``y_test`` (float64).
     """
-    data = load_funbat_folds(relpath)
-    if fold < 0 or fold >= int(data["n_folds"]):
-        raise ValueError(f"fold must lie in [0, {int(data['n_folds']) - 1}], got {fold}")
+    data = funbat_fold_arrays(relpath, fold)
     if span is None:
         span = 10.0 if "beijing" in relpath else 1.0
     sizes = torch.from_numpy(data["ndims"]).to(torch.float64)
@@ -34,19 +32,19 @@ def load_binned_fold(relpath: str, fold: int, span: float | None = None) -> dict
         return (torch.from_numpy(codes.astype("float64")) + 0.5) * span / sizes
 
     return {
-        "X_train": centres(data[f"fold{fold}_tr_ind"]),
-        "y_train": torch.from_numpy(data[f"fold{fold}_tr_y"]),
-        "X_test": centres(data[f"fold{fold}_te_ind"]),
-        "y_test": torch.from_numpy(data[f"fold{fold}_te_y"]),
+        "X_train": centres(data["tr_ind"]),
+        "y_train": torch.from_numpy(data["tr_y"]),
+        "X_test": centres(data["te_ind"]),
+        "y_test": torch.from_numpy(data["te_y"]),
     }
 
 
 def load_continuous_fold(relpath: str = SYNTHETIC, fold: int = 0) -> dict[str, torch.Tensor]:
     """Train/test tensors of a continuous-index file (rescaled coordinates as shipped)."""
-    data = load_funbat_folds(relpath)
+    data = funbat_fold_arrays(relpath, fold)
     return {
-        "X_train": torch.from_numpy(data[f"fold{fold}_tr_ind_CONTI"]),
-        "y_train": torch.from_numpy(data[f"fold{fold}_tr_y"]),
-        "X_test": torch.from_numpy(data[f"fold{fold}_te_ind_CONTI"]),
-        "y_test": torch.from_numpy(data[f"fold{fold}_te_y"]),
+        "X_train": torch.from_numpy(data["tr_ind_CONTI"]),
+        "y_train": torch.from_numpy(data["tr_y"]),
+        "X_test": torch.from_numpy(data["te_ind_CONTI"]),
+        "y_test": torch.from_numpy(data["te_y"]),
     }

@@ -14,7 +14,7 @@ from typing import Any
 import torch
 
 from tensorkit._validation import check_positive_int, check_value_type, read_yaml_mapping
-from tensorkit.operators import distributed as ddp
+from tensorkit.runtime import distributed as ddp
 from tensorkit.operators.normalizer import GaussianNormalizer
 from tensorkit.operators.patching import MultigridPatching
 from tensorkit.operators.predictor import TrainedOperator
@@ -99,7 +99,7 @@ def load_data(data: Mapping[str, Any]) -> tuple[tuple[torch.Tensor, torch.Tensor
     raise ValueError(f"data.name must be 'darcy' or 'netcdf', got {data['name']!r}")
 
 
-def build_model(model: Mapping[str, Any], in_channels: int, out_channels: int, levels: int, seed: int,
+def build_operator(model: Mapping[str, Any], in_channels: int, out_channels: int, levels: int, seed: int,
                 extra_channels: int = 0) -> TFNO:
     """TFNO from the ``model`` section; with multigrid patching the input has ``in_channels·(levels+1) + extra_channels`` channels."""
     kwargs = dict(model)
@@ -154,7 +154,7 @@ def load_run(run_dir: str | os.PathLike, device: str | torch.device = "cpu") -> 
     try:
         model_in = state["model"]["lifting.fc1.weight"].shape[1] - embedded
         out_channels = state["model"]["projection.fc2.weight"].shape[0]
-        model = build_model(cfg["model"], (model_in - extra) // (levels + 1), out_channels, levels, int(cfg["training"]["seed"]), extra)
+        model = build_operator(cfg["model"], (model_in - extra) // (levels + 1), out_channels, levels, int(cfg["training"]["seed"]), extra)
         model.load_state_dict(state["model"])
         normalizer = None
         if "output_normalizer" in state:
@@ -233,7 +233,7 @@ def _train(cfg: dict[str, Any], dev: torch.device, out_dir: str | os.PathLike | 
     patching = build_patching(patching_cfg)
     extra = patching.extra_channels(x.ndim - 2) if patching is not None else 0
     torch.manual_seed(seed)
-    model = build_model(cfg["model"], x.shape[1], y.shape[1], int(patching_cfg["levels"]), seed, extra).to(dev)
+    model = build_operator(cfg["model"], x.shape[1], y.shape[1], int(patching_cfg["levels"]), seed, extra).to(dev)
     optimizer, scheduler = _optimizer(model, training)
     normalizer = GaussianNormalizer(y.shape[1]).fit(y).to(dev) if training["normalize_output"] else None
     out = None if out_dir is None else Path(out_dir)

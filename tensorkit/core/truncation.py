@@ -1,4 +1,8 @@
-"""Rank truncation of a Chebyshev coefficient tensor, given dense or as a CP tensor.
+"""Rank truncation of a tensor, given dense or as a CP tensor, to a tolerance or to fixed ranks.
+
+Chebyshev–Tucker truncates its coefficient tensors here; unlike :func:`~tensorkit.core.hosvd`
+(whose factors may come from the Gram matrix, fast and sign-fixed) every singular value is computed
+accurately, since the tolerance rule reads the tails of the spectra.
 
 One rule for every input (:func:`eps_rank`): mode ``ℓ`` keeps the fewest singular values whose
 discarded tail has norm ``≤ tol·‖C‖_F/√d``, so the truncated HOSVD has ``‖C − C_r‖_F ≤ tol·‖C‖_F``.

@@ -1,13 +1,27 @@
-"""The ``da.tk`` accessor: one-line tensor methods on xarray DataArrays."""
+"""The ``da.tk`` accessor: one-line tensor methods on xarray DataArrays.
+
+``import tensorkit`` registers it, through :func:`register` as soon as xarray is imported (at once when
+it already is), so that importing tensorkit does not import xarray.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import xarray as xr
+if TYPE_CHECKING:
+    import xarray as xr
+
+__all__ = ["TensorkitAccessor", "register"]
 
 
-@xr.register_dataarray_accessor("tk")
+def register() -> None:
+    """Register :class:`TensorkitAccessor` as ``xarray.DataArray.tk`` (once; later calls do nothing)."""
+    import xarray as xr
+
+    if getattr(xr.DataArray, "tk", None) is not TensorkitAccessor:
+        xr.register_dataarray_accessor("tk")(TensorkitAccessor)
+
+
 class TensorkitAccessor:
     """tensorkit methods on a DataArray (NaN = not observed); results keep dims, coords and attrs."""
 
@@ -72,6 +86,6 @@ class TensorkitAccessor:
         **kwargs
             Passed to :class:`tensorkit.FunBaT`.
         """
-        from tensorkit.funbat.dataset import funbat_dataset
+        from tensorkit.funbat.xarray_io import funbat_dataset
 
         return funbat_dataset(self._da, rank=rank, grid=grid, **kwargs)
