@@ -35,6 +35,14 @@ from benchmarks.timing import RESULTS, markdown_table, measuring_env
 from tensorkit.runtime import atomic_write
 
 
+#: the same script at commit 90c358d (per-datum factor moments, parallel-scan chains), run on this machine
+#: in the same hour as the figures it is compared with (load ≈ 10 on 2 cores); quoted, not re-measured
+BEFORE = ("Before (commit 90c358d, per-datum moments; same script, same machine and load, quoted): air20 46.1 CPU s, "
+          "962 MiB; Tucker rank 8 at 100k cells 21.0 CPU s / epoch, 846 MiB; CP-20 on a 46³ grid (97,336 cells) "
+          "10.1 CPU s / epoch, 2,871 MiB (N·K·R² per-datum second moments: the 1M-cell grid would need ~19 GB, so it "
+          "was not run). The default-length air fit took 207 CPU s (cProfile on, lighter load).")
+
+
 def _air() -> tuple[torch.Tensor, torch.Tensor]:
     from tensorkit.data import Observations, load_air_temperature
 
@@ -110,7 +118,8 @@ def main() -> None:
         "`residual=None`, `seed=0`, float64. Fit CPU s: process time of `fit` (setup included); per epoch: for a fixed "
         "number of epochs, (that fit − a one-epoch fit run first) / (epochs − 1), else fit / epochs; peak RSS: the whole process "
         "(about 350 MiB of it is the torch runtime and the data). The machine is a shared 2-core CPU, so the seconds "
-        f"vary by ~±20 % between runs. Command: `python -m benchmarks.funbat_ep --n {args.n} --epochs {args.epochs}`.")
+        "vary between runs: under a load of ~10 on its 2 cores, process time itself is about 2× what it is on an idle "
+        f"machine. Command: `python -m benchmarks.funbat_ep --n {args.n} --epochs {args.epochs}`.\n\n{BEFORE}")
     print(text)
     with atomic_write(RESULTS / "funbat_ep.md", "w") as fh:
         fh.write(text)

@@ -27,9 +27,10 @@ from tensorkit.runtime import GracefulInterrupt, data_fingerprint, load_checkpoi
 
 __all__ = ["AUTO_MAX_RANK", "CorePosterior", "FunBaT"]
 
-#: largest per-mode rank ``rank="auto"`` considers: a Tucker epoch costs O(N r^(2K)), and with the
-#: residual GP the low-rank part needs only the large scales (on the built-in field, (8, 8, 8) took
-#: 14× the fit time of (3, 3, 3) and was no more accurate once the residual was added)
+#: largest per-mode rank ``rank="auto"`` considers: with the residual GP the low-rank part needs only
+#: the large scales (on the built-in field, (8, 8, 8) was no more accurate than (3, 3, 3) once the
+#: residual was added, and took 14× its fit time when a Tucker epoch still cost O(N r^(2K)); it now
+#: costs O(N r^(2K-2) + Σ_k n_k r^(2K)), see :mod:`tensorkit.funbat.contraction`)
 AUTO_MAX_RANK = 5
 
 
