@@ -50,10 +50,11 @@ class Trainer:
     (:class:`~tensorkit.data.pde.NetCDFPairs`); both are read through the same ``DataLoader`` in the
     same order, so the two give the same run.
 
-    Under ``torch.distributed`` (``torchrun``), every global batch is split over the ranks (a
-    streamed set: each rank reads only its share) and the model is wrapped in DDP; each rank's loss is scaled by ``world/global_count`` so the averaged
-    gradient is the gradient of the mean over the global batch, whatever the shard sizes. The loss
-    curve is therefore that of one process with the same global batch.
+    Under ``torch.distributed`` (``torchrun``), every global batch is split over the ranks (a streamed
+    set: each rank reads only its share) and the model is wrapped in DDP; each rank's loss is scaled by
+    ``world/global_count`` so the averaged gradient is the gradient of the mean over the global batch,
+    whatever the shard sizes. The loss curve is therefore that of one process with the same global
+    batch.
 
     Parameters
     ----------
@@ -363,7 +364,8 @@ class Trainer:
             pred = pred if self.output_normalizer is None else self.output_normalizer.decode(pred)
             yb = yb.to(pred.device, non_blocking=True)
             d = yb.ndim - 2
-            sums += torch.stack([relative_lp(pred, yb, d, reduction="sum"), relative_h1(pred, yb, d, reduction="sum")]).double()
+            sums += torch.stack([relative_lp(pred, yb, d, reduction="sum"),
+                                 relative_h1(pred, yb, d, reduction="sum")]).double()
         if sampler.sharded:
             sums = ddp.all_reduce_sum(sums)
         l2, h1 = (sums / max(len(dataset), 1)).tolist()

@@ -35,8 +35,10 @@ def to_dataset(result: Mapping[str, torch.Tensor], attrs: Mapping[str, Any]) -> 
 
 def _encoding(ds: Any, chunk_samples: int) -> dict[str, dict[str, Any]]:
     """netCDF encoding of ``ds``'s data variables: chunks of ``chunk_samples`` along ``sample``, zlib level 1."""
-    return {name: {"chunksizes": tuple(min(chunk_samples, n) if d == "sample" else n for d, n in zip(var.dims, var.shape)),
-                   "zlib": True, "complevel": 1} for name, var in ds.data_vars.items()}  # fmt: skip
+    def chunks(var: Any) -> tuple[int, ...]:
+        return tuple(min(chunk_samples, n) if d == "sample" else n for d, n in zip(var.dims, var.shape))
+
+    return {name: {"chunksizes": chunks(var), "zlib": True, "complevel": 1} for name, var in ds.data_vars.items()}
 
 
 def write_dataset(ds: Any, path: str | os.PathLike, chunk_samples: int = 64) -> None:
