@@ -122,8 +122,6 @@ def make_loader(data: Dataset, batch_sampler: Sampler[list[int]], device: torch.
     ``prefetch_factor`` batches ahead each; a dataset holding an open file (``close()``) closes it
     first so that no worker inherits it.
     """
-    if num_workers < 0:
-        raise ValueError(f"num_workers must be ≥ 0, got {num_workers!r}")
     extra: dict[str, Any] = {}
     if num_workers > 0:
         extra = {"persistent_workers": True, "prefetch_factor": prefetch_factor}
