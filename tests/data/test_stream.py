@@ -71,11 +71,12 @@ def test_bad_files_and_arguments_name_the_file(tmp_path, traj):
 
 def test_generated_in_chunks_appended_to_one_file(tmp_path):
     path = tmp_path / "burgers.nc"
-    write_generated(path, burgers_1d, 5, chunk_samples=2, seed=7, resolution=16, n_snapshots=2, dt=1e-2)
+    write_generated(path, burgers_1d, 5, chunk_samples=2, storage_samples=1, seed=7, resolution=16, n_snapshots=2,
+                    dt=1e-2)
     with xr.open_dataset(path) as ds:
         assert ds["u"].dims == ("sample", "t", "x") and ds.sizes["sample"] == 5
         assert ds.attrs["generator"] == "burgers_1d" and ds.attrs["chunk_samples"] == 2 and ds.attrs["resolution"] == 16
-        assert ds["u"].encoding["chunksizes"][0] == 2
+        assert ds["u"].encoding["chunksizes"][0] == 1
         for k, start in enumerate(range(0, 5, 2)):  # chunk k is the generator's output for seed + k
             part = burgers_1d(min(2, 5 - start), 16, n_snapshots=2, dt=1e-2, seed=7 + k)
             np.testing.assert_array_equal(ds["u"].values[start:start + 2], part["u"].numpy())

@@ -57,7 +57,7 @@ def write_dataset(ds: Any, path: str | os.PathLike, chunk_samples: int = 64) -> 
 
 def write_generated(
     path: str | os.PathLike, generate: Callable[..., Mapping[str, torch.Tensor]], n_samples: int, *,
-    chunk_samples: int = 256, seed: int = 0, verbose: bool | None = None, **params: Any,
+    chunk_samples: int = 256, storage_samples: int = 32, seed: int = 0, verbose: bool | None = None, **params: Any,
 ) -> None:
     """Generate a data set chunk by chunk, appending each chunk to a netCDF file along ``sample``.
 
@@ -75,9 +75,12 @@ def write_generated(
     n_samples : int
         Total number of samples.
     chunk_samples : int
-        Samples generated (and stored as one netCDF chunk) at a time. Chunk ``k`` is
-        ``generate(chunk_samples, seed=seed + k, **params)`` (the last one shorter), so the file
-        is fixed by ``seed`` and ``chunk_samples``.
+        Samples generated at a time. Chunk ``k`` is ``generate(chunk_samples, seed=seed + k,
+        **params)`` (the last one shorter), so the file is fixed by ``seed`` and ``chunk_samples``.
+    storage_samples : int
+        Samples per netCDF (HDF5) chunk, at most ``chunk_samples``. A shuffled training batch
+        decompresses one stored chunk per sample, so small chunks keep streamed reads cheap
+        (``benchmarks/results/streaming.md``).
     seed : int
         Seed of the first chunk.
     verbose : bool, optional
@@ -94,6 +97,7 @@ def write_generated(
 
     n_samples = check_positive_int(n_samples, "n_samples")
     chunk_samples = check_positive_int(chunk_samples, "chunk_samples")
+    stored = min(check_positive_int(storage_samples, "storage_samples"), chunk_samples)
     attrs = {**params, "generator": getattr(generate, "__name__", str(generate)), "seed": int(seed),
              "chunk_samples": chunk_samples, "n_samples": n_samples}
     starts = range(0, n_samples, chunk_samples)
@@ -101,7 +105,7 @@ def write_generated(
         for k, start in enumerate(progress(starts, desc="generating", verbose=verbose)):
             ds = to_dataset(generate(min(chunk_samples, n_samples - start), seed=int(seed) + k, **params), attrs)
             if k == 0:
-                ds.to_netcdf(tmp, engine="netcdf4", unlimited_dims=["sample"], encoding=_encoding(ds, chunk_samples))
+                ds.to_netcdf(tmp, engine="netcdf4", unlimited_dims=["sample"], encoding=_encoding(ds, stored))
                 layout = {name: var.shape[1:] for name, var in ds.data_vars.items()}
                 continue
             found = {name: var.shape[1:] for name, var in ds.data_vars.items()}
