@@ -11,6 +11,57 @@ from tensorkit.runtime.atomic import atomic_path
 ENGINES = ("netcdf4", "h5netcdf")
 
 
+def open_dataset(path: str | os.PathLike, engine: str | None = None, chunks: Any = None) -> Any:
+    """Open a netCDF file as a lazily read ``xarray.Dataset`` (nothing is loaded until indexed).
+
+    Parameters
+    ----------
+    path : path-like
+        netCDF file.
+    engine : {"netcdf4", "h5netcdf"}, optional
+        xarray backend; default lets xarray choose.
+    chunks : optional
+        Dask chunks for lazy reading of large files (e.g. ``{"time": 100}``).
+
+    Raises
+    ------
+    FileNotFoundError, ValueError
+        Missing file, unreadable file, a classic netCDF file shorter than its header declares
+        (truncated).
+    """
+    import xarray as xr
+
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"input file {str(path)!r} does not exist")
+    if engine is not None and engine not in ENGINES:
+        raise ValueError(f"engine must be one of {ENGINES}, got {engine!r}")
+    check_netcdf_size(path)
+    try:
+        return xr.open_dataset(path, engine=engine, chunks=chunks)
+    except (OSError, ValueError, RuntimeError) as err:
+        raise ValueError(f"cannot read {str(path)!r} as netCDF: {err}") from err
+
+
+def dataset_variable(ds: Any, var: str | None, path: str | os.PathLike) -> Any:
+    """Variable ``var`` of ``ds`` (opened from ``path``); ``None`` takes the only data variable.
+
+    Raises
+    ------
+    KeyError, ValueError
+        A missing variable (the message names ``path`` and lists the available ones), or
+        ``var=None`` with several data variables.
+    """
+    bounds = {v.attrs.get("bounds") for v in ds.variables.values()}
+    names = [name for name in ds.data_vars if name not in bounds]  # CF bounds variables describe coordinates
+    if var is None:
+        if len(names) != 1:
+            raise ValueError(f"{str(path)!r} holds variables {names}: choose one with var=")
+        var = names[0]
+    if var not in ds.data_vars:
+        raise KeyError(f"variable {var!r} not found in {str(path)!r}; available: {names}")
+    return ds[var]
+
+
 def open_dataarray(path: str | os.PathLike, var: str | None = None, engine: str | None = None, chunks: Any = None) -> Any:
     """Open one variable of a netCDF file as a DataArray.
 
@@ -32,26 +83,7 @@ def open_dataarray(path: str | os.PathLike, var: str | None = None, engine: str 
         Missing file, missing variable (the message lists the available ones), unreadable file,
         a classic netCDF file shorter than its header declares (truncated).
     """
-    import xarray as xr
-
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"input file {str(path)!r} does not exist")
-    if engine is not None and engine not in ENGINES:
-        raise ValueError(f"engine must be one of {ENGINES}, got {engine!r}")
-    check_netcdf_size(path)
-    try:
-        ds = xr.open_dataset(path, engine=engine, chunks=chunks)
-    except (OSError, ValueError, RuntimeError) as err:
-        raise ValueError(f"cannot read {str(path)!r} as netCDF: {err}") from err
-    bounds = {v.attrs.get("bounds") for v in ds.variables.values()}
-    names = [name for name in ds.data_vars if name not in bounds]  # CF bounds variables describe coordinates
-    if var is None:
-        if len(names) != 1:
-            raise ValueError(f"{str(path)!r} holds variables {names}: choose one with var=")
-        var = names[0]
-    if var not in ds.data_vars:
-        raise KeyError(f"variable {var!r} not found in {str(path)!r}; available: {names}")
-    return ds[var]
+    return dataset_variable(open_dataset(path, engine, chunks), var, path)
 
 
 def write_netcdf(obj: Any, path: str | os.PathLike, engine: str = "netcdf4", encoding: Any = None) -> None:

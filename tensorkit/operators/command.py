@@ -6,6 +6,8 @@ CPU, NCCL on GPU). Writes checkpoint.pt, metrics.json and results.json to --out;
 checkpoint there is resumed unless --restart is given (a changed configuration is refused); the
 folder is locked while a run uses it. SIGTERM/SIGUSR1 (SIGINT) checkpoint and exit with code 143
 (130), so a SLURM job can be requeued and resumed. ``training.seed`` holds unless --seed is given.
+netCDF data (``data.name: netcdf``) are streamed from disk by default, so host memory does not
+grow with the number of samples; --no-streaming (``data.streaming: false``) reads them into memory.
 """
 
 from __future__ import annotations
@@ -20,6 +22,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("experiment", metavar="CONFIG.yaml", help="experiment file (data/model/training/patching)")
     parser.add_argument("--epochs", type=int, default=None, help="override training.n_epochs")
     parser.add_argument("--restart", action="store_true", help="ignore an existing checkpoint in --out")
+    parser.add_argument("--streaming", action=argparse.BooleanOptionalAction, default=None,
+                        help="read netCDF samples from disk batch by batch (default for data.name: netcdf), or "
+                             "--no-streaming to read them into memory; overrides data.streaming")
+    parser.add_argument("--num-workers", type=int, default=None, help="override data.num_workers (DataLoader workers)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -31,6 +37,10 @@ def run(args: argparse.Namespace) -> int:
         config["training"]["seed"] = args.seed
     if args.epochs is not None:
         config["training"]["n_epochs"] = args.epochs
+    if args.streaming is not None:
+        config["data"]["streaming"] = args.streaming
+    if args.num_workers is not None:
+        config["data"]["num_workers"] = args.num_workers
     out = args.out or "tfno_run"
     results = run_experiment(config, out_dir=out, device=args.device,
                              resume=not args.restart, verbose=False if args.quiet else None)

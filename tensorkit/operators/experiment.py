@@ -15,7 +15,8 @@ import torch
 
 from tensorkit._validation import check_positive_int, check_value_type, read_yaml_mapping
 from tensorkit.runtime import distributed as ddp
-from tensorkit.operators.normalizer import GaussianNormalizer
+from tensorkit.operators.loading import PairData, as_dataset, scan
+from tensorkit.operators.normalizer import ChannelMoments, GaussianNormalizer
 from tensorkit.operators.patching import MultigridPatching
 from tensorkit.operators.predictor import TrainedOperator
 from tensorkit.operators.tfno import TFNO
@@ -24,7 +25,8 @@ from tensorkit.runtime import atomic_write, check_run_folder, folder_lock, load_
 
 DEFAULTS: dict[str, dict[str, Any]] = {
     "data": {"name": "darcy", "path": None, "input_var": "a", "output_var": "u", "n_train": None, "n_test": 50,
-             "train_resolution": 16, "test_resolutions": [16, 32]},
+             "train_resolution": 16, "test_resolutions": [16, 32], "streaming": None, "num_workers": 0,
+             "prefetch_factor": 2},
     "model": {"n_modes": [16, 16], "hidden_channels": 32, "n_layers": 4, "factorization": "tucker", "rank": 0.1},
     "training": {"n_epochs": 10, "batch_size": 32, "optimizer": "adamw", "lr": 8e-3, "weight_decay": 1e-4,
                  "scheduler": "cosine", "step_size": 100, "gamma": 0.5, "loss": "h1", "normalize_output": True,
@@ -37,8 +39,9 @@ _MODEL_KEYS = set(inspect.signature(TFNO.__init__).parameters) - {"self", "in_ch
 # model keys whose defaults do not show every accepted type: None (dense FNO), or ranks as a
 # fraction, an int or a list; TFNO checks them itself
 _UNTYPED_MODEL_KEYS = {"factorization", "rank"}
-# settings a run may change between a checkpoint and its resume
-_RESUMABLE_KEYS = {"training.n_epochs", "training.save_every"}
+# settings a run may change between a checkpoint and its resume (how data are read does not change the run)
+_RESUMABLE_KEYS = {"training.n_epochs", "training.save_every", "data.streaming", "data.num_workers",
+                   "data.prefetch_factor"}
 
 
 def merge_config(config: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
@@ -72,30 +75,48 @@ def load_config(path: str | os.PathLike) -> dict[str, dict[str, Any]]:
     return merge_config(read_yaml_mapping(path, "experiment file"))
 
 
-def load_data(data: Mapping[str, Any]) -> tuple[tuple[torch.Tensor, torch.Tensor], dict[str, tuple[torch.Tensor, torch.Tensor]]]:
-    """Training pair and named test pairs for a ``data`` section."""
+def load_data(data: Mapping[str, Any]) -> tuple[PairData, dict[str, PairData]]:
+    """Training set and named test sets for a ``data`` section.
+
+    ``data.name: netcdf`` reads ``data.path``: the first ``n_train`` samples train, the last
+    ``n_test`` test (also on every coarser ``test_resolutions`` entry that divides the grid). With
+    ``data.streaming`` true or null (the default) the sets are
+    :class:`~tensorkit.data.pde.NetCDFPairs` read from disk batch by batch, so host memory does
+    not grow with the number of samples; ``false`` reads them into memory. ``data.name: darcy``
+    (the small shipped set, stored as ``.pt``) is always in memory; asking it to stream raises.
+    """
+    streaming = data["streaming"]
+    if streaming is not None and not isinstance(streaming, bool):
+        raise TypeError(f"data.streaming must be true, false or null, got {streaming!r}")
     if data["name"] == "darcy":
+        if streaming:
+            raise ValueError("data.streaming: true needs file-backed data (data.name: netcdf); the shipped darcy "
+                             "set is read into memory")  # fmt: skip
         from tensorkit.data.pde import load_darcy
 
         train = load_darcy("train", data["train_resolution"], data["n_train"])
         tests = {str(r): load_darcy("test", r, data["n_test"]) for r in data["test_resolutions"]}
         return train, tests
     if data["name"] == "netcdf":
-        from tensorkit.data.pde import read_pairs
+        from tensorkit.data.pde import NetCDFPairs
 
-        x, y = read_pairs(data["path"], data["input_var"], data["output_var"])
+        if data["path"] is None:
+            raise ValueError("data.path must name the netCDF file when data.name is 'netcdf'")
+        pairs = NetCDFPairs(data["path"], data["input_var"], data["output_var"])
+        n_all, size = len(pairs), pairs.shape[-1]
         n_test = int(data["n_test"])
-        n_train = len(x) - n_test if data["n_train"] is None else int(data["n_train"])
-        if n_train < 1 or n_train + n_test > len(x):
-            raise ValueError(f"data.n_train + data.n_test must be ≤ {len(x)} samples, got {n_train} + {n_test}")
-        test = (x[-n_test:], y[-n_test:])
-        tests = {str(x.shape[-1]): test}
-        for r in data["test_resolutions"]:
-            stride = x.shape[-1] // int(r)
-            if int(r) != x.shape[-1] and stride >= 1 and x.shape[-1] % int(r) == 0:
-                index = (Ellipsis, *(slice(None, None, stride),) * (x.ndim - 2))
-                tests[str(r)] = (test[0][index], test[1][index])
-        return (x[:n_train], y[:n_train]), tests
+        n_train = n_all - n_test if data["n_train"] is None else int(data["n_train"])
+        if n_train < 1 or n_test < 1 or n_train + n_test > n_all:
+            raise ValueError(f"data.n_train + data.n_test must be ≤ the {n_all} samples of {data['path']!r} "
+                             f"(each ≥ 1), got {n_train} + {n_test}")  # fmt: skip
+        train, test = pairs.subset(range(n_train)), pairs.subset(range(n_all - n_test, n_all))
+        tests = {str(size): test}
+        for r in map(int, data["test_resolutions"]):
+            if r != size and 1 <= r < size and size % r == 0:
+                tests[str(r)] = test.strided(size // r)
+        if streaming is False:
+            return train.load(), {name: t.load() for name, t in tests.items()}
+        return train, tests
     raise ValueError(f"data.name must be 'darcy' or 'netcdf', got {data['name']!r}")
 
 
@@ -213,10 +234,21 @@ def fingerprint(cfg: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
     return {key: value for key, value in flat.items() if key not in _RESUMABLE_KEYS}
 
 
-def _check_finite(tensors: Mapping[str, torch.Tensor], source: str) -> None:
-    for name, t in tensors.items():
-        if not bool(torch.isfinite(t).all()):
-            raise ValueError(f"{source}: {name} holds NaN or infinite values")
+def _check_data(train: PairData, tests: Mapping[str, PairData], source: str, batch_size: int, loader: Mapping[str, Any],
+                dev: torch.device) -> ChannelMoments:
+    """One streaming pass over every set: non-finite values raise; returns the training outputs' moments."""
+
+    def checked(name: str, data: PairData) -> ChannelMoments:
+        found = scan(data, batch_size, dev, **loader)
+        for what, count in (("inputs", found.nonfinite_inputs), ("outputs", found.nonfinite_outputs)):
+            if count:
+                raise ValueError(f"{source}: {name} {what} holds NaN or infinite values ({count} of them)")
+        return found.output_moments
+
+    moments = checked("training", train)
+    for name, data in tests.items():
+        checked(f"test ({name})", data)
+    return moments
 
 
 def _train(cfg: dict[str, Any], dev: torch.device, out_dir: str | os.PathLike | None, resume: bool,
@@ -225,17 +257,18 @@ def _train(cfg: dict[str, Any], dev: torch.device, out_dir: str | os.PathLike | 
     folder's lock joins ``stack``."""
     training, patching_cfg = cfg["training"], cfg["patching"]
     seed = int(training["seed"])
-    (x, y), tests = load_data(cfg["data"])
+    train, tests = load_data(cfg["data"])
     source = f"data ({cfg['data']['path'] or cfg['data']['name']})"
-    _check_finite({"training inputs": x, "training outputs": y}, source)
-    for name, (xt, yt) in tests.items():
-        _check_finite({f"test inputs ({name})": xt, f"test outputs ({name})": yt}, source)
+    loader = {"num_workers": int(cfg["data"]["num_workers"]), "prefetch_factor": int(cfg["data"]["prefetch_factor"])}
+    moments = _check_data(train, tests, source, int(training["batch_size"]), loader, dev)
+    train_set = as_dataset(train)
+    x, y = train_set.__getitems__([0])  # one sample: channel counts and grid dims
     patching = build_patching(patching_cfg)
     extra = patching.extra_channels(x.ndim - 2) if patching is not None else 0
     torch.manual_seed(seed)
     model = build_operator(cfg["model"], x.shape[1], y.shape[1], int(patching_cfg["levels"]), seed, extra).to(dev)
     optimizer, scheduler = _optimizer(model, training)
-    normalizer = GaussianNormalizer(y.shape[1]).fit(y).to(dev) if training["normalize_output"] else None
+    normalizer = GaussianNormalizer(y.shape[1]).to(dev).fit_moments(moments) if training["normalize_output"] else None
     out = None if out_dir is None else Path(out_dir)
     if out is not None and ddp.rank() == 0:
         out.mkdir(parents=True, exist_ok=True)
@@ -247,15 +280,18 @@ def _train(cfg: dict[str, Any], dev: torch.device, out_dir: str | os.PathLike | 
         patch_chunk_size=patching_cfg["chunk_size"],
         grad_clip=training["grad_clip"], save_every=training["save_every"], verbose=verbose,
         checkpoint_path=None if out is None else out / "checkpoint.pt",
-        log_path=None if out is None else out / "metrics.json", fingerprint=fingerprint(cfg),
+        log_path=None if out is None else out / "metrics.json", fingerprint=fingerprint(cfg), **loader,
     )
-    history = trainer.fit((x, y), int(training["n_epochs"]), tests, resume=resume)
+    history = trainer.fit(train, int(training["n_epochs"]), tests, resume=resume)
     results = {
         "config": cfg, "interrupted": trainer.interrupted, "epochs_done": trainer.epoch,
         "n_parameters": sum(p.numel() for p in model.parameters()),
         "n_spectral_complex_parameters": model.n_spectral_parameters,
         "spectral_compression_ratio": model.compression_ratio,
         "final": history[-1] if history else {}, "world_size": ddp.world_size(),
+        "streamed": not isinstance(train, tuple), "n_train": len(train_set),
+        "output_normalizer": None if normalizer is None else {"mean": normalizer.mean.tolist(),
+                                                               "std": normalizer.std.tolist()},
     }
     if out is not None and ddp.rank() == 0:
         with atomic_write(out / "results.json", "w") as fh:

@@ -16,6 +16,7 @@ from torch import nn
 
 from tensorkit._validation import check_choice, check_positive_float, check_positive_int
 from tensorkit.runtime import distributed as ddp
+from tensorkit.operators.loading import EpochBatchSampler, PairData, ShardBatchSampler, as_dataset, make_loader
 from tensorkit.operators.losses import relative_h1, relative_lp
 from tensorkit.operators.normalizer import GaussianNormalizer
 from tensorkit.operators.patching import MultigridPatching, run_in_chunks
@@ -23,7 +24,6 @@ from tensorkit.operators.predictor import TrainedOperator
 from tensorkit.runtime import GracefulInterrupt, atomic_write, load_checkpoint, progress, save_checkpoint
 
 PerSampleLoss = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
-Dataset = tuple[torch.Tensor, torch.Tensor]
 
 
 def named_loss(name: str, d: int) -> PerSampleLoss:
@@ -47,10 +47,15 @@ class Trainer:
     stays the last good state; a resume refuses a checkpoint written under another ``fingerprint``
     or holding non-finite weights.
 
-    Under ``torch.distributed`` (``torchrun``), every global batch is split over the ranks and the
-    model is wrapped in DDP; each rank's loss is scaled by ``world/global_count`` so the averaged
-    gradient is the gradient of the mean over the global batch, whatever the shard sizes. The loss
-    curve is therefore that of one process with the same global batch.
+    Training and test data are tensor pairs ``(x, y)`` in memory or a ``Dataset`` streamed from disk
+    (:class:`~tensorkit.data.pde.NetCDFPairs`); both are read through the same ``DataLoader`` in the
+    same order, so the two give the same run.
+
+    Under ``torch.distributed`` (``torchrun``), every global batch is split over the ranks (a streamed
+    set: each rank reads only its share) and the model is wrapped in DDP; each rank's loss is scaled by
+    ``world/global_count`` so the averaged gradient is the gradient of the mean over the global batch,
+    whatever the shard sizes. The loss curve is therefore that of one process with the same global
+    batch.
 
     Parameters
     ----------
@@ -90,6 +95,10 @@ class Trainer:
         Where checkpoints are written (atomically); needed for resumes.
     save_every : int, optional
         Also checkpoint every ``save_every`` optimizer steps (besides epoch ends and signals).
+    num_workers : int
+        ``DataLoader`` worker processes reading batches ahead of the step (0: read in this process).
+    prefetch_factor : int, optional
+        Batches each worker reads ahead (the ``DataLoader`` default of 2 when omitted).
     log_path : path, optional
         JSON file with the per-epoch metrics, rewritten atomically after every epoch.
     verbose : bool, optional
@@ -118,6 +127,8 @@ class Trainer:
         checkpoint_path: str | os.PathLike | None = None,
         save_every: int | None = None,
         log_path: str | os.PathLike | None = None,
+        num_workers: int = 0,
+        prefetch_factor: int | None = None,
         verbose: bool | None = None,
         fingerprint: Mapping[str, Any] | None = None,
     ) -> None:
@@ -142,6 +153,10 @@ class Trainer:
         self.checkpoint_path = None if checkpoint_path is None else Path(checkpoint_path)
         self.save_every = None if save_every is None else check_positive_int(save_every, "save_every")
         self.log_path = None if log_path is None else Path(log_path)
+        self.num_workers = int(num_workers)
+        if self.num_workers < 0:
+            raise ValueError(f"num_workers must be ≥ 0, got {num_workers!r}")
+        self.prefetch_factor = None if prefetch_factor is None else check_positive_int(prefetch_factor, "prefetch_factor")
         self.verbose = verbose
         self.fingerprint = dict(fingerprint or {})
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.mixed_precision and self.amp_dtype == torch.float16)
@@ -171,11 +186,6 @@ class Trainer:
         else:
             out = run_in_chunks(model, patches, self.patch_chunk_size)
         return self.patching.unpatch(out, tuple(x.shape[2:]))
-
-    def _epoch_batches(self, n: int, epoch: int) -> list[torch.Tensor]:
-        order = torch.randperm(n, generator=torch.Generator().manual_seed(self.seed + epoch))
-        batches = list(torch.split(order, self.batch_size))
-        return [b for b in batches if len(b) >= ddp.world_size()]  # every rank needs a sample
 
     def state_dict(self) -> dict[str, Any]:
         """Everything needed to continue training (RNG states are added when saved)."""
@@ -264,40 +274,41 @@ class Trainer:
 
     def fit(
         self,
-        train: Dataset,
+        train: PairData,
         n_epochs: int,
-        test_sets: Mapping[str, Dataset] | None = None,
+        test_sets: Mapping[str, PairData] | None = None,
         resume: bool = False,
     ) -> list[dict[str, float]]:
         """Train for ``n_epochs`` (in total, counting epochs before a resume); returns the history.
 
-        ``train`` and every test set are ``(x, y)`` tensors (N, C, …); test metrics (relative L2
+        ``train`` and every test set are ``(x, y)`` tensors (N, C, …) or a ``Dataset`` whose
+        ``__getitems__`` returns such batches (streamed from disk); test metrics (relative L2
         and H1, in the original units) are recorded after every epoch under ``"{name}_l2"`` and
         ``"{name}_h1"``. With ``resume=True`` and an existing checkpoint, training continues from it.
         """
         n_epochs = check_positive_int(n_epochs, "n_epochs")
-        x_all, y_all = train
-        if len(x_all) != len(y_all):
-            raise ValueError(f"train x and y must have the same length, got {len(x_all)} and {len(y_all)}")
+        dataset = as_dataset(train, "train")
+        sampler = EpochBatchSampler(len(dataset), self.batch_size, self.seed, split=not self.patch_parallel)
+        loader = make_loader(dataset, sampler, self.device, self.num_workers, self.prefetch_factor)
         if resume and self.checkpoint_path is not None and self.checkpoint_path.exists():
             self.load_state_dict(load_checkpoint(self.checkpoint_path, map_location=self.device))
             if isinstance(self.scheduler, torch.optim.lr_scheduler.CosineAnnealingLR) and self.scheduler.T_max < n_epochs:
                 warnings.warn(f"resuming a cosine schedule that ends at epoch {self.scheduler.T_max} with n_epochs="
                               f"{n_epochs}: the extra epochs train at the schedule's end (lr ≈ 0 after it); "
                               "start afresh to anneal over all epochs", RuntimeWarning, stacklevel=2)  # fmt: skip
-        loss_fn = self._loss_fn(x_all.ndim - 2)
         self.interrupted = False
         with GracefulInterrupt() as stop:
             while self.epoch < n_epochs:
                 start = time.perf_counter()
-                batches = self._epoch_batches(len(x_all), self.epoch)
-                bar = progress(batches[self.step_in_epoch:], desc=f"epoch {self.epoch + 1}/{n_epochs}", verbose=self.verbose)
-                for batch in bar:
-                    shard = batch if self.patch_parallel else batch.tensor_split(ddp.world_size())[ddp.rank()]
-                    x = x_all[shard].to(self.device)
-                    y = y_all[shard].to(self.device)
+                sampler.set_epoch(self.epoch, self.step_in_epoch)
+                n_steps = len(sampler.batches)
+                bar = progress(zip(sampler.global_sizes, loader), total=len(sampler),
+                               desc=f"epoch {self.epoch + 1}/{n_epochs}", verbose=self.verbose)
+                for global_count, (x, y) in bar:
+                    x = x.to(self.device, non_blocking=True)
+                    y = y.to(self.device, non_blocking=True)
                     self.model.train()
-                    loss = self._train_step(x, y, len(batch), loss_fn)
+                    loss = self._train_step(x, y, global_count, self._loss_fn(x.ndim - 2))
                     if not math.isfinite(loss):
                         kept = f"; the last good checkpoint {str(self.checkpoint_path)!r} is kept" if self.checkpoint_path else ""
                         raise FloatingPointError(f"training loss is {loss} at epoch {self.epoch + 1}, step "
@@ -314,11 +325,10 @@ class Trainer:
                         self.save()
                 if self.scheduler is not None:
                     self.scheduler.step()
-                n_steps = len(batches)
                 record = {"epoch": self.epoch + 1, "train_loss": sum(self.step_losses[-n_steps:]) / max(n_steps, 1),
                           "lr": self.optimizer.param_groups[0]["lr"], "seconds": time.perf_counter() - start}
-                for name, (xt, yt) in (test_sets or {}).items():
-                    for metric, value in self.evaluate(xt, yt).items():
+                for name, test in (test_sets or {}).items():
+                    for metric, value in self.evaluate(test).items():
                         record[f"{name}_{metric}"] = value
                 self.history.append(record)
                 self.epoch += 1
@@ -332,13 +342,29 @@ class Trainer:
         operator = TrainedOperator(self.model, self.output_normalizer, self.patching, self.patch_chunk_size)
         return operator.predict(x, batch_size or self.batch_size)
 
-    def evaluate(self, x: torch.Tensor, y: torch.Tensor) -> dict[str, float]:
-        """Mean relative L2 and H1 errors of the decoded predictions against ``y``."""
-        pred = self.predict(x)
-        y = y.to(pred.device)
-        d = y.ndim - 2
-        l2 = relative_lp(pred, y, d, reduction="mean").item()
-        h1 = relative_h1(pred, y, d, reduction="mean").item()
+    @torch.no_grad()
+    def evaluate(self, data: PairData | torch.Tensor, y: torch.Tensor | None = None) -> dict[str, float]:
+        """Mean relative L2 and H1 errors of the decoded predictions against the targets.
+
+        ``data`` is a test set (a pair ``(x, y)`` or a streamed ``Dataset``), or the inputs ``x``
+        with the targets given as ``y``. The set is read in batches of ``batch_size``; under
+        ``torchrun`` each rank evaluates its contiguous share and the sums are reduced, so every
+        rank gets the metrics of the whole set. The host waits for the device once, at the end.
+        """
+        dataset = as_dataset(data if y is None else (data, y), "test set")
+        sampler = ShardBatchSampler(len(dataset), self.batch_size)
+        self.model.eval()
+        sums = torch.zeros(2, dtype=torch.float64, device=self.device)
+        for xb, yb in make_loader(dataset, sampler, self.device, self.num_workers, self.prefetch_factor):
+            pred = self._forward(self.model, xb.to(self.device, non_blocking=True)).float()
+            pred = pred if self.output_normalizer is None else self.output_normalizer.decode(pred)
+            yb = yb.to(pred.device, non_blocking=True)
+            d = yb.ndim - 2
+            sums += torch.stack([relative_lp(pred, yb, d, reduction="sum"),
+                                 relative_h1(pred, yb, d, reduction="sum")]).double()
+        if sampler.sharded:
+            sums = ddp.all_reduce_sum(sums)
+        l2, h1 = (sums / max(len(dataset), 1)).tolist()
         return {"l2": l2, "h1": h1} if math.isfinite(l2) else {"l2": float("nan"), "h1": float("nan")}
 
 
