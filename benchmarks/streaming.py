@@ -26,11 +26,9 @@ import torch
 from benchmarks.timing import measuring_env, write_table
 
 BATCH, N_TEST = 32, 50
-_READS = ("The file is stored in chunks of 256 samples (the generation chunk of `write_generated`); a shuffled "
-          "batch touches up to one chunk per sample and each is decompressed whole, which is the streamed run's "
-          "extra CPU time at 8,000 samples (most likely because its chunks no longer fit the HDF5 chunk cache; "
-          "not profiled); smaller chunks "
-          "(`write_generated(..., chunk_samples=...)`) or DataLoader workers (`data.num_workers`) trade this off. "
+_READS = ("The file is generated 256 samples at a time and stored in chunks of 32 (`write_generated` defaults); a "
+          "shuffled batch decompresses one stored chunk per sample, so the chunk size sets the streamed run's extra "
+          "CPU time (measured on 8,000 samples: 0.59 s per batch of 32 with 256-sample chunks, 0.076 s with 32). "
           "Most of the peak above *start MiB* is common to both modes: the step's activations and library buffers.")
 
 
