@@ -63,19 +63,10 @@ def dataset_variable(ds: Any, var: str | None, path: str | os.PathLike) -> Any:
 
 
 def open_dataarray(path: str | os.PathLike, var: str | None = None, engine: str | None = None, chunks: Any = None) -> Any:
-    """Open one variable of a netCDF file as a DataArray.
+    """Open one variable of a netCDF file as a DataArray (``path``, ``engine``, ``chunks`` as in :func:`open_dataset`).
 
-    Parameters
-    ----------
-    path : path-like
-        netCDF file.
-    var : str, optional
-        Variable name; may be omitted when the file holds exactly one data variable (not counting
-        the bounds variables of coordinates).
-    engine : {"netcdf4", "h5netcdf"}, optional
-        xarray backend; default lets xarray choose.
-    chunks : optional
-        Dask chunks for lazy reading of large files (e.g. ``{"time": 100}``).
+    ``var`` may be omitted when the file holds exactly one data variable (not counting the bounds
+    variables of coordinates).
 
     Raises
     ------
