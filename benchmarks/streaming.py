@@ -3,7 +3,7 @@
 For each sample count a netCDF file of smooth periodic fields (``a``: a Gaussian random field,
 ``u = roll(a) + a²/4``, float32) is written chunk by chunk with
 :func:`~tensorkit.data.pde.write_generated`; then every (sample count, mode) pair trains one epoch
-of a small TFNO through :func:`~tensorkit.operators.config.run_experiment` in a fresh
+of a small TFNO through :func:`~tensorkit.operators.experiment.run_experiment` in a fresh
 single-threaded process (``data.streaming`` false or true, no DataLoader workers) that reports its
 peak resident set (``VmHWM``, the whole process: interpreter, libraries, data, model and
 activations) and its CPU time. Writes ``results/streaming.md``.
@@ -49,7 +49,7 @@ def _status_mib(field: str) -> float:
 
 def _child(path: str, streaming: bool) -> dict[str, float]:
     """One epoch on ``path``; peak resident set and CPU time of this process."""
-    from tensorkit.operators.config import run_experiment
+    from tensorkit.operators.experiment import run_experiment
 
     torch.set_num_threads(1)
     config = {

@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from tensorkit.data.pde import NetCDFPairs, read_pairs, to_dataset, write_dataset
-from tensorkit.operators.config import run_experiment
+from tensorkit.operators.experiment import run_experiment
 from tensorkit.operators.loading import scan
 from tensorkit.operators.normalizer import ChannelMoments, GaussianNormalizer
 
@@ -110,7 +110,7 @@ def test_two_process_streamed_run_reads_shards_and_equals_one_process(tmp_path):
 
 def test_bad_streaming_settings_and_data_are_named(tmp_path):
     from tensorkit.operators import TFNO, Trainer
-    from tensorkit.operators.config import load_data, merge_config
+    from tensorkit.operators.experiment import load_data, merge_config
 
     data = merge_config({})["data"]
     with pytest.raises(TypeError, match="data.streaming must be true, false or null"):
