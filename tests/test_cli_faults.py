@@ -24,7 +24,7 @@ import tensorkit.data
 from tensorkit.cli import main
 from tensorkit.completion import command as complete_command
 from tensorkit.completion import training
-from tensorkit.data import write_netcdf
+from tensorkit.data.cf import write_cf_netcdf
 from tensorkit.data.pde import darcy_flow
 from tensorkit.data.pde.storage import to_dataset, write_dataset
 from tensorkit.funbat.inference import ConditionalEP
@@ -159,13 +159,13 @@ def test_complete_stopped_mid_training_resumes_bit_for_bit_also_after_a_second_k
     assert step1.read_bytes() == saved and not out.exists()  # ... and can resume again from the same state
 
     _at_validation(monkeypatch, {})
-    monkeypatch.setattr(complete_command, "write_netcdf", lambda *args: _kill())  # killed writing the output
+    monkeypatch.setattr(complete_command, "write_cf_netcdf", lambda *args, **kwargs: _kill())  # killed writing the output
     with pytest.raises(_Killed):
         main([*command, "--out", str(out)])
     assert step1.exists() and retrain.exists() and not out.exists()  # both trainings finished and kept
 
     _at_validation(monkeypatch, {0: _kill})  # nothing is trained again
-    monkeypatch.setattr(complete_command, "write_netcdf", write_netcdf)
+    monkeypatch.setattr(complete_command, "write_cf_netcdf", write_cf_netcdf)
     assert main([*command, "--out", str(out)]) == 0
     _assert_same_data(ref, out)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["field.nc", "out.nc", "ref.nc"]  # checkpoints gone
