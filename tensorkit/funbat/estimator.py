@@ -20,7 +20,7 @@ from tensorkit.funbat.hyper import initial_lengthscale, select_lengthscales
 from tensorkit.funbat.inference import ConditionalEP, EPSettings
 from tensorkit.funbat.inputs import is_dataarray, training_data
 from tensorkit.funbat.kernels import mode_kernels, parse_kernel, per_mode_floats, singular_hyperparameters, state_space_kernel
-from tensorkit.funbat.rank import select_ranks
+from tensorkit.funbat.rank import resolve_ranks
 from tensorkit.funbat.residual import fit_residual
 from tensorkit.gp import Matern
 from tensorkit.runtime import GracefulInterrupt, data_fingerprint, load_checkpoint, progress, resolve_device, save_checkpoint
@@ -255,7 +255,7 @@ class FunBaT(Regressor):
         Xs = (X - self.coordinate_shift_) / self.coordinate_scale_
         ys = (y - self.value_offset_) / self.value_scale_
         periods = [None if p is None else p / float(self.coordinate_scale_[k]) for k, p in enumerate(periods)]
-        ranks = self._ranks(K, Xs, ys)
+        ranks = resolve_ranks(self.rank, Xs, ys, self.decomposition, AUTO_MAX_RANK, int(self.seed))
         self.rank_ = tuple(ranks)
         grids, indices = zip(*(torch.unique(Xs[:, k], return_inverse=True) for k in range(K)))
         self._auto = isinstance(self.lengthscale, str)
@@ -303,14 +303,6 @@ class FunBaT(Regressor):
         self._residual = None if off else fit_residual(Xs, ys - fitted, kinds, periods, self.n_samples, int(self.seed))
         self.residual_ = None if self._residual is None else self._residual.describe(self.coordinate_scale_.tolist(), self.value_scale_)
         return self
-
-    def _ranks(self, K: int, Xs: torch.Tensor, ys: torch.Tensor) -> list[int]:
-        if self.rank == "auto":
-            return list(select_ranks(Xs, ys, self.decomposition, max_rank=AUTO_MAX_RANK, seed=int(self.seed)))
-        ranks = [int(self.rank)] * K if isinstance(self.rank, (int, np.integer)) else list(self.rank)
-        if len(ranks) != K:
-            raise ValueError(f"rank must have one entry per mode ({K}), got {len(ranks)}")
-        return ranks
 
     def _ep_settings(self) -> EPSettings:
         return EPSettings(self.damping, self.damping_core, self.damping_noise, tuple(float(v) for v in self.noise_prior), 1.0,

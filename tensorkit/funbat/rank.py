@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
+import numpy as np
 import torch
 
 from tensorkit._validation import as_tensor, check_choice, check_positive_int, check_same_length, check_value_type
@@ -25,7 +26,7 @@ from tensorkit.core.decompose import cp_als, hooi
 from tensorkit.core.tucker import TuckerTensor
 from tensorkit.funbat.residual import grid_layout
 
-__all__ = ["BLOCK_FRACTION", "FALLBACK_RANK", "select_ranks"]
+__all__ = ["BLOCK_FRACTION", "FALLBACK_RANK", "resolve_ranks", "select_ranks"]
 
 #: rank per mode returned when no selection is possible (the estimator's former default ``rank=3``)
 FALLBACK_RANK = 3
@@ -129,6 +130,17 @@ def select_ranks(
     if decomposition == "tucker":
         _shrink(scorer)
     return scorer.choice()
+
+
+def resolve_ranks(rank: object, X: torch.Tensor, y: torch.Tensor, decomposition: str, max_rank: int, seed: int) -> list[int]:
+    """FunBaT's ``rank`` argument as one rank per mode: ``"auto"`` through :func:`select_ranks`."""
+    if rank == "auto":
+        return list(select_ranks(X, y, decomposition, max_rank=max_rank, seed=seed))
+    n_modes = X.shape[1]
+    ranks = [int(rank)] * n_modes if isinstance(rank, (int, np.integer)) else list(rank)
+    if len(ranks) != n_modes:
+        raise ValueError(f"rank must have one entry per mode ({n_modes}), got {len(ranks)}")
+    return ranks
 
 
 def _held_blocks(shape: tuple[int, ...], cells: torch.Tensor, n_held: int, generator: torch.Generator) -> torch.Tensor:
