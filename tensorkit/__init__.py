@@ -1,13 +1,15 @@
 """tensorkit: low-rank, uncertainty-aware tensor models of gridded data and tensorized neural operators.
 
-The method estimators are imported lazily (``tensorkit.FunBaT`` loads ``tensorkit.funbat`` on first
-use), so ``import tensorkit`` stays light: it imports neither torch nor xarray. Importing tensorkit
-registers the ``da.tk`` xarray accessor, at once if xarray is already imported, else right after it is.
+The method estimators and subpackages are imported lazily (``tensorkit.FunBaT`` loads
+``tensorkit.funbat``, ``tensorkit.data`` loads the data package, on first use), so ``import tensorkit``
+stays light: it imports neither torch nor xarray. Importing tensorkit registers the ``da.tk`` xarray
+accessor, at once if xarray is already imported, else right after it is.
 """
 
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from typing import Any
 
 from tensorkit import accessor as _accessor
@@ -30,4 +32,6 @@ _when_imported("xarray", _accessor.register)
 def __getattr__(name: str) -> Any:
     if name in _LAZY:
         return getattr(importlib.import_module(_LAZY[name]), name)
+    if not name.startswith("_") and importlib.util.find_spec(f"{__name__}.{name}") is not None:
+        return importlib.import_module(f"{__name__}.{name}")  # ``tensorkit.data`` etc. without an import
     raise AttributeError(f"module 'tensorkit' has no attribute {name!r}")

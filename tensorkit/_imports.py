@@ -37,19 +37,24 @@ class _AfterImport(importlib.abc.MetaPathFinder):
     def __init__(self, name: str, callback: Callable[[], None]) -> None:
         self._name = name
         self._callback = callback
+        self._searching = False
 
     def find_spec(self, fullname: str, path: Sequence[str] | None = None, target: ModuleType | None = None) -> Any:
-        if fullname != self._name:
+        if fullname != self._name or self._searching:
             return None
-        sys.meta_path.remove(self)  # one shot; also keeps the search below from finding this finder
-        spec = importlib.util.find_spec(fullname)
+        self._searching = True  # the search below must find the real spec, not come back here
+        try:
+            spec = importlib.util.find_spec(fullname)
+        finally:
+            self._searching = False
         if spec is not None and spec.loader is not None and hasattr(spec.loader, "exec_module"):
             exec_module = spec.loader.exec_module  # the spec's own loader instance, made by this search
-            callback = self._callback
 
             def exec_then_call(module: ModuleType) -> None:
                 exec_module(module)
-                callback()
+                if self in sys.meta_path:  # one shot, but only once the module has really executed:
+                    sys.meta_path.remove(self)  # a mere ``importlib.util.find_spec`` probe must not disarm it
+                self._callback()
 
             spec.loader.exec_module = exec_then_call  # type: ignore[method-assign]
         return spec

@@ -37,15 +37,28 @@ print("HEAVY", sorted(m for m in {HEAVY!r} if m in sys.modules))
     assert all(summary[:40] in " ".join(out.split()) for _, summary in COMMANDS.values())
 
 
-@pytest.mark.parametrize("order", ["tensorkit first", "xarray first"])
+IMPORT_ORDERS = {
+    "tensorkit first": "import tensorkit\nimport xarray as xr",
+    "xarray first": "import xarray as xr\nimport tensorkit",
+    # libraries probe for optional packages with find_spec; the probe must not disarm the hook
+    "xarray probed first": "import tensorkit, importlib.util\nimportlib.util.find_spec('xarray')\nimport xarray as xr",
+}
+
+
+@pytest.mark.parametrize("order", IMPORT_ORDERS)
 def test_accessor_is_registered_whatever_the_import_order(order):
-    imports = "import tensorkit\nimport xarray as xr" if order == "tensorkit first" else "import xarray as xr\nimport tensorkit"
     out = _run(f"""
 import warnings
 warnings.simplefilter("error")
-{imports}
+{IMPORT_ORDERS[order]}
+print(hasattr(xr.DataArray, "tk"))
 from tensorkit.accessor import TensorkitAccessor, register
 register()  # a second registration is a no-op, not an xarray override warning
 print(type(xr.DataArray([1.0]).tk) is TensorkitAccessor)
 """)
-    assert out.strip() == "True"
+    assert out.split() == ["True", "True"]
+
+
+def test_subpackages_are_attributes_of_a_bare_import():
+    out = _run("import tensorkit\nprint(tensorkit.data.load_air_temperature.__module__, tensorkit.FunBaT.__name__)")
+    assert out.split() == ["tensorkit.data.reference", "FunBaT"]

@@ -412,8 +412,8 @@ class FunBaT(Regressor):
 
     def predict_grid(self, da: Any, return_std: bool = False, include_noise: bool = True) -> Any:
         """Predictive mean (and std) as DataArrays on the grid of the DataArray ``da`` (see
-        :func:`tensorkit.funbat.dataset.predict_on_grid`)."""
-        from tensorkit.funbat.dataset import predict_on_grid
+        :func:`tensorkit.funbat.xarray_io.predict_on_grid`)."""
+        from tensorkit.funbat.xarray_io import predict_on_grid
 
         self._check_fitted()
         return predict_on_grid(self, da, return_std, include_noise)
