@@ -20,6 +20,7 @@ from tensorkit.funbat.hyper import initial_lengthscale, select_lengthscales
 from tensorkit.funbat.inference import ConditionalEP, EPSettings
 from tensorkit.funbat.inputs import is_dataarray, training_data
 from tensorkit.funbat.kernels import mode_kernels, parse_kernel, per_mode_floats, singular_hyperparameters, state_space_kernel
+from tensorkit.funbat.gap_calibration import block_variance_model
 from tensorkit.funbat.rank import resolve_ranks
 from tensorkit.funbat.residual import fit_residual
 from tensorkit.gp import Matern
@@ -301,6 +302,10 @@ class FunBaT(Regressor):
                           RuntimeWarning, stacklevel=2)
         off = self.interrupted_ or self.residual is None
         self._residual = None if off else fit_residual(Xs, ys - fitted, kinds, periods, self.n_samples, int(self.seed))
+        if self._residual is not None:
+            gap_model = block_variance_model(self, X, y)
+            self.interrupted_ = gap_model is None
+            self._residual.block_scale, self._residual.block_variance = gap_model or (1.0, 0.0)
         self.residual_ = None if self._residual is None else self._residual.describe(self.coordinate_scale_.tolist(), self.value_scale_)
         return self
 
@@ -430,10 +435,13 @@ class FunBaT(Regressor):
         contraction = self._ep.contraction()
         mean = contraction.predict_mean(means, indices)
         if self._residual is not None:
-            g_mean, g_var = self._residual.predict((X - self.coordinate_shift_) / self.coordinate_scale_)
+            Xs = (X - self.coordinate_shift_) / self.coordinate_scale_
+            g_mean, g_var = self._residual.predict(Xs)
             # The residual GP was fitted to what the low-rank mean misses, its estimation error included,
-            # so its variance (plus its noise) is the predictive variance of f_lowrank + g.
-            return mean + g_mean, g_var + float(self._residual.kernel.noise) if include_noise else g_var
+            # so its variance (plus its noise) is the predictive variance of f_lowrank + g, scaled where
+            # a location was never observed (gap_calibration).
+            var = g_var + float(self._residual.kernel.noise) if include_noise else g_var
+            return mean + g_mean, self._residual.calibrate(Xs, var)
         if not variance:
             return mean, None
         var = (contraction.predict_second(seconds, indices) - mean**2).clamp_min(0)

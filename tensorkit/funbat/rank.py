@@ -26,7 +26,7 @@ from tensorkit.core.decompose import cp_als, hooi
 from tensorkit.core.tucker import TuckerTensor
 from tensorkit.funbat.residual import grid_layout
 
-__all__ = ["BLOCK_FRACTION", "FALLBACK_RANK", "resolve_ranks", "select_ranks"]
+__all__ = ["BLOCK_FRACTION", "FALLBACK_RANK", "held_out_boxes", "resolve_ranks", "select_ranks"]
 
 #: rank per mode returned when no selection is possible (the estimator's former default ``rank=3``)
 FALLBACK_RANK = 3
@@ -122,7 +122,7 @@ def select_ranks(
     seen = torch.zeros(tail, dtype=torch.bool, device=X.device)
     seen[cells % tail] = True
     if split == "blocks" or (split == "auto" and n_modes > 1 and not bool(seen.all())):
-        folds = [_held_blocks(shape, cells, n_held, generator) for _ in range(BLOCK_DRAWS)]
+        folds = [held_out_boxes(shape, cells, n_held, generator) for _ in range(BLOCK_DRAWS)]
     else:
         folds = [torch.randperm(n_points, generator=generator)[:n_held].to(X.device)]
     scorer = _HeldOutScorer(shape, cells, y, folds, decomposition, seed)
@@ -143,7 +143,7 @@ def resolve_ranks(rank: object, X: torch.Tensor, y: torch.Tensor, decomposition:
     return ranks
 
 
-def _held_blocks(shape: tuple[int, ...], cells: torch.Tensor, n_held: int, generator: torch.Generator) -> torch.Tensor:
+def held_out_boxes(shape: tuple[int, ...], cells: torch.Tensor, n_held: int, generator: torch.Generator) -> torch.Tensor:
     """Points inside random boxes of modes 2..K (all of mode 1), boxes added until ``n_held`` are covered.
 
     At most all points but one are held out.

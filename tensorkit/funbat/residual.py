@@ -52,12 +52,17 @@ class ResidualField:
     ----------
     gp : GridGP
         A grid GP whose kernel is learned (``gp.kernel`` set).
+    block_scale, block_variance : float
+        At locations of modes 2..K never observed at any index of mode 1, the predictive variance ``v``
+        becomes ``block_scale · v + block_variance`` (see :mod:`tensorkit.funbat.gap_calibration`).
     """
 
-    def __init__(self, gp: GridGP) -> None:
+    def __init__(self, gp: GridGP, block_scale: float = 1.0, block_variance: float = 0.0) -> None:
         if gp.kernel is None:
             raise ValueError("gp must be fitted (its kernel learned) first")
         self.gp = gp
+        self.block_scale = block_scale
+        self.block_variance = block_variance
 
     @property
     def kernel(self) -> GridKernel:
@@ -99,7 +104,8 @@ class ResidualField:
         arrays = {f"grid.{k}": g for k, g in enumerate(gp.grids)}
         arrays |= {"observed": gp.observed, "values": gp.values, "short": kernel.short, "long": kernel.long,
                    "weights": kernel.weights, "outputscale": kernel.outputscale, "noise": kernel.noise}
-        return arrays, {"kinds": list(gp.kinds), "periods": list(gp.periods), "n_samples": gp.n_samples, "seed": gp.seed}
+        return arrays, {"kinds": list(gp.kinds), "periods": list(gp.periods), "n_samples": gp.n_samples, "seed": gp.seed,
+                        "block_scale": self.block_scale, "block_variance": self.block_variance}
 
     @classmethod
     def from_arrays(cls, arrays: Mapping[str, torch.Tensor], state: Mapping[str, Any]) -> ResidualField:
@@ -110,7 +116,8 @@ class ResidualField:
                     seed=int(state["seed"]))
         gp.kernel = GridKernel(arrays["short"], arrays["long"], arrays["weights"], arrays["outputscale"], arrays["noise"],
                                kinds, periods)
-        return cls(gp)
+        # files written before the gap calibration have neither
+        return cls(gp, float(state.get("block_scale", 1.0)), float(state.get("block_variance", 0.0)))
 
     def predict(self, X: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Posterior mean and variance of ``g`` at the rows of ``X`` (rescaled coordinates)."""
@@ -126,6 +133,20 @@ class ResidualField:
         mean, variance = self.gp.posterior(grids)
         return mean[tuple(positions)], variance[tuple(positions)]
 
+    def calibrate(self, X: torch.Tensor, variance: torch.Tensor) -> torch.Tensor:
+        """``variance`` at the rows of ``X`` (rescaled coordinates), with the gap model applied where the
+        location of modes 2..K was never observed (a coordinate off the training grid counts as never observed)."""
+        if X.shape[1] < 2 or (self.block_scale, self.block_variance) == (1.0, 0.0):
+            return variance
+        seen = self.gp.observed.reshape(self.gp.observed.shape[0], -1).any(0)
+        flat = torch.zeros(X.shape[0], dtype=torch.long, device=X.device)
+        on_grid = torch.ones(X.shape[0], dtype=torch.bool, device=X.device)
+        for grid, column in zip(self.gp.grids[1:], X[:, 1:].T):
+            position = torch.searchsorted(grid, column.contiguous()).clamp_max(grid.numel() - 1)
+            on_grid &= grid[position] == column
+            flat = flat * grid.numel() + position
+        return torch.where(on_grid & seen[flat], variance, self.block_scale * variance + self.block_variance)
+
     def describe(self, scales: Sequence[float], value_scale: float) -> dict[str, Any]:
         """Hyper-parameters, lengthscales in rescaled and in user units, variances in value units²."""
         kernel = self.kernel
@@ -140,6 +161,8 @@ class ResidualField:
             "short_weights": kernel.weights.cpu().tolist(),
             "outputscale": float(kernel.outputscale) * value_scale**2,
             "noise_variance": float(kernel.noise) * value_scale**2,
+            "gap_variance_scale": self.block_scale,
+            "gap_added_variance": self.block_variance * value_scale**2,
         }
 
 

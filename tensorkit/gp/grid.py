@@ -7,7 +7,7 @@ smooth across a gap), and is observed with noise ``σ²`` at an arbitrary subset
 ("latent Kronecker" structure). Nothing of size ``cells²`` is formed:
 
 - ``A = s ⊗_k K_k + σ² I`` on the **whole** grid is solved exactly through the per-mode
-  eigendecompositions (linear_operator's :class:`KroneckerProductAddedDiagLinearOperator`);
+  eigendecompositions (:class:`NoisyKronecker`);
 - the observed block is solved through the identity ``A_OO⁻¹ = B_OO - B_OM B_MM⁻¹ B_MO`` with
   ``B = A⁻¹``: conjugate gradients on the *missing* cells ``M`` only, ``B_MM z = (B ỹ)_M``. With
   scattered gaps ``B_MM`` is nearly diagonal and CG takes a few iterations; the posterior mean on
@@ -24,7 +24,8 @@ smooth across a gap), and is observed with noise ``σ²`` at an arbitrary subset
   then calibrated on all observations by leave-one-out residuals (see :meth:`GridGP._loo_amplitude`).
 
 Hand-written here, because gpytorch/linear_operator lack them: the windowed composite likelihood,
-the missing-cell Schur solve and pathwise sampling on a masked grid. linear_operator's
+the missing-cell Schur solve and pathwise sampling on a masked grid; and the Kronecker solve itself,
+because linear_operator's is slower (see :class:`NoisyKronecker`). linear_operator's
 ``linear_cg`` stalls near a relative residual of 6e-6 even in float64 on a well-conditioned
 155 × 155 system (measured), too loose for a posterior checked to 1e-6 against a dense GP, so
 :func:`conjugate_gradients` is a plain batched CG.
@@ -38,16 +39,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import torch
-from linear_operator.operators import (
-    ConstantDiagLinearOperator,
-    DenseLinearOperator,
-    KroneckerProductAddedDiagLinearOperator,
-    KroneckerProductLinearOperator,
-)
-
 from tensorkit.core.tenalg import multi_mode_dot
 
-__all__ = ["GridGP", "GridKernel", "conjugate_gradients", "kernel_matrix"]
+__all__ = ["GridGP", "GridKernel", "NoisyKronecker", "conjugate_gradients", "kernel_matrix"]
 
 logger = logging.getLogger(__name__)
 
@@ -254,16 +248,17 @@ class GridGP:
         return -0.5 * (y @ alpha) - torch.log(torch.diagonal(chol)).sum() - 0.5 * y.numel() * math.log(2 * math.pi)
 
     # ------------------------------------------------------------------ posterior
-    def posterior(self, query: Sequence[torch.Tensor] | None = None, tol: float = 1e-8, sample_tol: float = 1e-3) -> tuple[torch.Tensor, torch.Tensor]:
+    def posterior(self, query: Sequence[torch.Tensor] | None = None, tol: float = 1e-8) -> tuple[torch.Tensor, torch.Tensor]:
         """Posterior mean and variance of ``g`` (noise excluded) on a grid.
 
         Parameters
         ----------
         query : list of (m_k,) tensors, optional
             Per-mode coordinates that contain the training grid's (default: the training grid).
-        tol, sample_tol : float
-            Relative residual of the CG solve for the mean, and for the samples (whose Monte Carlo
-            error, ``√(2/S)``, dwarfs a 1e-3 solve).
+        tol : float
+            Relative residual of the CG solves, for the mean and for the samples alike: with a small
+            noise the system is ill-conditioned, and a sample solved to 1e-3 kept so much of its prior
+            that 95 % intervals covered 97 % of held-out cells instead of 94 % (NCEP air temperature).
 
         Returns
         -------
@@ -274,10 +269,10 @@ class GridGP:
         grids = self.grids if query is None else list(query)
         key = tuple(tuple(g.tolist()) for g in grids)
         if key not in self._cache:
-            self._cache = {key: self._posterior(grids, tol, sample_tol)}
+            self._cache = {key: self._posterior(grids, tol)}
         return self._cache[key]
 
-    def _posterior(self, grids: list[torch.Tensor], tol: float, sample_tol: float) -> tuple[torch.Tensor, torch.Tensor]:
+    def _posterior(self, grids: list[torch.Tensor], tol: float) -> tuple[torch.Tensor, torch.Tensor]:
         positions = [torch.searchsorted(g, t) for g, t in zip(grids, self.grids)]
         for g, t, p in zip(grids, self.grids, positions):
             if p.max() >= g.numel() or not torch.equal(g[p], t):
@@ -288,21 +283,19 @@ class GridGP:
         factors[0] = kernel.outputscale * factors[0]
         generator = torch.Generator(device=self.values.device).manual_seed(self.seed)
         dtype, device = self.values.dtype, self.values.device
-        root = KroneckerProductLinearOperator(*(DenseLinearOperator(_psd_root(f)) for f in factors))
-        samples = root._matmul(torch.randn(math.prod(shape), self.n_samples, generator=generator, dtype=dtype, device=device))
+        draws = torch.randn(math.prod(shape), self.n_samples, generator=generator, dtype=dtype, device=device)
+        samples = multi_mode_dot(draws.reshape(*shape, -1), [_psd_root(f) for f in factors]).reshape(draws.shape)
         at_training = samples.reshape(*shape, -1)[torch.meshgrid(*positions, indexing="ij")][self.observed]
         noise = kernel.noise.sqrt() * torch.randn(self.values.numel(), self.n_samples, generator=generator, dtype=dtype, device=device)
         targets = torch.cat([self.values[:, None], at_training + noise], 1)
-        tols = torch.full((targets.shape[1],), sample_tol, dtype=dtype, device=device)
-        tols[0] = tol
         noisy, solve_observed, cross = _system(kernel, self.grids, self.observed, grids)
-        fitted = cross(_weights(noisy, solve_observed, targets, tols))
+        fitted = cross(_weights(noisy, solve_observed, targets, torch.full((targets.shape[1],), tol, dtype=dtype, device=device)))
         variance = ((samples - fitted[:, 1:]) ** 2).mean(1)
         return fitted[:, 0].reshape(shape), variance.reshape(shape)
 
 
 def _system(kernel: GridKernel, grids: Sequence[torch.Tensor], observed: torch.Tensor, query: Sequence[torch.Tensor]) -> tuple[
-        KroneckerProductAddedDiagLinearOperator, torch.Tensor, Callable[[torch.Tensor], torch.Tensor]]:
+        NoisyKronecker, torch.Tensor, Callable[[torch.Tensor], torch.Tensor]]:
     """The training system: ``K + σ²I`` where it is solved, the observed cells there, and the map
     from its weights to the ``query`` grid (the cross-covariance, one rectangular factor per mode).
 
@@ -320,13 +313,11 @@ def _system(kernel: GridKernel, grids: Sequence[torch.Tensor], observed: torch.T
     m, n_rest = support.numel(), rest.shape[1]
     n_query_rest = math.prod(g.numel() for g in query[1:])
     if len(factors) == 1 or m == n_rest or m > MAX_MERGED_CELLS or m * n_query_rest > MAX_MERGED_ENTRIES:
-        prior = KroneckerProductLinearOperator(*(DenseLinearOperator(f) for f in factors))
-
         def cross(weights: torch.Tensor) -> torch.Tensor:
             spread = multi_mode_dot(weights.reshape(*observed.shape, -1), crosses)
             return spread.reshape(-1, weights.shape[1])
 
-        return _added_noise(prior, kernel.noise), observed.reshape(-1), cross
+        return NoisyKronecker(factors, kernel.noise), observed.reshape(-1), cross
     train_rows = torch.unravel_index(support, observed.shape[1:])
     query_rows = torch.unravel_index(torch.arange(n_query_rest, device=observed.device), tuple(g.numel() for g in query[1:]))
     tail = torch.ones(m, m, dtype=factors[0].dtype, device=factors[0].device)
@@ -339,15 +330,39 @@ def _system(kernel: GridKernel, grids: Sequence[torch.Tensor], observed: torch.T
         first = (crosses[0] @ weights.reshape(n0, -1)).reshape(crosses[0].shape[0], m, -1)
         return torch.einsum("rj,tjb->trb", query_tail, first).reshape(-1, weights.shape[1])
 
-    merged = KroneckerProductLinearOperator(DenseLinearOperator(factors[0]), DenseLinearOperator(tail))
-    return _added_noise(merged, kernel.noise), rest[:, support].reshape(-1), cross
+    return NoisyKronecker([factors[0], tail], kernel.noise), rest[:, support].reshape(-1), cross
 
 
-def _added_noise(prior: KroneckerProductLinearOperator, noise: torch.Tensor) -> KroneckerProductAddedDiagLinearOperator:
-    return KroneckerProductAddedDiagLinearOperator(prior, ConstantDiagLinearOperator(noise.reshape(1), prior.shape[-1]))
+class NoisyKronecker:
+    """``⊗_k F_k + σ² I`` for symmetric PSD factors, solved exactly through the per-mode eigendecompositions.
+
+    Hand-written rather than linear_operator's ``KroneckerProductAddedDiagLinearOperator``: that
+    operator's Kronecker products permute and copy the right-hand sides for every factor, while mode
+    products on views (:func:`tensorkit.core.tenalg.mode_dot`) do not; a solve with 200 right-hand
+    sides on a 20 × 25 × 53 grid took 0.35 s there and 0.19 s here (one thread; the residual GP's
+    fit is mostly such solves).
+    """
+
+    def __init__(self, factors: Sequence[torch.Tensor], noise: torch.Tensor) -> None:
+        pairs = [torch.linalg.eigh(f) for f in factors]
+        self.shape = tuple(f.shape[0] for f in factors)
+        self.vectors = [vectors for _, vectors in pairs]
+        eigenvalues = pairs[0][0].clamp_min(0)
+        for values, _ in pairs[1:]:
+            eigenvalues = eigenvalues[..., None] * values.clamp_min(0)
+        self.inverse_eigenvalues = 1.0 / (eigenvalues + noise)
+
+    def solve(self, rhs: torch.Tensor) -> torch.Tensor:
+        """``(⊗F + σ²I)⁻¹ rhs`` for ``rhs`` of shape ``(cells, columns)``."""
+        rotated = multi_mode_dot(rhs.reshape(*self.shape, -1), self.vectors, transpose=True)
+        return multi_mode_dot(rotated * self.inverse_eigenvalues[..., None], self.vectors).reshape(rhs.shape)
+
+    def inverse_diagonal(self) -> torch.Tensor:
+        """The diagonal of ``(⊗F + σ²I)⁻¹``, flat."""
+        return multi_mode_dot(self.inverse_eigenvalues, [q**2 for q in self.vectors]).reshape(-1)
 
 
-def _weights(noisy: KroneckerProductAddedDiagLinearOperator, observed: torch.Tensor, targets: torch.Tensor, tol: torch.Tensor) -> torch.Tensor:
+def _weights(noisy: NoisyKronecker, observed: torch.Tensor, targets: torch.Tensor, tol: torch.Tensor) -> torch.Tensor:
     """``α`` on the grid with ``α_O = (K_OO + σ² I)⁻¹ targets`` and ``α_M = 0``, one column per target.
 
     With ``B = (K + σ² I)⁻¹`` (exact, Kronecker eigendecomposition) and ``w`` the targets on ``O``
@@ -361,13 +376,11 @@ def _weights(noisy: KroneckerProductAddedDiagLinearOperator, observed: torch.Ten
     if bool(missing.any()):
 
         def product(columns: torch.Tensor) -> torch.Tensor:
-            spread = torch.zeros_like(full)
+            spread = full.new_zeros(full.shape[0], columns.shape[1])
             spread[missing] = columns
             return noisy.solve(spread)[missing]
 
-        evals, evecs = noisy.linear_op.diagonalization()
-        squares = KroneckerProductLinearOperator(*(DenseLinearOperator(q.to_dense() ** 2) for q in evecs.linear_ops))
-        diagonal = squares._matmul((1.0 / (evals + noisy.diag_tensor.diagonal()))[:, None])[:, 0]
+        diagonal = noisy.inverse_diagonal()
         full[missing] = -conjugate_gradients(product, noisy.solve(full)[missing], tol, preconditioner=diagonal[missing])
     weights = noisy.solve(full)
     weights[missing] = 0.0
@@ -395,28 +408,42 @@ def conjugate_gradients(product: Callable[[torch.Tensor], torch.Tensor], rhs: to
                         max_iter: int | None = None, preconditioner: torch.Tensor | None = None) -> torch.Tensor:
     """Solve ``A X = rhs`` for a symmetric positive definite ``A`` given by ``product``, column by column.
 
-    Stops when every column's residual norm is below ``tol`` (a number, or one per column) times its
-    right-hand side's norm. ``preconditioner`` is an optional positive diagonal approximating
-    ``diag(A)`` (Jacobi). The convergence test reads one scalar back from the device every 10 iterations.
+    A column stops when its residual norm is below ``tol`` (a number, or one per column) times its
+    right-hand side's norm; converged columns leave the iteration, so ``product`` is called on the
+    columns still running only (a loose tolerance on many columns and a tight one on a few cost what
+    the tight columns need, not all columns at the tight tolerance). ``preconditioner`` is an optional
+    positive diagonal approximating ``diag(A)`` (Jacobi). The convergence test reads one scalar back
+    from the device every 10 iterations.
     """
     max_iter = max_iter or 10 * rhs.shape[0]
     inverse_diagonal = None if preconditioner is None else 1.0 / preconditioner[:, None]
+    tiny = torch.finfo(rhs.dtype).tiny
+    solution = torch.zeros_like(rhs)
+    running = torch.arange(rhs.shape[1], device=rhs.device)
+    target = (torch.as_tensor(tol, dtype=rhs.dtype, device=rhs.device) * rhs.norm(dim=0)).expand(rhs.shape[1]) ** 2
     x = torch.zeros_like(rhs)
     r = rhs.clone()
     z = r if inverse_diagonal is None else inverse_diagonal * r
     p = z.clone()
     rr = (r * z).sum(0)
-    target = (torch.as_tensor(tol, dtype=rhs.dtype, device=rhs.device) * rhs.norm(dim=0)) ** 2
     for it in range(max_iter):
         q = product(p)
-        alpha = rr / (p * q).sum(0).clamp_min(torch.finfo(rhs.dtype).tiny)
+        alpha = rr / (p * q).sum(0).clamp_min(tiny)
         x = x + alpha * p
         r = r - alpha * q
-        if it % 10 == 9 and bool(((r * r).sum(0) <= target).all()):
-            break
+        if it % 10 == 9:
+            done = (r * r).sum(0) <= target
+            n_done = int(done.sum())
+            if n_done == running.numel():
+                break
+            if n_done:
+                solution[:, running[done]] = x[:, done]
+                keep = ~done
+                running, x, r, p, rr, target = running[keep], x[:, keep], r[:, keep], p[:, keep], rr[keep], target[keep]
         z = r if inverse_diagonal is None else inverse_diagonal * r
         new = (r * z).sum(0)
-        p = z + (new / rr.clamp_min(torch.finfo(rhs.dtype).tiny)) * p
+        p = z + (new / rr.clamp_min(tiny)) * p
         rr = new
+    solution[:, running] = x
     logger.debug("CG: %d iterations for %d right-hand sides of size %d", it + 1, rhs.shape[1], rhs.shape[0])
-    return x
+    return solution

@@ -9,7 +9,9 @@ import pytest
 import torch
 
 from tensorkit import FunBaT
+from tensorkit.funbat.gap_calibration import HELD_OUT, fit_variance_model
 from tensorkit.funbat.kernels import mode_kernels
+from tensorkit.funbat.rank import held_out_boxes
 from tensorkit.gp.grid import kernel_matrix
 
 F64 = torch.float64
@@ -169,3 +171,67 @@ def test_scikit_learn_contract():
     assert scores.shape == (3,) and all(s > 0.9 for s in scores)  # R² on cells hidden at random
     fitted = model.fit(X.numpy(), y.numpy())
     assert type(fitted.predict(X.numpy())).__module__ == "numpy" and torch.is_tensor(fitted.predict(X))
+
+
+def _boxed_data():
+    """A field with ridges (not low-rank) and a lat/lon box hidden in every time step."""
+    X, y, keep = _grid_data(shape=(6, 14, 14), fraction=0.9, ridges=0.3)
+    box = (X[:, 1] > 0.7) & (X[:, 1] < 1.3) & (X[:, 2] > 1.0) & (X[:, 2] < 2.0)
+    return X, y, keep & ~box, box
+
+
+def test_gap_variance_model_is_fitted_on_boxes_held_out_in_every_time_step():
+    X, y, keep, _ = _boxed_data()
+    fit = dict(rank=2, seed=0, n_epochs=40, n_samples=3000)
+    model = FunBaT(**fit).fit(X[keep], y[keep])
+    # the oracle: the same boxes held out, the same refit, an exact (dense) residual posterior
+    Xk, yk = X[keep], y[keep]
+    order = torch.argsort((Xk[:, 0] * 100 + Xk[:, 1]) * 100 + Xk[:, 2])  # C order of the grid cells
+    Xk, yk = Xk[order], yk[order]
+    gp = model._residual.gp
+    assert not gp.observed.reshape(gp.observed.shape[0], -1).any(0).all()  # a box is never observed
+    cells = torch.nonzero(gp.observed.reshape(-1))[:, 0]
+    held = held_out_boxes(tuple(gp.observed.shape), cells, round(HELD_OUT * cells.numel()), torch.Generator().manual_seed(0))
+    train = torch.ones(cells.numel(), dtype=torch.bool)
+    train[held] = False
+    refit = FunBaT(**fit, residual=None).fit(Xk[train], yk[train])
+    residuals = (yk - refit.predict(Xk)) / model.value_scale_
+    g_mean, g_var = _dense_residual_posterior(model, Xk[train], residuals[train], Xk[held])
+    v = g_var + model._residual.kernel.noise
+    a, b = fit_variance_model(residuals[held] - g_mean, v)
+    calibrated = model._residual.block_scale * v + model._residual.block_variance
+    assert float(calibrated.mean()) == pytest.approx(float((a * v + b).mean()), rel=5 * math.sqrt(2 / 3000))
+    assert model._residual.block_scale >= 1.0 and model._residual.block_variance >= 0.0  # never narrower than the GP
+    assert model.residual_["gap_variance_scale"] == model._residual.block_scale
+
+
+def test_variance_model_recovers_planted_scale_and_offset():
+    g = torch.Generator().manual_seed(3)
+    v = torch.rand(40_000, generator=g, dtype=F64) * 2 + 0.01
+    errors = torch.randn(40_000, generator=g, dtype=F64) * (3.0 * v + 0.5).sqrt()
+    a, b = fit_variance_model(errors, v)
+    assert a == pytest.approx(3.0, rel=0.05) and b == pytest.approx(0.5, rel=0.1)
+    a, b = fit_variance_model(0.3 * errors, v)  # an over-dispersed GP: the floor a = 1, b ≈ 0
+    assert a == pytest.approx(1.0, abs=1e-3) and b < 0.01
+
+
+def test_gap_variance_model_widens_only_never_observed_locations():
+    X, y, keep, box = _boxed_data()
+    model = FunBaT(rank=2, seed=0, n_epochs=40, n_samples=256).fit(X[keep], y[keep])
+    _, std = model.predict(X, return_std=True)
+    a, b = model._residual.block_scale, model._residual.block_variance
+    model._residual.block_scale, model._residual.block_variance = 1.0, 0.0
+    _, plain = model.predict(X, return_std=True)
+    expected = torch.where(box, a * plain**2 + b * model.value_scale_**2, plain**2)
+    assert torch.allclose(std**2, expected, rtol=1e-12)
+    off_grid = X[box][:1] + torch.tensor([0.0, 1e-3, 0.0], dtype=F64)  # a latitude never seen
+    on_grid = X[~box][:1]
+    Xs = (torch.cat([off_grid, on_grid]) - model.coordinate_shift_) / model.coordinate_scale_
+    model._residual.block_scale, model._residual.block_variance = 3.0, 2.0
+    assert model._residual.calibrate(Xs, torch.ones(2, dtype=F64)).tolist() == [5.0, 1.0]
+
+
+def test_no_gap_variance_model_when_every_location_is_observed_at_some_time():
+    X, y, keep = _grid_data()
+    model = FunBaT(rank=2, seed=0, n_epochs=20, n_samples=64).fit(X[keep], y[keep])
+    assert (model._residual.block_scale, model._residual.block_variance) == (1.0, 0.0)

@@ -6,7 +6,7 @@ import torch
 from tensorkit.core.cp import CPTensor
 from tensorkit.core.tucker import TuckerTensor
 from tensorkit.funbat import rank
-from tensorkit.funbat.rank import BLOCK_FRACTION, FALLBACK_RANK, _held_blocks, select_ranks
+from tensorkit.funbat.rank import BLOCK_FRACTION, FALLBACK_RANK, held_out_boxes, select_ranks
 
 SHAPE = (15, 18, 20)
 
@@ -95,7 +95,7 @@ def _with_hole(X, y):
 def test_block_split_holds_out_whole_boxes_of_the_later_modes():
     shape = (6, 20, 30)
     cells = torch.arange(6 * 20 * 30)
-    held = _held_blocks(shape, cells, 500, torch.Generator().manual_seed(0))
+    held = held_out_boxes(shape, cells, 500, torch.Generator().manual_seed(0))
     assert held.numel() >= 500
     spatial = torch.zeros(20 * 30, dtype=torch.long).index_add_(0, cells[held] % 600, torch.ones_like(held))
     assert set(spatial.unique().tolist()) <= {0, 6}  # a held cell of modes 2..3 is held at every index of mode 1
@@ -111,7 +111,7 @@ def test_block_split_recovers_planted_tucker_ranks(ranks):
 
 def test_auto_split_holds_out_blocks_only_when_the_later_modes_have_holes(monkeypatch):
     calls = []
-    monkeypatch.setattr(rank, "_held_blocks", lambda *args: calls.append(args) or _held_blocks(*args))
+    monkeypatch.setattr(rank, "held_out_boxes", lambda *args: calls.append(args) or held_out_boxes(*args))
     X, y = _planted_tucker((2, 3, 4))
     select_ranks(X, y)
     assert calls == []

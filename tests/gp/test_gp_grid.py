@@ -136,3 +136,22 @@ def test_conjugate_gradients_matches_a_dense_solve_with_and_without_jacobi():
     for preconditioner in (None, A.diagonal()):
         x = conjugate_gradients(lambda v: A @ v, b, 1e-10, preconditioner=preconditioner)
         assert torch.allclose(x, torch.linalg.solve(A, b), rtol=1e-8, atol=1e-10)
+
+
+def test_conjugate_gradients_retires_converged_columns_and_meets_each_tolerance():
+    g = torch.Generator().manual_seed(7)
+    A = torch.randn(200, 200, generator=g, dtype=F64)
+    A = A @ A.T / 200 + torch.diag(torch.logspace(-3, 1, 200, dtype=F64))
+    b = torch.randn(200, 5, generator=g, dtype=F64)
+    tol = torch.tensor([1e-10, 1e-1, 1e-1, 1e-1, 1e-1], dtype=F64)
+    widths = []
+
+    def product(v):
+        widths.append(v.shape[1])
+        return A @ v
+
+    x = conjugate_gradients(product, b, tol)
+    residual = (A @ x - b).norm(dim=0) / b.norm(dim=0)
+    assert (residual <= tol).all()
+    assert residual[1:].max() > 1e-6  # the loose columns stopped early ...
+    assert widths[0] == 5 and widths[-1] == 1  # ... and left the iteration
