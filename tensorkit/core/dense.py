@@ -9,6 +9,7 @@ from typing import Any
 import torch
 
 from tensorkit.core.format import TensorFormat, check_components
+from tensorkit.core.tenalg import mode_dot
 
 
 class DenseTensor(TensorFormat):
@@ -50,7 +51,7 @@ class DenseTensor(TensorFormat):
 
     def mode_product(self, matrix: torch.Tensor, mode: int) -> DenseTensor:
         self._check_mode(matrix, mode)
-        return DenseTensor(torch.movedim(torch.tensordot(matrix.to(self.dtype), self.data, dims=([1], [mode])), 0, mode))
+        return DenseTensor(mode_dot(self.data, matrix.to(self.dtype), mode))
 
     def take(self, index: torch.Tensor | slice, mode: int) -> DenseTensor:
         self._check_take_mode(mode)
