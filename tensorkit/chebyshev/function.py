@@ -88,14 +88,11 @@ class ChebTuckerFunction(FunctionalTucker):
 
     # ------------------------------------------------------------------ algebra
     def recompress(self, tol: float | None = 1e-12, rank: Sequence[int] | None = None) -> ChebTuckerFunction:
-        """Re-orthogonalise the coefficient factors (QR) and truncate by HOSVD of the small core."""
+        """Truncated HOSVD of the coefficient Tucker tensor (to ``tol``, or to ``rank`` if given)."""
         if tol is not None:
             tol = check_positive_float(tol, "tol")
-        qrs = [torch.linalg.qr(b.coeffs) for b in self.bases]
-        small = multi_mode_dot(self.core, [r for _, r in qrs])
-        cut = truncate(DenseTensor(small), rank=rank, tol=tol if rank is None else None).tucker
-        bases = [b.with_coeffs(q @ u) for b, (q, _), u in zip(self.bases, qrs, cut.factors)]
-        return ChebTuckerFunction(cut.core, bases)
+        cut = truncate(self.coefficients(), rank=rank, tol=tol if rank is None else None).tucker
+        return ChebTuckerFunction(cut.core, [b.with_coeffs(u) for b, u in zip(self.bases, cut.factors)])
 
     def __add__(self, other: Any) -> ChebTuckerFunction:
         return _concatenate([self, self._coerce(other)]).recompress()

@@ -59,8 +59,9 @@ def truncate(x: TensorFormat, rank: Sequence[int] | None = None, tol: float | No
     Parameters
     ----------
     x : TensorFormat
-        The tensor (:class:`~tensorkit.core.DenseTensor`, :class:`~tensorkit.core.CPTensor` without
-        forming it, or any format through its dense oracle).
+        The tensor: a :class:`~tensorkit.core.DenseTensor`, a :class:`~tensorkit.core.CPTensor` or
+        :class:`~tensorkit.core.TuckerTensor` (non-orthonormal factors allowed; neither is formed), or any
+        format through its dense oracle.
     rank : sequence of int, optional
         Per-mode ranks (capped at the modal ranks when ``accurate``).
     tol : float, optional
@@ -193,20 +194,26 @@ def _project(x: TensorFormat, factors: Sequence[torch.Tensor]) -> torch.Tensor:
 
 
 def _modal_svds(x: TensorFormat) -> tuple[list[tuple[torch.Tensor, torch.Tensor]], float]:
-    """Left singular vectors and singular values of every unfolding, and ``‖x‖_F``."""
-    if isinstance(x, CPTensor):
-        return _cp_modal_svds(x)
+    """Left singular vectors and singular values of every unfolding, and ``‖x‖_F``.
+
+    CP and Tucker tensors are reduced first: with ``f_ℓ = q_ℓ r_ℓ``, the tensor over the ``r_ℓ`` has the
+    same modal singular values, and its left singular vectors times ``q_ℓ`` are ``x``'s.
+    """
+    if isinstance(x, (CPTensor, TuckerTensor)):
+        qrs = [torch.linalg.qr(f) for f in x.factors]
+        if math.prod(r.shape[0] for _, r in qrs) <= _MAX_REDUCED_CORE:
+            reduced = [r for _, r in qrs]
+            small = (CPTensor(x.weights, reduced) if isinstance(x, CPTensor) else TuckerTensor(x.core, reduced)).to_dense()
+            pairs = [modal_svd(small, k) for k in range(small.ndim)]
+            return [(q @ u, s) for (q, _), (u, s) in zip(qrs, pairs)], float(torch.linalg.vector_norm(small))
+        if isinstance(x, CPTensor):
+            return _cp_gram_svds(x)
     dense = x.to_dense()
     return [modal_svd(dense, k) for k in range(dense.ndim)], float(torch.linalg.vector_norm(dense))
 
 
-def _cp_modal_svds(x: CPTensor) -> tuple[list[tuple[torch.Tensor, torch.Tensor]], float]:
-    """Exact modal SVDs of a CP tensor, through QR-reduced factors (or the CP Gram when too large)."""
-    qrs = [torch.linalg.qr(f) for f in x.factors]
-    if math.prod(r.shape[0] for _, r in qrs) <= _MAX_REDUCED_CORE:
-        small = CPTensor(x.weights, [r for _, r in qrs]).to_dense()
-        pairs = [modal_svd(small, k) for k in range(small.ndim)]
-        return [(q @ u, s) for (q, _), (u, s) in zip(qrs, pairs)], float(torch.linalg.vector_norm(small))
+def _cp_gram_svds(x: CPTensor) -> tuple[list[tuple[torch.Tensor, torch.Tensor]], float]:
+    """Exact modal SVDs of a CP tensor too large to reduce, from the CP Gram matrices."""
     weights, grams = x.weights, [f.mT @ f for f in x.factors]
     pairs = []
     for k, f in enumerate(x.factors):

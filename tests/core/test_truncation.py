@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from tensorkit.core import CPTensor, DenseTensor, hooi, hosvd, tucker_ranks_for_tol
+from tensorkit.core import CPTensor, DenseTensor, TuckerTensor, hooi, hosvd, tucker_ranks_for_tol
 from tensorkit.core.tenalg import unfold
 from tensorkit.core.truncation import hooi_sweep, truncate
 from tests.core.test_conformance import make_cp
@@ -20,6 +20,13 @@ def cp():
     """A CP tensor with graded weights, so tolerances cut its modal spectra."""
     factors = make_cp(SHAPE, 8, torch.Generator().manual_seed(4)).factors
     return CPTensor(torch.logspace(0, -4, 8, dtype=torch.float64), factors)
+
+
+def as_tucker_with_raw_factors(cp):
+    """The same tensor as a Tucker tensor with a super-diagonal core and non-orthonormal factors."""
+    core = torch.zeros((cp.rank,) * cp.ndim, dtype=cp.dtype)
+    core[(torch.arange(cp.rank),) * cp.ndim] = cp.weights
+    return TuckerTensor(core, cp.factors)
 
 
 def signed_leading_vectors(x, k, r):
@@ -58,8 +65,10 @@ def test_rank_and_tolerance_take_the_smaller_rank(cp):
 
 
 @pytest.mark.parametrize("rank, tol", [(None, 1e-4), ((3, 5, 2), None)])
-def test_cp_input_equals_its_dense_oracle(cp, rank, tol):
-    ours, dense = truncate(cp, rank=rank, tol=tol), truncate(DenseTensor(cp.to_dense()), rank=rank, tol=tol)
+@pytest.mark.parametrize("as_tucker", [False, True], ids=["cp", "tucker"])
+def test_factored_input_equals_its_dense_oracle(cp, rank, tol, as_tucker):
+    x = as_tucker_with_raw_factors(cp) if as_tucker else cp
+    ours, dense = truncate(x, rank=rank, tol=tol), truncate(DenseTensor(cp.to_dense()), rank=rank, tol=tol)
     assert ours.tucker.rank == dense.tucker.rank
     for a, b in zip(ours.tucker.factors, dense.tucker.factors):
         torch.testing.assert_close(a, b, rtol=0, atol=1e-9)
