@@ -9,7 +9,7 @@ import torch
 
 from tensorkit._validation import check_positive_int
 from tensorkit.core.format import TensorFormat, check_components
-from tensorkit.core.tenalg import khatri_rao
+from tensorkit.core.tenalg import hadamard_rows, khatri_rao
 
 
 class CPTensor(TensorFormat):
@@ -59,10 +59,7 @@ class CPTensor(TensorFormat):
 
     def at(self, indices: torch.Tensor) -> torch.Tensor:
         idx = self._check_indices(indices)
-        prod = self.weights.expand(idx.shape[0], -1)
-        for k, u in enumerate(self.factors):
-            prod = prod * u[idx[:, k]]
-        return prod.sum(1)
+        return hadamard_rows([u[idx[:, k]] for k, u in enumerate(self.factors)]) @ self.weights
 
     def mode_product(self, matrix: torch.Tensor, mode: int) -> CPTensor:
         self._check_mode(matrix, mode)
