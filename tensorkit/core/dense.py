@@ -8,7 +8,7 @@ from typing import Any
 
 import torch
 
-from tensorkit.core.format import TensorFormat, check_components
+from tensorkit.core.format import Draw, TensorFormat, check_components
 from tensorkit.core.tenalg import mode_dot
 
 
@@ -20,6 +20,8 @@ class DenseTensor(TensorFormat):
     data : torch.Tensor
         The full tensor (floating point or complex, at least 1-D).
     """
+
+    component_names = ("data",)
 
     def __init__(self, data: torch.Tensor) -> None:
         check_components([data], "[data]")
@@ -66,6 +68,10 @@ class DenseTensor(TensorFormat):
 
     def _inner_dense(self, dense: torch.Tensor) -> torch.Tensor:
         return (self.data.conj() * dense).sum()
+
+    @classmethod
+    def random(cls, shape: Sequence[int], rank: None, std: float, draw: Draw) -> DenseTensor:
+        return DenseTensor(draw(tuple(shape), std))
 
     @classmethod
     def n_parameters(cls, shape: Sequence[int], rank: Any = None) -> int:
