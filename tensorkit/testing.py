@@ -73,6 +73,15 @@ class FormatConformance:
         dense = x.to_dense()
         assert dense.shape == self.shape and dense.dtype == dtype
 
+    def test_named_components_rebuild_and_random_has_the_rank(self, pair: tuple[TensorFormat, TensorFormat],
+                                                              dtype: torch.dtype) -> None:
+        x, _ = pair
+        torch.testing.assert_close(type(x)(**x.named_components()).to_dense(), x.to_dense(), rtol=0, atol=0)
+        gen = torch.Generator().manual_seed(3)
+        drawn = type(x).random(x.shape, x.rank, 0.5, lambda shape, std: std * random_tensor(shape, gen, dtype))
+        assert type(drawn) is type(x) and drawn.shape == x.shape and drawn.rank == x.rank and drawn.dtype == dtype
+        assert list(drawn.named_components()) == list(type(x).component_names)
+
     def test_at_matches_dense(self, pair: tuple[TensorFormat, TensorFormat]) -> None:
         x, _ = pair
         idx = torch.cartesian_prod(*[torch.arange(n) for n in self.shape])

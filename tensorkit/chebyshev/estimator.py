@@ -18,8 +18,8 @@ from tensorkit.chebyshev.function import ChebTuckerFunction
 from tensorkit.chebyshev.io import function_arrays, function_from_arrays
 from tensorkit.chebyshev.points import check_domain
 from tensorkit.chebyshev.sources import CPSource, FunctionSource, GridSource, relative_tails, uniform_grid
-from tensorkit.core.truncation import hooi_cp, truncate_cp, truncate_dense
-from tensorkit.core import hooi
+from tensorkit.core import CPTensor, DenseTensor
+from tensorkit.core.truncation import hooi_sweep, truncate
 
 __all__ = ["ChebTucker"]
 
@@ -134,17 +134,14 @@ class ChebTucker(Regressor):
         if isinstance(coeffs, torch.Tensor):
             if self.truncation == "rhosvd":
                 raise ValueError("truncation='rhosvd' applies to CP input only; use 'hosvd'")
-            cut = truncate_dense(coeffs, tol=self.tol, rank=ranks)
-            core, factors = cut.core, cut.factors
-            if self.hooi_iters:
-                refined = hooi(coeffs, rank=[u.shape[1] for u in factors], n_iter_max=self.hooi_iters)
-                core, factors = refined.core, refined.factors
+            tensor = DenseTensor(coeffs)
         else:
-            weights, cp_factors = coeffs
-            cut = truncate_cp(weights, cp_factors, tol=self.tol, rank=ranks, rule=self.truncation)
-            core, factors = cut.core, cut.factors
-            if self.hooi_iters:
-                core, factors = hooi_cp(weights, cp_factors, factors, self.hooi_iters)
+            tensor = CPTensor(*coeffs)
+        cut = truncate(tensor, rank=ranks, tol=self.tol if ranks is None else None, rule=self.truncation)
+        tucker = cut.tucker
+        for _ in range(self.hooi_iters):
+            tucker = hooi_sweep(tensor, tucker.factors)
+        core, factors = tucker.core, tucker.factors
         if not math.isfinite(max(tails) + cut.relative_error_bound):
             raise ValueError(f"f's values are too large: their Chebyshev coefficients overflow float64 (error estimate "
                              f"{max(tails) + cut.relative_error_bound}); fit f divided by its magnitude and scale the model back")

@@ -15,8 +15,8 @@ from tensorkit._validation import check_positive_float, check_positive_int
 from tensorkit.chebyshev.basis import ChebyshevBasis
 from tensorkit.chebyshev.points import chebyshev_points
 from tensorkit.chebyshev.transforms import vals_to_coeffs
-from tensorkit.core.truncation import truncate_dense
-from tensorkit.core import FunctionalTucker, TuckerTensor
+from tensorkit.core.truncation import truncate
+from tensorkit.core import DenseTensor, FunctionalTucker, TuckerTensor
 from tensorkit.core.tenalg import khatri_rao, multi_mode_dot
 
 __all__ = ["ChebTuckerFunction"]
@@ -88,14 +88,11 @@ class ChebTuckerFunction(FunctionalTucker):
 
     # ------------------------------------------------------------------ algebra
     def recompress(self, tol: float | None = 1e-12, rank: Sequence[int] | None = None) -> ChebTuckerFunction:
-        """Re-orthogonalise the coefficient factors (QR) and truncate by HOSVD of the small core."""
+        """Truncated HOSVD of the coefficient Tucker tensor (to ``tol``, or to ``rank`` if given)."""
         if tol is not None:
             tol = check_positive_float(tol, "tol")
-        qrs = [torch.linalg.qr(b.coeffs) for b in self.bases]
-        small = multi_mode_dot(self.core, [r for _, r in qrs])
-        cut = truncate_dense(small, tol=tol, rank=rank)
-        bases = [b.with_coeffs(q @ u) for b, (q, _), u in zip(self.bases, qrs, cut.factors)]
-        return ChebTuckerFunction(cut.core, bases)
+        cut = truncate(self.coefficients(), rank=rank, tol=tol if rank is None else None).tucker
+        return ChebTuckerFunction(cut.core, [b.with_coeffs(u) for b, u in zip(self.bases, cut.factors)])
 
     def __add__(self, other: Any) -> ChebTuckerFunction:
         return _concatenate([self, self._coerce(other)]).recompress()
@@ -147,9 +144,9 @@ class ChebTuckerFunction(FunctionalTucker):
             whitened.append(r)
             bases.append(b.with_coeffs(torch.linalg.solve_triangular(r, b.coeffs, upper=True, left=False)))
         core = multi_mode_dot(self.core, whitened)
-        cut = truncate_dense(core, rank=core.shape)
-        bases = [b.with_coeffs(b.coeffs @ u) for b, u in zip(bases, cut.factors)]
-        return cut.singular_values, ChebTuckerFunction(cut.core, bases)
+        cut = truncate(DenseTensor(core), rank=core.shape)
+        bases = [b.with_coeffs(b.coeffs @ u) for b, u in zip(bases, cut.tucker.factors)]
+        return cut.singular_values, ChebTuckerFunction(cut.tucker.core, bases)
 
     # ------------------------------------------------------------------ sampling
     def to_dataarray(self, name: str | None = None, **coords: Any):

@@ -26,7 +26,7 @@ import torch
 from torch import nn
 
 from tensorkit._validation import check_choice, check_positive_float, check_positive_int, check_rank
-from tensorkit.core.tenalg import contract_rows
+from tensorkit.core.tenalg import contract_rows, contract_rows_adjoint, hadamard_rows, kronecker_rows
 
 __all__ = ["CPModel", "CoSTCo", "MLP", "CompletionModel", "TuckerModel", "build_model", "MODEL_NAMES"]
 
@@ -169,15 +169,15 @@ class CPModel(CompletionModel):
         self.head.weight.requires_grad_(not freeze_weights)
 
     def features(self, idx: torch.Tensor) -> torch.Tensor:
-        return torch.stack(_gather_rows(self.factors, idx)).prod(0)
+        return hadamard_rows(_gather_rows(self.factors, idx))
 
 
 class TuckerModel(CompletionModel):
     """Tucker completion model: ``h = ⊗_n A_n[i_n]``, head weight = ``vec(core)`` (C order).
 
     Predictions and influence inner products are Tucker gathers (``tensorkit.core.tenalg.contract_rows``
-    on the gathered factor rows); the ``Π R_n``-long feature vector is only formed by :meth:`features`
-    when asked for. Indices are not range-checked here (no host synchronisation per batch):
+    on the gathered factor rows) and head gradients its adjoint (``contract_rows_adjoint``); the
+    ``Π R_n``-long feature vector is only formed by :meth:`features` when asked for. Indices are not range-checked here (no host synchronisation per batch):
     :func:`~tensorkit.completion.training.train_model` and the estimator check them once.
 
     Parameters
@@ -209,11 +209,7 @@ class TuckerModel(CompletionModel):
                 self.head.bias.fill_(bias_init)
 
     def features(self, idx: torch.Tensor) -> torch.Tensor:
-        rows = _gather_rows(self.factors, idx)
-        h = rows[0]
-        for row in rows[1:]:
-            h = (h[:, :, None] * row[:, None, :]).flatten(1)
-        return h
+        return kronecker_rows(_gather_rows(self.factors, idx))
 
     def _gather(self, flat_core: torch.Tensor, rows: list[torch.Tensor]) -> torch.Tensor:
         return contract_rows(flat_core.to(rows[0].dtype).reshape(self.ranks), rows)
@@ -231,19 +227,12 @@ class TuckerModel(CompletionModel):
         return self._gather(self.head.weight[0], rows) + self._bias(), inner
 
     def head_gradient(self, idx: torch.Tensor, residuals: torch.Tensor) -> torch.Tensor:
-        return self._head_gradient(_gather_rows(self.factors, idx), residuals)
+        return contract_rows_adjoint(residuals, _gather_rows(self.factors, idx)).reshape(-1)
 
     def residual_and_head_gradient(self, idx: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         rows = _gather_rows(self.factors, idx)
         r = self._gather(self.head.weight[0], rows) + self._bias() - y.to(self.head.weight.dtype)
-        return r, self._head_gradient(rows, r)
-
-    @staticmethod
-    def _head_gradient(rows: list[torch.Tensor], residuals: torch.Tensor) -> torch.Tensor:
-        """``Σ_b r_b ⊗_n rows[n][b]``, flattened in C order, without forming ``h``."""
-        letters = "abcdefghijklmnopqrstuvwxy"[: len(rows)]
-        spec = "z," + ",".join(f"z{c}" for c in letters) + "->" + letters
-        return torch.einsum(spec, residuals.to(rows[0].dtype), *rows).reshape(-1)
+        return r, contract_rows_adjoint(r, rows).reshape(-1)
 
 
 def _gather_rows(factors: nn.ParameterList, idx: torch.Tensor) -> list[torch.Tensor]:

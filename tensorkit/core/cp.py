@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
 import torch
 
 from tensorkit._validation import check_positive_int
-from tensorkit.core.format import TensorFormat, check_components
-from tensorkit.core.tenalg import khatri_rao
+from tensorkit.core.format import Draw, TensorFormat, check_components
+from tensorkit.core.tenalg import hadamard_rows, khatri_rao
 
 
 class CPTensor(TensorFormat):
@@ -22,6 +23,8 @@ class CPTensor(TensorFormat):
     factors : sequence of torch.Tensor
         Factor matrices; ``factors[k]`` has shape ``(n_k, R)``.
     """
+
+    component_names = ("weights", "factors")
 
     def __init__(self, weights: torch.Tensor, factors: Sequence[torch.Tensor]) -> None:
         factors = list(factors)
@@ -59,10 +62,7 @@ class CPTensor(TensorFormat):
 
     def at(self, indices: torch.Tensor) -> torch.Tensor:
         idx = self._check_indices(indices)
-        prod = self.weights.expand(idx.shape[0], -1)
-        for k, u in enumerate(self.factors):
-            prod = prod * u[idx[:, k]]
-        return prod.sum(1)
+        return hadamard_rows([u[idx[:, k]] for k, u in enumerate(self.factors)]) @ self.weights
 
     def mode_product(self, matrix: torch.Tensor, mode: int) -> CPTensor:
         self._check_mode(matrix, mode)
@@ -79,6 +79,13 @@ class CPTensor(TensorFormat):
     def einsum_operands(self, labels: str, rank_labels: str | None = None) -> tuple[list[str], list[torch.Tensor]]:
         r = self._rank_letters(labels, rank_labels, 1)
         return [r, *(m + r for m in labels)], [self.weights, *self.factors]
+
+    @classmethod
+    def random(cls, shape: Sequence[int], rank: int, std: float, draw: Draw) -> CPTensor:
+        """Unit weights and factors of spread ``s``: ``std = s^K·√R``."""
+        s = (std / math.sqrt(rank)) ** (1.0 / len(shape))
+        factors = [draw((n, rank), s) for n in shape]
+        return CPTensor(factors[0].new_ones(rank), factors)
 
     @classmethod
     def n_parameters(cls, shape: Sequence[int], rank: int) -> int:

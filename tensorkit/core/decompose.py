@@ -17,25 +17,19 @@ import torch
 
 from tensorkit._validation import as_tensor, check_choice, check_positive_float, check_positive_int, check_rank
 from tensorkit.core.cp import CPTensor
-from tensorkit.core.tenalg import khatri_rao, mode_dot, multi_mode_dot, unfold
+from tensorkit.core.dense import DenseTensor
+from tensorkit.core.tenalg import khatri_rao, unfold
+from tensorkit.core.truncation import column_signs, eps_rank, hooi_sweep, leading_left_singular_vectors, thin_svd, truncate
 from tensorkit.core.tt import TTTensor
 from tensorkit.core.tucker import TuckerTensor
 
-__all__ = ["cp_als", "eps_rank", "hooi", "hosvd", "tt_svd", "tucker_ranks_for_tol"]
+__all__ = ["cp_als", "hooi", "hosvd", "tt_svd", "tucker_ranks_for_tol"]
 
 
 def hosvd(x: torch.Tensor, rank: int | Sequence[int]) -> TuckerTensor:
     """Truncated higher-order SVD: leading left singular vectors of every unfolding, then the core."""
     x = _check_dense(x)
-    ranks = check_rank(rank, x.shape)
-    factors = _hosvd_factors(x, ranks)
-    return TuckerTensor(multi_mode_dot(x, factors, transpose=True), factors)
-
-
-def eps_rank(singular_values: torch.Tensor, budget: float) -> int:
-    """Fewest leading singular values (at least one) whose discarded tail has norm ``≤ budget``."""
-    tail = torch.cumsum(singular_values.flip(0) ** 2, 0).flip(0).sqrt()  # tail[r] = ‖s[r:]‖
-    return max(1, int((tail > budget).sum()))
+    return truncate(DenseTensor(x), rank=_core_ranks(rank, x.shape), accurate=False).tucker
 
 
 def tucker_ranks_for_tol(x: torch.Tensor, tol: float) -> tuple[int, ...]:
@@ -45,9 +39,7 @@ def tucker_ranks_for_tol(x: torch.Tensor, tol: float) -> tuple[int, ...]:
     ``≤ tol·‖x‖/√K``; the truncated HOSVD then has relative error ``≤ tol`` (De Lathauwer et al., 2000).
     """
     x = _check_dense(x)
-    tol = check_positive_float(tol, "tol")
-    budget = tol * float(torch.linalg.vector_norm(x)) / math.sqrt(x.ndim)
-    return tuple(eps_rank(torch.linalg.svdvals(_tall(unfold(x, k))), budget) for k in range(x.ndim))
+    return truncate(DenseTensor(x), tol=check_positive_float(tol, "tol")).tucker.rank
 
 
 def hooi(
@@ -96,7 +88,7 @@ def hooi(
     filled = _initial_fill(x, mask)
     ranks = _resolve_ranks(filled, rank, tol)
     if init == "svd":
-        factors = _hosvd_factors(filled, ranks)
+        factors = truncate(DenseTensor(filled), rank=ranks, accurate=False).tucker.factors
     else:
         gen = torch.Generator().manual_seed(seed)
         factors = [
@@ -106,18 +98,10 @@ def hooi(
     x_sq = _squared_norm(x) if mask is None else _observed_squared_norm(x, mask)
     errors: list[float] = []
     for _ in range(n_iter_max):
-        # suffix[k] = filled ×_{j>k} U_jᵀ with the incoming factors, shared by the modes ≤ k
-        suffix = [filled]
-        for j in range(x.ndim - 1, 0, -1):
-            suffix.insert(0, mode_dot(suffix[0], factors[j].mT, j))
-        for k in range(x.ndim):
-            projected = multi_mode_dot(suffix[k], factors[:k], transpose=True)
-            factors[k] = _leading_left_singular_vectors(unfold(projected, k), ranks[k])
-        # the last projection skipped only the last mode, so the core is one mode product away
-        core = mode_dot(projected, factors[-1].mT, x.ndim - 1)
-        tucker = TuckerTensor(core, factors)
-        core_sq = _squared_norm(core)  # = <x, tucker> = ||tucker||^2 (orthonormal factors)
-        suffix = projected = filled = None  # free the old imputation before the new one is formed
+        tucker = hooi_sweep(DenseTensor(filled), factors)
+        factors = tucker.factors
+        core_sq = _squared_norm(tucker.core)  # = <x, tucker> = ||tucker||^2 (orthonormal factors)
+        filled = None  # free the old imputation before the new one is formed
         filled, error = _em_step(x, mask, tucker, x_sq, core_sq, core_sq)
         errors.append(error)
         if len(errors) > 1 and abs(errors[-2] - errors[-1]) < tol_iter:
@@ -172,7 +156,7 @@ def cp_als(
     for k, n in enumerate(x.shape):
         noise = torch.randn(n, rank, generator=gen, dtype=x.dtype).to(x.device)
         if init == "svd":
-            lead = _leading_left_singular_vectors(unfold(filled, k), min(rank, n))
+            lead = leading_left_singular_vectors(unfold(filled, k), min(rank, n))
             noise = torch.cat([lead, noise[:, lead.shape[1]:]], 1)
         factors.append(noise)
     x_sq = _squared_norm(x) if mask is None else _observed_squared_norm(x, mask)
@@ -226,9 +210,9 @@ def tt_svd(x: torch.Tensor, rank: int | Sequence[int] | None = None, tol: float 
     budget = 0.0 if tol is None else check_positive_float(tol, "tol") * float(torch.linalg.vector_norm(x)) / math.sqrt(x.ndim - 1)
     cores, rest, r_prev = [], x, 1
     for k, n in enumerate(x.shape[:-1]):
-        u, s, vh = _svd(rest.reshape(r_prev * n, -1))
+        u, s, vh = thin_svd(rest.reshape(r_prev * n, -1))
         r = min(eps_rank(s, budget), max_ranks[k])
-        sign = _column_signs(u[:, :r])
+        sign = column_signs(u[:, :r])
         cores.append((u[:, :r] * sign).reshape(r_prev, n, r))
         rest, r_prev = (sign * s[:r]).mT * vh[:r], r
     cores.append(rest.reshape(r_prev, x.shape[-1], 1))
@@ -350,10 +334,20 @@ def _mttkrp(x: torch.Tensor, factors: Sequence[torch.Tensor], mode: int, right: 
 def _resolve_ranks(x: torch.Tensor, rank: Any, tol: float | None) -> tuple[int, ...]:
     if rank is None and tol is None:
         raise ValueError("give rank, tol or both")
-    ranks = check_rank(rank, x.shape) if rank is not None else x.shape
+    ranks = _core_ranks(rank, x.shape) if rank is not None else x.shape
     if tol is not None:
         ranks = tuple(min(r, t) for r, t in zip(ranks, tucker_ranks_for_tol(x, tol)))
     return tuple(ranks)
+
+
+def _core_ranks(rank: Any, shape: Sequence[int]) -> tuple[int, ...]:
+    """Checked Tucker ranks: one per mode, each at most its mode's size and the product of the other sizes."""
+    ranks = check_rank(rank, shape)
+    for k, r in enumerate(ranks):
+        others = math.prod(shape) // shape[k]
+        if r > others:
+            raise ValueError(f"rank {r} exceeds the product of the other modes' sizes or ranks ({others})")
+    return ranks
 
 
 def _tt_max_ranks(rank: Any, ndim: int) -> list[int]:
@@ -369,55 +363,3 @@ def _tt_max_ranks(rank: Any, ndim: int) -> list[int]:
     if len(ranks) != ndim - 1:
         raise ValueError(f"rank must have {ndim - 1} inner entries (or {ndim + 1} with the ones), got {len(ranks)}")
     return [check_positive_int(r, f"rank[{k}]") for k, r in enumerate(ranks)]
-
-
-def _hosvd_factors(x: torch.Tensor, ranks: Sequence[int]) -> list[torch.Tensor]:
-    return [_leading_left_singular_vectors(unfold(x, k), r) for k, r in enumerate(ranks)]
-
-
-def _tall(matrix: torch.Tensor) -> torch.Tensor:
-    """``matrix`` or its transpose, whichever has at least as many rows as columns.
-
-    LAPACK's SVD of a wide matrix is several times slower than that of its (tall) transpose.
-    """
-    return matrix.mT if matrix.shape[0] < matrix.shape[1] else matrix
-
-
-def _svd(matrix: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Thin SVD ``(u, s, vh)`` of ``matrix``, computed on :func:`_tall` of it."""
-    u, s, vh = torch.linalg.svd(_tall(matrix), full_matrices=False)
-    return (u, s, vh) if matrix.shape[0] >= matrix.shape[1] else (vh.mT, s, u.mT)
-
-
-def _leading_left_singular_vectors(matrix: torch.Tensor, r: int, amplification: float = 10.0) -> torch.Tensor:
-    """Leading ``r`` left singular vectors, signs fixed so each column's largest entry is positive.
-
-    Parameters
-    ----------
-    matrix : torch.Tensor
-        An ``(m, n)`` matrix.
-    r : int
-        Number of vectors, at most ``min(m, n)``.
-    amplification : float
-        For a wide matrix (``n ≥ 2m``) the vectors come from the eigendecomposition of the ``m × m``
-        Gram matrix ``A Aᵀ``, much cheaper than an SVD. Squaring the matrix multiplies the error bound
-        of the leading subspace by about ``σ_1 / (σ_r + σ_{r+1})``; when that exceeds
-        ``amplification`` the exact SVD is used instead.
-    """
-    m, n = matrix.shape
-    if r > min(m, n):
-        raise ValueError(f"rank {r} exceeds the product of the other modes' sizes or ranks ({min(m, n)})")
-    u = None
-    if n >= 2 * m:
-        evals, evecs = torch.linalg.eigh(matrix @ matrix.mT)
-        s = evals.flip(0).clamp_min(0).sqrt()
-        if s[0] <= amplification * (s[r - 1] + (s[r] if r < m else 0)):
-            u = evecs[:, m - r:].flip(1)
-    if u is None:
-        u = _svd(matrix)[0][:, :r]
-    return u * _column_signs(u)
-
-
-def _column_signs(u: torch.Tensor) -> torch.Tensor:
-    """Signs that make each column's largest-magnitude entry positive (tensorly's ``svd_flip``)."""
-    return torch.sign(u.gather(0, u.abs().argmax(0, keepdim=True)))

@@ -8,7 +8,8 @@ from typing import Any
 
 import torch
 
-from tensorkit.core.format import TensorFormat, check_components
+from tensorkit.core.format import Draw, TensorFormat, check_components
+from tensorkit.core.tenalg import mode_dot
 
 
 class DenseTensor(TensorFormat):
@@ -19,6 +20,8 @@ class DenseTensor(TensorFormat):
     data : torch.Tensor
         The full tensor (floating point or complex, at least 1-D).
     """
+
+    component_names = ("data",)
 
     def __init__(self, data: torch.Tensor) -> None:
         check_components([data], "[data]")
@@ -50,7 +53,7 @@ class DenseTensor(TensorFormat):
 
     def mode_product(self, matrix: torch.Tensor, mode: int) -> DenseTensor:
         self._check_mode(matrix, mode)
-        return DenseTensor(torch.movedim(torch.tensordot(matrix.to(self.dtype), self.data, dims=([1], [mode])), 0, mode))
+        return DenseTensor(mode_dot(self.data, matrix.to(self.dtype), mode))
 
     def take(self, index: torch.Tensor | slice, mode: int) -> DenseTensor:
         self._check_take_mode(mode)
@@ -65,6 +68,10 @@ class DenseTensor(TensorFormat):
 
     def _inner_dense(self, dense: torch.Tensor) -> torch.Tensor:
         return (self.data.conj() * dense).sum()
+
+    @classmethod
+    def random(cls, shape: Sequence[int], rank: None, std: float, draw: Draw) -> DenseTensor:
+        return DenseTensor(draw(tuple(shape), std))
 
     @classmethod
     def n_parameters(cls, shape: Sequence[int], rank: Any = None) -> int:

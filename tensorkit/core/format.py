@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import string
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 import torch
@@ -13,6 +13,9 @@ import torch
 from tensorkit._validation import as_tensor, check_index_range, check_positive_float
 
 F = TypeVar("F", bound="TensorFormat")
+
+Draw = Callable[[Sequence[int], float], torch.Tensor]
+"""``draw(shape, std)``: a random component of ``shape`` with entries of spread ``std`` (see :meth:`TensorFormat.random`)."""
 
 
 class TensorFormat(ABC):
@@ -25,9 +28,25 @@ class TensorFormat(ABC):
     :meth:`resolve_rank` (with :meth:`rank_from_budget`) do the rank bookkeeping of the format.
     """
 
+    component_names: tuple[str, ...]
+    """The constructor's arguments, in order: ``type(x)(**x.named_components())`` rebuilds ``x``."""
+
     @abstractmethod
     def components(self) -> list[torch.Tensor]:
         """The tensors that define this format."""
+
+    def named_components(self) -> dict[str, torch.Tensor | list[torch.Tensor]]:
+        """The components by constructor argument (a list where the format takes one per mode)."""
+        return {name: getattr(self, name) for name in self.component_names}
+
+    @classmethod
+    @abstractmethod
+    def random(cls: type[F], shape: Sequence[int], rank: Any, std: float, draw: Draw) -> F:
+        """A tensor of ``shape`` at resolved ``rank`` whose entries spread about ``std`` at initialisation.
+
+        The format splits ``std`` over its components and calls ``draw(shape, std)`` once per random
+        component, in :attr:`component_names` order (a seeded ``draw`` thus gives a reproducible tensor).
+        """
 
     @abstractmethod
     def _from_components(self: F, tensors: list[torch.Tensor]) -> F:

@@ -116,16 +116,47 @@ def contract_rows(core: torch.Tensor, rows: Sequence[torch.Tensor], indices: Seq
 
 def contract_rows_diagonal(rows: Sequence[torch.Tensor], indices: Sequence[torch.Tensor] | None = None) -> torch.Tensor:
     """:func:`contract_rows` for the super-diagonal core of ones (CP): ``sum_r prod_k rows[k][n, r]``."""
-    width = rows[0].shape[1]
+    return map_rows(lambda points: hadamard_rows(_rows_of(rows, indices, points)).sum(1), _n_points(rows, indices),
+                    max(1, BLOCK_ENTRIES // max(rows[0].shape[1], 1)))
 
-    def block(points: slice) -> torch.Tensor:
-        selected = _rows_of(rows, indices, points)
-        out = selected[0]
-        for row in selected[1:]:
-            out = out * row
-        return out.sum(1)
 
-    return map_rows(block, _n_points(rows, indices), max(1, BLOCK_ENTRIES // max(width, 1)))
+def hadamard_rows(rows: Sequence[torch.Tensor]) -> torch.Tensor:
+    """``(N, r)`` products ``∘_k rows[k][n]`` of ``(N, r)`` rows: a CP tensor's features at N points."""
+    out = rows[0]
+    for row in rows[1:]:
+        out = out * row
+    return out
+
+
+def kronecker_rows(rows: Sequence[torch.Tensor]) -> torch.Tensor:
+    """``(N, r_1 ⋯ r_K)`` products ``⊗_k rows[k][n]`` (C order): a Tucker tensor's features at N points.
+
+    ``contract_rows(core, rows) == kronecker_rows(rows) @ core.reshape(-1)``, which never forms this.
+    """
+    out = rows[0]
+    for row in rows[1:]:
+        out = (out[:, :, None] * row[:, None, :]).flatten(1)
+    return out
+
+
+def contract_rows_adjoint(values: torch.Tensor, rows: Sequence[torch.Tensor]) -> torch.Tensor:
+    """``Σ_n values[n] ⊗_k rows[k][n]``, shape ``(r_1, …, r_K)``: the core gradient of ``values · contract_rows``.
+
+    Points are taken in blocks whose ``(points, r_1 ⋯ r_{K-1})`` temporaries hold about
+    :data:`BLOCK_ENTRIES` numbers; each block adds one matrix product to the result.
+    """
+    values = values.to(rows[0].dtype)
+    if len(rows) == 1:
+        return values @ rows[0]
+    shape = [row.shape[1] for row in rows]
+    left_width = math.prod(shape[:-1])
+    out = rows[-1].new_zeros(left_width, shape[-1])
+    step = max(1, BLOCK_ENTRIES // max(left_width, 1))
+    for start in range(0, values.shape[0], step):
+        block = slice(start, start + step)
+        left = kronecker_rows([values[block, None] * rows[0][block], *(row[block] for row in rows[1:-1])])
+        out += left.mT @ rows[-1][block]
+    return out.reshape(shape)
 
 
 def paired(second: torch.Tensor) -> torch.Tensor:

@@ -9,7 +9,7 @@ from typing import Any
 import torch
 
 from tensorkit._validation import check_positive_int
-from tensorkit.core.format import TensorFormat, check_components
+from tensorkit.core.format import Draw, TensorFormat, check_components
 
 
 class TTTensor(TensorFormat):
@@ -20,6 +20,8 @@ class TTTensor(TensorFormat):
     cores : sequence of torch.Tensor
         ``cores[k]`` has shape ``(r_{k-1}, n_k, r_k)`` with ``r_0 = r_K = 1``.
     """
+
+    component_names = ("cores",)
 
     def __init__(self, cores: Sequence[torch.Tensor]) -> None:
         cores = list(cores)
@@ -77,6 +79,12 @@ class TTTensor(TensorFormat):
     def einsum_operands(self, labels: str, rank_labels: str | None = None) -> tuple[list[str], list[torch.Tensor]]:
         ranks = self._rank_letters(labels, rank_labels, self.ndim + 1)
         return [ranks[k] + m + ranks[k + 1] for k, m in enumerate(labels)], list(self.cores)
+
+    @classmethod
+    def random(cls, shape: Sequence[int], rank: Sequence[int], std: float, draw: Draw) -> TTTensor:
+        """Cores of spread ``s``: ``std = s^K·√(r_1 ⋯ r_{K-1})`` (``rank`` has the ``K+1`` entries)."""
+        s = (std / math.sqrt(math.prod(rank[1:-1]))) ** (1.0 / len(shape))
+        return TTTensor([draw((rank[k], n, rank[k + 1]), s) for k, n in enumerate(shape)])
 
     @classmethod
     def n_parameters(cls, shape: Sequence[int], rank: Sequence[int]) -> int:

@@ -9,7 +9,7 @@ from typing import Any
 import torch
 
 from tensorkit._validation import check_rank
-from tensorkit.core.format import TensorFormat, check_components
+from tensorkit.core.format import Draw, TensorFormat, check_components
 from tensorkit.core.tenalg import contract_rows, multi_mode_dot
 
 
@@ -23,6 +23,8 @@ class TuckerTensor(TensorFormat):
     factors : sequence of torch.Tensor
         Factor matrices; ``factors[k]`` has shape ``(n_k, r_k)``.
     """
+
+    component_names = ("core", "factors")
 
     def __init__(self, core: torch.Tensor, factors: Sequence[torch.Tensor]) -> None:
         factors = list(factors)
@@ -73,6 +75,13 @@ class TuckerTensor(TensorFormat):
         return [ranks, *(m + r for m, r in zip(labels, ranks))], [self.core, *self.factors]
 
     fixed_modes_allowed = True
+
+    @classmethod
+    def random(cls, shape: Sequence[int], rank: Sequence[int], std: float, draw: Draw) -> TuckerTensor:
+        """Core and factors share the spread ``s``: ``std = s^(K+1)·√(Π r)``."""
+        s = (std / math.sqrt(math.prod(rank))) ** (1.0 / (len(shape) + 1))
+        core = draw(tuple(rank), s)
+        return TuckerTensor(core, [draw((n, r), s) for n, r in zip(shape, rank)])
 
     @classmethod
     def n_parameters(cls, shape: Sequence[int], rank: Sequence[int]) -> int:

@@ -13,6 +13,7 @@ import torch
 
 from tensorkit._estimator import Regressor, check_fitted, like_input, read_estimator, write_estimator
 from tensorkit._validation import as_tensor, check_choice, check_positive_float, check_positive_int, check_probability
+from tensorkit.core import CPTensor, TensorFormat
 from tensorkit.funbat.basis import GPBasis, OffsetBasis
 from tensorkit.funbat.chains import ModeChain
 from tensorkit.funbat.checkpoint import capture_state, restore_state
@@ -37,10 +38,20 @@ AUTO_MAX_RANK = 5
 
 @dataclass(frozen=True)
 class CorePosterior:
-    """Gaussian posterior of the core in data units: ``mean`` (r_1, …, r_K), ``covariance`` (R, R), C-order vec."""
+    """Gaussian posterior of the core in data units.
 
-    mean: torch.Tensor
+    Tucker: ``mean`` is the ``(r_1, …, r_K)`` core and ``covariance`` that of its C-order vec (``R × R``,
+    ``R = Π r_k``). CP: the core is the fixed super-diagonal ``λ·I``, so ``mean`` is a
+    :class:`~tensorkit.core.CPTensor` (weights ``λ``, identity factors; never formed) and ``covariance``
+    the zero ``(r, r)`` covariance of its weights.
+    """
+
+    mean: torch.Tensor | CPTensor
     covariance: torch.Tensor
+
+    def dense_mean(self) -> torch.Tensor:
+        """The mean as a dense ``(r_1, …, r_K)`` tensor (CP: the super-diagonal core, formed)."""
+        return self.mean.to_dense() if isinstance(self.mean, TensorFormat) else self.mean
 
 
 class FunBaT(Regressor):
@@ -129,7 +140,7 @@ class FunBaT(Regressor):
         Per mode, the posterior of its functions at any raw coordinate (``__call__``: mean;
         ``moments``: mean and covariance; ``std``).
     core_ : CorePosterior
-        Core posterior mean and covariance in value units.
+        Core posterior mean and covariance in value units (CP: the mean is a :class:`~tensorkit.core.CPTensor`).
     noise_precision_ : float
         ``E[τ]`` in value units.
     lengthscales_ : list of float
@@ -478,17 +489,14 @@ class FunBaT(Regressor):
 
     @property
     def core_(self) -> CorePosterior:
-        """Core posterior in the units of the values (CP: the super-diagonal of ones, zero covariance)."""
+        """Core posterior in the units of the values (CP: a CP tensor of equal weights, zero covariance)."""
         self._check_fitted()
         ep = self._ep
         if ep.core_mean is None:
-            R, K = ep.chains[0].rank, len(ep.chains)
-            mean = ep.y.new_zeros([R] * K)
-            mean[tuple(torch.arange(R) for _ in range(K))] = 1.0
-            cov = ep.y.new_zeros(mean.numel(), mean.numel())
-        else:
-            mean, cov = ep.core_mean, ep.core_cov
-        return CorePosterior(self.value_scale_ * mean, self.value_scale_**2 * cov)
+            eye = torch.eye(ep.chains[0].rank, dtype=ep.y.dtype, device=ep.y.device)
+            weights = eye.new_full((eye.shape[0],), self.value_scale_)
+            return CorePosterior(CPTensor(weights, [eye] * len(ep.chains)), eye.new_zeros(eye.shape))
+        return CorePosterior(self.value_scale_ * ep.core_mean, self.value_scale_**2 * ep.core_cov)
 
     def to_functional_tucker(self) -> Any:
         """The low-rank posterior-mean model as a :class:`tensorkit.core.FunctionalTucker` with GP-posterior bases.
@@ -498,7 +506,7 @@ class FunBaT(Regressor):
         """
         from tensorkit.core import FunctionalTucker
 
-        core = self.core_.mean
+        core = self.core_.dense_mean()
         if self.value_offset_ == 0.0:
             return FunctionalTucker(core, list(self.bases_))
         padded = core.new_zeros([r + 1 for r in core.shape])

@@ -88,7 +88,7 @@ def funbat_dataset(
         "mean": (obs.dims, mean, {"long_name": f"FunBaT posterior predictive mean of {da.name}", **units}),
         "std": (obs.dims, std, {"long_name": "FunBaT posterior predictive standard deviation (noise included)", **units}),
     }
-    core = model.core_.mean.cpu().numpy()
+    core = model.core_.dense_mean().cpu().numpy()
     rank_dims = tuple(f"rank_{d}" for d in obs.dims)
     data["core"] = (rank_dims, core, {"long_name": "posterior mean of the Tucker core (value units)"})
     for k, dim in enumerate(obs.dims):

@@ -4,23 +4,27 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from functools import partial
 from typing import Any
 
 import torch
 from torch import nn
 
 from tensorkit._validation import check_choice, check_positive_float, check_positive_int
-from tensorkit.core import FORMATS, CPTensor, DenseTensor, TensorFormat, TTTensor, TuckerTensor
+from tensorkit.core import FORMATS, TensorFormat
 
 #: the most complex entries one spectral weight may store (2 GiB as float32 pairs): a larger one took
 #: minutes to draw before any check (``TFNO((1000, 1000), 1, 1, 64)``: 0.8e9 entries, 83 s)
 MAX_ENTRIES = 2**28
 
 
-def _complex_parameter(shape: Sequence[int], std: float, generator: torch.Generator | None) -> nn.Parameter:
-    """A complex tensor of ``shape`` with entries ``std·(N(0,½) + i N(0,½))``, stored as real ``(…, 2)``."""
-    data = torch.randn(*shape, 2, generator=generator) * (std / math.sqrt(2.0))
-    return nn.Parameter(data)
+#: parameter names that differ from the format's component names (kept so that checkpoints still load)
+_PARAMETER_NAMES = {"data": "weight"}
+
+
+def _complex_draw(shape: Sequence[int], std: float, generator: torch.Generator | None) -> torch.Tensor:
+    """A complex tensor of ``shape`` with entries ``std·(N(0,½) + i N(0,½))``, a view of real ``(…, 2)`` storage."""
+    return torch.view_as_complex(torch.randn(*shape, 2, generator=generator) * (std / math.sqrt(2.0)))
 
 
 class SpectralWeight(nn.Module):
@@ -66,38 +70,20 @@ class SpectralWeight(nn.Module):
             raise ValueError(f"spectral weights of shape {self.shape} ({self.factorization}, rank {self.rank}) would store "
                              f"{stored:.3g} complex entries, more than {MAX_ENTRIES:.3g} ({8 * MAX_ENTRIES / 2**30:.0f} GiB): "
                              "lower n_modes, hidden_channels or rank")  # fmt: skip
-        order = len(self.shape)
-        if self.factorization == "dense":
-            self.weight = _complex_parameter(self.shape, std, generator)
-        elif self.factorization == "tucker":
-            n_core = math.prod(self.rank)
-            # core and K factors share the spread: std = s^(K+1)·sqrt(prod r)
-            s = (std / math.sqrt(n_core)) ** (1.0 / (order + 1))
-            self.core = _complex_parameter(self.rank, s, generator)
-            self.factors = nn.ParameterList(
-                _complex_parameter((n, r), s, generator) for n, r in zip(self.shape, self.rank)
-            )
-        elif self.factorization == "cp":
-            s = (std / math.sqrt(self.rank)) ** (1.0 / order)
-            self.weights = nn.Parameter(torch.ones(self.rank, 2) * torch.tensor([1.0, 0.0]))
-            self.factors = nn.ParameterList(_complex_parameter((n, self.rank), s, generator) for n in self.shape)
-        else:
-            inner = math.prod(self.rank[1:-1])
-            s = (std / math.sqrt(inner)) ** (1.0 / order)
-            self.cores = nn.ParameterList(
-                _complex_parameter((self.rank[k], n, self.rank[k + 1]), s, generator) for k, n in enumerate(self.shape)
-            )
+        init = FORMATS[self.factorization].random(self.shape, self.rank, std, partial(_complex_draw, generator=generator))
+        for name, value in init.named_components().items():
+            param = (nn.ParameterList(nn.Parameter(torch.view_as_real(v)) for v in value) if isinstance(value, list)
+                     else nn.Parameter(torch.view_as_real(value)))
+            setattr(self, _PARAMETER_NAMES.get(name, name), param)
 
     def tensor(self) -> TensorFormat:
         """The complex tensor, as a ``tensorkit.core`` format (a :class:`DenseTensor` when dense)."""
-        c = torch.view_as_complex
-        if self.factorization == "dense":
-            return DenseTensor(c(self.weight))
-        if self.factorization == "tucker":
-            return TuckerTensor(c(self.core), [c(u) for u in self.factors])
-        if self.factorization == "cp":
-            return CPTensor(c(self.weights), [c(u) for u in self.factors])
-        return TTTensor([c(g) for g in self.cores])
+        fmt, c = FORMATS[self.factorization], torch.view_as_complex
+        named = {}
+        for name in fmt.component_names:
+            value = getattr(self, _PARAMETER_NAMES.get(name, name))
+            named[name] = [c(p) for p in value] if isinstance(value, nn.ParameterList) else c(value)
+        return fmt(**named)
 
     def to_dense(self) -> torch.Tensor:
         """The full complex tensor (the oracle; materialises every entry)."""

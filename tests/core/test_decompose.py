@@ -8,7 +8,7 @@ import torch
 from tensorly.datasets import load_kinetic
 from tensorly.decomposition import parafac, tensor_train, tucker
 
-from tensorkit.core import cp_als, decompose, hooi, hosvd, tt_svd, tucker_ranks_for_tol
+from tensorkit.core import cp_als, hooi, hosvd, truncation, tt_svd, tucker_ranks_for_tol
 from tests.core.test_conformance import make_cp, make_tt, make_tucker
 
 SHAPE, RANK = (12, 10, 8), (3, 4, 2)
@@ -145,8 +145,8 @@ def test_leading_vectors_gram_path_matches_svd(monkeypatch, spectrum, gram):
     u = torch.linalg.svd(a, full_matrices=False)[0][:, :5]
     u = u * torch.sign(u.gather(0, u.abs().argmax(0, keepdim=True)))
     calls = []
-    monkeypatch.setattr(decompose, "_svd", lambda m: calls.append(m) or torch.linalg.svd(m, full_matrices=False))
-    torch.testing.assert_close(decompose._leading_left_singular_vectors(a, 5), u, rtol=0, atol=1e-10)
+    monkeypatch.setattr(truncation, "thin_svd", lambda m: calls.append(m) or torch.linalg.svd(m, full_matrices=False))
+    torch.testing.assert_close(truncation.leading_left_singular_vectors(a, 5), u, rtol=0, atol=1e-10)
     assert (not calls) == gram  # ill-conditioned kept spectrum: exact SVD
 
 

@@ -63,3 +63,24 @@ def test_ravel_and_unravel_index_match_numpy():
     assert torch.equal(tenalg.unravel_index(flat, shape), idx)
     with pytest.raises(ValueError, match="too many cells"):
         tenalg.ravel_index(idx, (2**32, 2**31, 1, 1))
+
+
+@pytest.mark.parametrize("ranks", [(3,), (3, 4), (3, 4, 2, 5)])
+def test_row_products_and_adjoint_match_einsum(monkeypatch: pytest.MonkeyPatch, ranks) -> None:
+    g = torch.Generator().manual_seed(2)
+    rows = [torch.randn(53, r, dtype=torch.float64, generator=g) for r in ranks]
+    values = torch.randn(53, dtype=torch.float64, generator=g)
+    letters = LETTERS[: len(ranks)]
+    spec = ",".join(f"n{c}" for c in letters)
+    kron = torch.einsum(f"{spec}->n{letters}", *rows).reshape(53, -1)
+    torch.testing.assert_close(tenalg.kronecker_rows(rows), kron, rtol=1e-14, atol=0)
+    adjoint = torch.einsum(f"n,{spec}->{letters}", values, *rows)
+    torch.testing.assert_close(tenalg.contract_rows_adjoint(values, rows), adjoint, rtol=1e-13, atol=1e-13)
+    monkeypatch.setattr(tenalg, "BLOCK_ENTRIES", 5)  # blocks of a few points, the last partial
+    torch.testing.assert_close(tenalg.contract_rows_adjoint(values, rows), adjoint, rtol=1e-13, atol=1e-13)
+    # the adjoint of the gather: <values, contract_rows(core, rows)> = <contract_rows_adjoint(values, rows), core>
+    core = torch.randn(ranks, dtype=torch.float64, generator=g)
+    torch.testing.assert_close(values @ tenalg.contract_rows(core, rows),
+                               (tenalg.contract_rows_adjoint(values, rows) * core).sum())
+    same = [rows[0][:, :3]] * len(ranks)  # CP: equal widths
+    torch.testing.assert_close(tenalg.hadamard_rows(same), torch.einsum(f"{','.join('nr' for _ in ranks)}->nr", *same))

@@ -6,7 +6,8 @@ import torch
 import xarray as xr
 
 import tensorkit
-from tensorkit.core import FunctionalTucker
+from tensorkit.core import CPTensor, FunctionalTucker
+from tensorkit.core.tenalg import hadamard_rows
 from tensorkit.funbat import FunBaT
 
 
@@ -55,6 +56,22 @@ def test_functional_tucker_reproduces_the_predictive_mean():
     assert model.core_.mean.shape == (2, 3, 2)
     assert model.core_.covariance.shape == (12, 12)
     assert model.noise_precision_ > 0
+
+
+def test_cp_core_is_a_cp_tensor_whose_gather_over_the_bases_is_the_predictive_mean():
+    X, y, _, keep = _field(seed=2)
+    model = FunBaT(rank=3, decomposition="cp", seed=0, n_epochs=30, residual=None).fit(X[keep], y[keep])
+    core = model.core_
+    assert isinstance(core.mean, CPTensor) and core.mean.shape == (3, 3, 3)
+    assert torch.equal(core.covariance, torch.zeros(3, 3, dtype=torch.float64))
+    superdiagonal = torch.zeros(3, 3, 3, dtype=torch.float64)
+    superdiagonal[(torch.arange(3),) * 3] = model.value_scale_
+    assert torch.equal(core.dense_mean(), superdiagonal)
+    new = torch.tensor([[-0.1, 0.5, 0.5], [0.37, 1.2, 0.01], [0.5, 0.5, 0.5]], dtype=torch.float64)
+    rows = [basis(new[:, k]) @ u for k, (basis, u) in enumerate(zip(model.bases_, core.mean.factors))]
+    values = hadamard_rows(rows) @ core.mean.weights + model.value_offset_
+    assert torch.allclose(values, model.predict(new), rtol=1e-10)
+    assert torch.allclose(model.to_functional_tucker()(new), model.predict(new), rtol=1e-10)
 
 
 def test_factor_uncertainty_grows_away_from_data():
