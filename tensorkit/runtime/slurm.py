@@ -75,13 +75,16 @@ def job_port(job_id: str) -> int:
 def rendezvous_env(env: Mapping[str, str]) -> dict[str, str]:
     """The ``torch.distributed`` variables a task started by ``srun`` lacks, derived from SLURM's.
 
-    Returns an empty dict unless ``SLURM_PROCID`` is set, ``WORLD_SIZE`` is not (``torchrun`` sets
-    it; a ``torchrun`` inside ``srun`` is left alone) and the step has more than one task. Then:
-    ``RANK`` = ``SLURM_PROCID``; ``WORLD_SIZE`` = ``SLURM_STEP_NUM_TASKS`` (what ``srun`` sets for
-    its step), else ``SLURM_NTASKS``; ``LOCAL_RANK`` = ``SLURM_LOCALID`` (0 when absent);
-    ``MASTER_ADDR`` = the first host of ``SLURM_STEP_NODELIST``, ``SLURM_JOB_NODELIST`` or
-    ``SLURM_NODELIST`` (the first set), where task 0 runs; ``MASTER_PORT`` = :func:`job_port` of
-    ``SLURM_JOB_ID``. ``MASTER_ADDR``/``MASTER_PORT`` already in ``env`` are kept.
+    An ``srun`` task is recognised by ``SLURM_PROCID`` and ``SLURM_STEP_NUM_TASKS`` (which ``srun``
+    sets for its step; a batch script's own shell has ``SLURM_PROCID=0`` and ``SLURM_NTASKS`` but no
+    step, and must not wait for ranks that were never started). Returns an empty dict for anything
+    else, when ``WORLD_SIZE`` is set (``torchrun``, also inside ``srun``) or the step has one task.
+    Otherwise: ``RANK`` = ``SLURM_PROCID``; ``WORLD_SIZE`` = ``SLURM_STEP_NUM_TASKS``;
+    ``LOCAL_RANK`` = ``SLURM_LOCALID`` (0 when absent); ``MASTER_ADDR`` = the first host of
+    ``SLURM_STEP_NODELIST``, ``SLURM_JOB_NODELIST`` or ``SLURM_NODELIST`` (the first set), where
+    task 0 runs; ``MASTER_PORT`` = :func:`job_port` of ``SLURM_JOB_ID``. ``MASTER_ADDR`` and
+    ``MASTER_PORT`` already in ``env`` are kept; with ``MASTER_ADDR`` exported, ``SLURM_NTASKS``
+    stands in for a missing ``SLURM_STEP_NUM_TASKS`` (an explicitly arranged rendezvous).
 
     Raises
     ------
@@ -91,7 +94,12 @@ def rendezvous_env(env: Mapping[str, str]) -> dict[str, str]:
     """
     if "SLURM_PROCID" not in env or "WORLD_SIZE" in env:
         return {}
-    size_var = "SLURM_STEP_NUM_TASKS" if "SLURM_STEP_NUM_TASKS" in env else "SLURM_NTASKS"
+    if "SLURM_STEP_NUM_TASKS" in env:
+        size_var = "SLURM_STEP_NUM_TASKS"
+    elif "MASTER_ADDR" in env and "SLURM_NTASKS" in env:
+        size_var = "SLURM_NTASKS"
+    else:
+        return {}
     size, rank = _count(env, size_var, "1"), _count(env, "SLURM_PROCID", "0")
     if size <= 1:
         return {}

@@ -37,10 +37,14 @@ SRUN_TASK = {"SLURM_PROCID": "3", "SLURM_NTASKS": "8", "SLURM_STEP_NUM_TASKS": "
 def test_an_srun_task_gets_rank_size_address_and_port_from_slurm():
     assert rendezvous_env(SRUN_TASK) == {"RANK": "3", "WORLD_SIZE": "4", "LOCAL_RANK": "1", "MASTER_ADDR": "gpu12",
                                          "MASTER_PORT": str(12000 + 4321987 % 20000)}
-    # without the step's variables: the job's task count and node list
-    job = {k: v for k, v in SRUN_TASK.items() if not k.startswith("SLURM_STEP")}
-    assert rendezvous_env(job) == {**rendezvous_env(SRUN_TASK), "WORLD_SIZE": "8", "MASTER_ADDR": "gpu10"}
+    # without the step's node list: the job's, else SLURM_NODELIST
+    job = {k: v for k, v in SRUN_TASK.items() if k != "SLURM_STEP_NODELIST"}
+    assert rendezvous_env(job) == {**rendezvous_env(SRUN_TASK), "MASTER_ADDR": "gpu10"}
     assert rendezvous_env({**job, "SLURM_JOB_NODELIST": "", "SLURM_NODELIST": "cn7"})["MASTER_ADDR"] == "cn7"
+    # no step task count: SLURM_NTASKS only for an explicitly exported rendezvous address
+    no_step = {k: v for k, v in SRUN_TASK.items() if k != "SLURM_STEP_NUM_TASKS"}
+    assert rendezvous_env({**no_step, "MASTER_ADDR": "cn1"}) == {"RANK": "3", "WORLD_SIZE": "8", "LOCAL_RANK": "1",
+                                                               "MASTER_PORT": str(12000 + 4321987 % 20000)}
     # exported address and port win; every task of a job derives the same port, below the ephemeral range
     assert "MASTER_ADDR" not in rendezvous_env({**SRUN_TASK, "MASTER_ADDR": "10.0.0.1", "MASTER_PORT": "29500"})
     assert "MASTER_PORT" not in rendezvous_env({**SRUN_TASK, "MASTER_PORT": "29500"})
@@ -52,6 +56,9 @@ def test_torchrun_single_tasks_and_plain_processes_are_left_alone():
     assert rendezvous_env({**SRUN_TASK, "WORLD_SIZE": "4"}) == {}  # torchrun inside srun
     assert rendezvous_env({"SLURM_PROCID": "0", "SLURM_NTASKS": "1"}) == {}
     assert rendezvous_env({"SLURM_NTASKS": "4"}) == {}  # an allocation's shell, not an srun task
+    # a batch script's own process: SLURM_PROCID=0 of 4 tasks, but no srun step; it must not wait for 3 more
+    batch = {"SLURM_PROCID": "0", "SLURM_NTASKS": "4", "SLURM_JOB_NODELIST": "gpu[10-13]", "SLURM_JOB_ID": "5"}
+    assert rendezvous_env(batch) == {}
 
 
 @pytest.mark.parametrize("change, message", [
