@@ -19,7 +19,8 @@ How time and memory are measured (identically for both methods):
   high-water mark minus the resident set at the reset: the peak extra physical memory (anonymous and
   file-backed pages, default glibc allocator) the run needed. Where the high-water mark cannot be
   reset, the growth of ``ru_maxrss`` over its post-warm-up value is used instead;
-* ``seconds`` is the wall clock of the same run; with ``--repeats k`` (default 3; 1 for n ≥ 512, where
+* ``seconds`` is the process CPU time of the same run (robust to other jobs on a shared machine,
+  whose load the table's note records); with ``--repeats k`` (default 3; 1 for n ≥ 512, where
   one tensorly run takes minutes) each method is measured in k fresh processes and the median of
   each quantity is reported, with the spread in the JSON.
 
@@ -129,12 +130,12 @@ def worker(method: str, n: int, ranks: list[int] | None) -> dict:
         _tensorly_pipeline(torch, tucker, small, [min(r, small) for r in (ranks or [6, 6, 6])])
     warmup = (_status_mib("VmRSS") or _rss_mib()) - before
     with _PeakMemory() as memory:
-        start = time.perf_counter()
+        start = time.process_time()
         if method == "chebtucker":
             model = ChebTucker(degree=DEGREE, tol=EPS, domain=(-10, 10)).fit(_function(torch))
         else:
             values, (core, factors) = _tensorly_pipeline(torch, tucker, n, ranks)
-        seconds, peak = time.perf_counter() - start, memory.stop()
+        seconds, peak = time.process_time() - start, memory.stop()
     if method == "chebtucker":
         x, grid = _grid(torch, n)
         err = torch.linalg.norm(model.to_dense([x, x, x]) - grid) / torch.linalg.norm(grid)
@@ -157,7 +158,7 @@ def gpu_throughput(model, torch) -> dict:
     pts = (torch.rand(1_000_000, 3, dtype=torch.float64) * 20 - 10)
     cpu = 1e6 / best_time(lambda: model(pts), repeats=2)
     cuda_model, cuda_pts = model.function_.to("cuda"), pts.to("cuda")
-    gpu = 1e6 / best_time(lambda: cuda_model(cuda_pts), repeats=3)
+    gpu = 1e6 / best_time(lambda: cuda_model(cuda_pts), repeats=3, device=cuda_pts.device)
     return {"cpu_points_per_s": cpu, "gpu_points_per_s": gpu}
 
 
@@ -191,9 +192,9 @@ def main() -> None:
     if args.worker:
         print(json.dumps(worker(args.worker, args.n, args.ranks)))
         return
-    from benchmarks.timing import RESULTS, write_table
+    from benchmarks.timing import RESULTS, machine_load, write_table
 
-    rows, raw = [], []
+    rows, raw, load_before = [], [], machine_load()
     for n in args.sizes:
         repeats = 1 if n >= 512 else args.repeats
         cheb = _repeated("chebtucker", n, repeats)
@@ -207,15 +208,17 @@ def main() -> None:
             "the same way: a fresh single-threaded process per run, which first warms up *both* libraries' "
             "pipelines on tiny problems (ChebTucker degree 8 and 16; tensorly on the 8³ and 16³ grids), so one-time "
             "library initialisation is charged to neither; then the whole pipeline (sampling + decomposition) is "
-            "timed (wall clock) and its memory taken as the peak resident set (VmHWM, reset just before the run) "
+            "timed (process CPU time) and its memory taken as the peak resident set (VmHWM, reset just before the run) "
             "minus the resident set at the start of the run, in MiB, default allocator. Runs = fresh processes per "
             "cell, median reported (per-run values in chebtucker.json). The grid is sampled slab by slab and "
             "ChebTucker samples in blocks of 16,384 points, so neither counts the test function's temporaries at "
             "full size. ChebTucker's figure is its 65³ float64 coefficient tensor (2.1 MiB) plus blockwise "
             "temporaries (sampling, in-place DCT, slab-wise QR of the unfoldings) plus allocator/page granularity. "
-            "Errors: relative Frobenius on the n³ grid.")
+            f"Errors: relative Frobenius on the n³ grid. {load_before[0].upper()}{load_before[1:]} before the run, "
+            f"{machine_load()} after. Command: `python -m benchmarks.chebtucker --sizes "
+            f"{' '.join(map(str, args.sizes))} --repeats {args.repeats}`.")
     write_table("chebtucker", "ChebTucker vs tensorly Tucker on the n³ grid",
-                ["n", "runs", "ranks", "ChebTucker err", "tensorly err", "ChebTucker s", "tensorly s", "speed-up ×",
+                ["n", "runs", "ranks", "ChebTucker err", "tensorly err", "ChebTucker CPU s", "tensorly CPU s", "speed-up ×",
                  "ChebTucker MiB", "tensorly MiB", "memory ×", "ChebTucker stored numbers"], rows, note)
     (RESULTS / "chebtucker.json").write_text(json.dumps(raw, indent=1))
     print((RESULTS / "chebtucker.md").read_text())

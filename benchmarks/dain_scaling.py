@@ -5,8 +5,10 @@ streaming influence, the same training without influence (the peer: the overhead
 importance, sampling, labelling and retraining, at a fixed number of epochs (no early stopping) so
 that times are comparable across sizes. The log-log slope of pipeline time against nnz is fitted by
 least squares; the reference's dense ``allgrad`` array (epochs × cells × H float32) is shown for scale.
+Times are process CPU seconds on the CPU (one thread), wall-clock seconds (synchronised) on CUDA;
+the table's note records the machine load.
 
-    python benchmarks/dain_scaling.py [--sizes 10000 30000 100000 300000 1000000] [--epochs 2] [--device cpu]
+    python -m benchmarks.dain_scaling [--sizes 10000 30000 100000 300000 1000000] [--epochs 2] [--device cpu]
 Writes benchmarks/results/dain_scaling.json and .md.
 """
 
@@ -43,14 +45,17 @@ def one_size(n: int, epochs: int, device: str) -> dict:
     config = TrainConfig(max_epochs=epochs, patience=10 * epochs + 1)
     times = {}
 
+    cuda = device.startswith("cuda")
+    clock = time.perf_counter if cuda else time.process_time
+
     def timed(key, fn):
-        if device.startswith("cuda"):
+        if cuda:
             torch.cuda.synchronize()
-        t = time.perf_counter()
+        t = clock()
         out = fn()
-        if device.startswith("cuda"):
+        if cuda:
             torch.cuda.synchronize()
-        times[key] = time.perf_counter() - t
+        times[key] = clock() - t
         return out
 
     warm = TrainConfig(max_epochs=1, batch_size=256)  # warm-up: first-call overheads stay out of the timings
@@ -91,7 +96,9 @@ def main() -> None:
     if args.child:
         print(json.dumps(one_size(args.child, args.epochs, args.device)))
         return
-    results = []
+    from benchmarks.timing import machine_load
+
+    results, load_before = [], machine_load()
     for n in args.sizes:
         cmd = [sys.executable, __file__, "--child", str(n), "--epochs", str(args.epochs), "--device", args.device]
         results.append(json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1]))
@@ -106,9 +113,10 @@ def main() -> None:
 
     with atomic_write(OUT / "dain_scaling.json", "w") as f:
         json.dump({"results": results, "fit": fit, "layers": LAYERS, "shape": SHAPE}, f, indent=1)
+    unit = "wall s" if args.device.startswith("cuda") else "CPU s"
     lines = [f"# DAIN pipeline scaling ({args.device}, 1 thread, {args.epochs} epochs per training, MLP {LAYERS})", "",
-             "| nnz | Step 1 + influence (s) | Step 1 without influence (s) | influence overhead ratio | importance (s) | "
-             "sampling (s) | labelling (s) | retrain (s) | pipeline (s) | peak RSS (MB) | RSS above smallest run (MB) | "
+             f"| nnz | Step 1 + influence ({unit}) | Step 1 without influence ({unit}) | influence overhead ratio | "
+             f"importance ({unit}) | sampling ({unit}) | labelling ({unit}) | retrain ({unit}) | pipeline ({unit}) | peak RSS (MB) | RSS above smallest run (MB) | "
              "reference allgrad alone (MB) |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
     for r in results:
         s = r["seconds"]
@@ -120,7 +128,9 @@ def main() -> None:
     lines += ["", f"Log-log slope of pipeline time vs nnz: **{fit['pipeline_time_slope']:.3f}** (target ≤ 1.1).",
               f"Log-log slope of peak RSS above the smallest run: {fit.get('peak_memory_slope_above_first'):.3f} "
               "(RSS includes the ~360 MB torch runtime; the reference's allgrad assumes 50 epochs, H = 64).", "",
-              "Command: `python benchmarks/dain_scaling.py --sizes " + " ".join(map(str, args.sizes)) +
+              f"Times: {'wall clock, CUDA synchronised' if unit == 'wall s' else 'process CPU time'}; {load_before} "
+              f"before the run, {machine_load()} after.", "",
+              "Command: `python -m benchmarks.dain_scaling --sizes " + " ".join(map(str, args.sizes)) +
               f" --epochs {args.epochs} --device {args.device}`", ""]  # fmt: skip
     with atomic_write(OUT / "dain_scaling.md", "w") as f:
         f.write("\n".join(lines))

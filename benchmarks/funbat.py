@@ -4,6 +4,9 @@ Peers measured in the same run: the dense-GP posterior (Cholesky) and tensorkit'
 step-by-step Kalman recursions (a Python loop over chain steps, like the reference code's chains
 but without its per-step matrix exponentials). The reference code's own fit times (684–936 s per
 Beijing fold on a 2-core CPU) come from the method note and are quoted, not re-measured here.
+Times are process CPU seconds, one thread; each table's note records the machine load.
+
+    python -m benchmarks.funbat
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ import time
 import numpy as np
 import torch
 
-from benchmarks.timing import best_time, write_table
+from benchmarks.timing import best_time, machine_load, write_table
 from tensorkit.funbat import FunBaT
 from tensorkit.funbat.folds import BEIJING_PM25, load_binned_fold
 from tensorkit.gp import Matern, chain_prior, smooth
@@ -25,14 +28,15 @@ REFERENCE_SECONDS = {"cp": 936.0, "tucker": 684.0}
 
 
 def _fit_seconds(data, **config) -> tuple[float, float]:
-    start = time.perf_counter()
+    start = time.process_time()
     model = FunBaT(**config).fit(data["X_train"], data["y_train"])
-    seconds = time.perf_counter() - start
+    seconds = time.process_time() - start
     rmse = float((model.predict(data["X_test"]) - data["y_test"]).pow(2).mean().sqrt())
     return seconds, rmse
 
 
 def smoother_table() -> str:
+    load_before = machine_load()
     g = torch.Generator().manual_seed(0)
     kernel = Matern(1.5, lengthscale=0.05, variance=1.0)
     rows = []
@@ -54,12 +58,15 @@ def smoother_table() -> str:
         t_dense = best_time(dense, repeats=1)
         rows.append(("Matérn-3/2 posterior mean+var", n, t_par, t_seq, t_dense, t_par / t_seq, t_par / t_dense))
     return write_table("funbat_smoother", "GP posterior on N sorted 1-D points (CPU, float64, 1 thread)",
-                       ["case", "N", "parallel scan (s)", "sequential loop (s)", "dense Cholesky (s)",
+                       ["case", "N", "parallel scan (CPU s)", "sequential loop (CPU s)", "dense Cholesky (CPU s)",
                         "ratio vs loop", "ratio vs dense"], rows,
-                       "All three give the same posterior (tests/gp). Ratio < 1: tensorkit's default (parallel scan) is faster.")
+                       "All three give the same posterior (tests/gp). Ratio < 1: tensorkit's default (parallel scan) is "
+                       f"faster. Best process CPU time (3 calls for the scan, 1 for the others, after a warm-up); "
+                       f"{load_before} before, {machine_load()} after.")
 
 
 def fit_table() -> str:
+    load_before = machine_load()
     data = load_binned_fold(BEIJING_PM25, 0)
     rows = []
     for name, config in [("FunBaT-CP R=2, 150 epochs", BEIJING_CP), ("FunBaT Tucker R=2, 50 CP + 50 Tucker epochs", BEIJING_TUCKER)]:
@@ -68,8 +75,9 @@ def fit_table() -> str:
         ref = REFERENCE_SECONDS[config["decomposition"]]
         rows.append((name, f"{rmse:.4f}", t_par, t_seq, t_par / t_seq, ref, f"{ref / t_par:.0f}×"))
     return write_table("funbat_fit", "Fit time, Beijing PM2.5 fold 0 (13,572 points; chains of 351 + 455 + 1,318 states; CPU, 1 thread)",
-                       ["model", "test RMSE", "tensorkit (s)", "tensorkit sequential chains (s)", "ratio",
+                       ["model", "test RMSE", "tensorkit (CPU s)", "tensorkit sequential chains (CPU s)", "ratio",
                         "reference code (s, quoted)", "speed-up vs reference"], rows,
+                       f"Process CPU time of one fit; {load_before} before, {machine_load()} after. "
                        "Reference times: method note, 2-core CPU (CP 150 epochs: 936 s; Tucker 100 epochs: 684 s); "
                        "not re-measured in this run, so that column is indicative only.")
 
@@ -78,7 +86,7 @@ def scaling_table() -> str:
     data = load_binned_fold(BEIJING_PM25, 0)
     n_total = data["X_train"].shape[0]
     perm = torch.randperm(n_total, generator=torch.Generator().manual_seed(0))
-    sizes, times, rows = [], [], []
+    sizes, times, rows, load_before = [], [], [], machine_load()
     config = {**BEIJING_CP, "n_epochs": 30}
     for n in (n_total // 8, n_total // 4, n_total // 2, n_total):
         sub = {"X_train": data["X_train"][perm[:n]], "y_train": data["y_train"][perm[:n]],
@@ -90,9 +98,10 @@ def scaling_table() -> str:
         rows.append(("FunBaT-CP R=2, 30 epochs", n, states, seconds))
     slope = float(np.polyfit(np.log(sizes), np.log(times), 1)[0])
     return write_table("funbat_scaling", "Fit time vs number of observations N (Beijing fold 0 subsamples; CPU, 1 thread)",
-                       ["model", "N", "chain states (all modes)", "fit (s)"], rows,
+                       ["model", "N", "chain states (all modes)", "fit (CPU s)"], rows,
                        f"Log-log slope of fit time vs N: {slope:.2f}. The message sums cost O(N) per epoch, but at these sizes "
-                       "the chain scans over the unique coordinates dominate, so fit time grows much more slowly than N.")
+                       "the chain scans over the unique coordinates dominate, so fit time grows much more slowly than N. "
+                       f"Best process CPU time of 3 fits after a warm-up; {load_before} before, {machine_load()} after.")
 
 
 def main() -> None:

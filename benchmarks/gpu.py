@@ -247,7 +247,8 @@ def dain(device: torch.device, size: dict) -> str:
     memory = "peak CUDA allocation" if device.type == "cuda" else "peak RSS"
     return markdown_table("DAIN pipeline", ["cells", "Step 1 + influence s", "retrain s", "pipeline s", f"{memory} MiB"],
                           rows, "Synthetic rank-5 CP tensor 1000³, MLP [48, 256, 256, 64], 2 epochs per training "
-                          "(wall clock; see benchmarks/dain_scaling.py).")
+                          f"({'wall clock' if device.type == 'cuda' else 'process CPU time'}; see "
+                          "benchmarks/dain_scaling.py).")
 
 
 CHECKS = {"tests": gpu_tests, "operators": operator_steps, "chebtucker": chebtucker, "funbat": funbat, "dain": dain}

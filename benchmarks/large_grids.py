@@ -1,22 +1,25 @@
 """CPU memory and time of one TFNO / MG-TFNO train step per sample, 64² to 256², each case in a fresh process.
 
 Cases (width 32, 16 modes, 4 layers, Tucker rank 0.1, batch 2, relative-H1 loss, Adam): the full
-field with and without per-block checkpointing, MG-TFNO L=2 (padding 1/16, stitched loss) with all
-patches at once and in checkpointed chunks of 4 patches (with and without per-block
-checkpointing), and neuraloperator's TFNO on the full field. Each case runs in its own
+field with and without per-block checkpointing, MG-TFNO L=1 and L=2 (padding 1/16, stitched loss)
+with all patches at once and in checkpointed chunks (L=1: 1 patch, L=2: 4 patches, i.e. ⅛ of the
+batch's area either way; with and without per-block checkpointing), and neuraloperator's TFNO on
+the full field. Each case runs in its own
 single-threaded subprocess (glibc serving blocks ≥ 64 KiB by ``mmap``, so freed tensors leave the
 resident set): after building model and data it resets the resident-set high-water mark
 (``/proc/self/clear_refs``) and runs one step; memory is the high-water mark's growth (the step's
-activations, gradients and Adam state). Time is the process CPU time of a second step.
+activations, gradients and Adam state). Time is the process CPU time of a second step. The note records the machine's load average
+before and after the run (CPU time is robust to load, wall time is not).
 Writes ``results/large_grids.md``.
 
-    python -m benchmarks.large_grids [--resolutions 64 128 256]
+    python -m benchmarks.large_grids [--resolutions 64 128 256 512]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import time
@@ -32,6 +35,9 @@ SIZE = {"batch": 2, "width": 32, "modes": 16, "layers": 4}
 CASES = {
     "full field": (0, None, False, False),
     "full field, checkpointed blocks": (0, None, True, False),
+    "MG L=1, all patches": (1, None, False, False),
+    "MG L=1, chunks of 1 patch": (1, 1, False, False),
+    "MG L=1, chunks of 1 + checkpointed blocks": (1, 1, True, False),
     "MG L=2, all patches": (2, None, False, False),
     "MG L=2, chunks of 4 patches": (2, 4, False, False),
     "MG L=2, chunks of 4 + checkpointed blocks": (2, 4, True, False),
@@ -56,13 +62,13 @@ def one_case(label: str, n: int) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--resolutions", type=int, nargs="+", default=[64, 128, 256])
+    parser.add_argument("--resolutions", type=int, nargs="+", default=[64, 128, 256, 512])
     parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         print(json.dumps(one_case(args.child[0], int(args.child[1]))))
         return
-    rows = []
+    rows, load_before = [], os.getloadavg()[0]
     for n in args.resolutions:
         full = None
         for label in CASES:
@@ -75,8 +81,9 @@ def main() -> None:
                          f"{1e3 * r['seconds'] / SIZE['batch']:,.0f}"])
     note = (f"Batch {SIZE['batch']}, width {SIZE['width']}, {SIZE['modes']} modes, {SIZE['layers']} layers, Tucker "
             "rank 0.1; one thread, `MALLOC_MMAP_THRESHOLD_=65536`; memory is the resident-set growth of one train step (activations, gradients, "
-            "Adam state), time the CPU time of the next step, both per sample. Command: `python -m "
-            "benchmarks.large_grids --resolutions " + " ".join(map(str, args.resolutions)) + "`.")
+            "Adam state), time the process CPU time of the next step, both per sample. Machine load (1-min "
+            f"average on {os.cpu_count()} cores): {load_before:.1f} before, {os.getloadavg()[0]:.1f} after. Command: "
+            "`python -m benchmarks.large_grids --resolutions " + " ".join(map(str, args.resolutions)) + "`.")
     text = markdown_table("Train-step memory and time per sample on the CPU: full field vs MG-TFNO chunked",
                           ["grid", "case", "peak MiB / sample", "memory / full field", "CPU ms / sample"], rows, note)
     print(text)

@@ -15,19 +15,38 @@ from tensorkit.runtime import atomic_write
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
-def best_time(fn: Callable[[], Any], repeats: int = 3) -> float:
-    """Best wall-clock seconds of ``repeats`` calls (after one warm-up), synchronising CUDA."""
+def best_time(fn: Callable[[], Any], repeats: int = 3, device: torch.device | None = None) -> float:
+    """Fewest seconds of ``repeats`` calls (after one warm-up): process CPU time, or on a CUDA ``device``
+    wall-clock time with the device synchronised (a GPU's work is not CPU time)."""
+    cuda = device is not None and device.type == "cuda"
+    clock = time.perf_counter if cuda else time.process_time
     fn()
     times = []
     for _ in range(repeats):
-        if torch.cuda.is_available():
-            torch.cuda.synchronize()
-        start = time.perf_counter()
+        if cuda:
+            torch.cuda.synchronize(device)
+        start = clock()
         fn()
-        if torch.cuda.is_available():
-            torch.cuda.synchronize()
-        times.append(time.perf_counter() - start)
+        if cuda:
+            torch.cuda.synchronize(device)
+        times.append(clock() - start)
     return min(times)
+
+
+def machine_load() -> str:
+    """The 1-minute load average and core count, for a benchmark's note (CPU time rises under load too)."""
+    return f"machine load {os.getloadavg()[0]:.1f} (1-min average) on {os.cpu_count()} cores"
+
+
+def child_cpu_seconds(cmd: Sequence[str], **kwargs: Any) -> float:
+    """CPU seconds (user + system) that the subprocess ``cmd`` and its own children used; it must succeed."""
+    import resource
+    import subprocess
+
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    subprocess.run(cmd, check=True, **kwargs)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
 
 
 def markdown_table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]], note: str = "") -> str:

@@ -1,25 +1,34 @@
-"""netCDF input and output through xarray; writes are atomic."""
+"""netCDF input and output through xarray (zarr stores read as well); writes are atomic."""
 
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Any
 
 from tensorkit.data.filetype import check_netcdf_size
 from tensorkit.runtime.atomic import atomic_path
 
 ENGINES = ("netcdf4", "h5netcdf")
+_ZARR_METADATA = ("zarr.json", ".zgroup", ".zmetadata")
+
+
+def is_zarr_store(path: str | os.PathLike) -> bool:
+    """True when ``path`` is a folder holding a zarr store (v2 or v3 metadata) or named ``*.zarr``."""
+    folder = Path(path)
+    return folder.is_dir() and (folder.suffix == ".zarr" or any((folder / m).exists() for m in _ZARR_METADATA))
 
 
 def open_dataset(path: str | os.PathLike, engine: str | None = None, chunks: Any = None) -> Any:
-    """Open a netCDF file as a lazily read ``xarray.Dataset`` (nothing is loaded until indexed).
+    """Open a netCDF file or a zarr store as a lazily read ``xarray.Dataset`` (nothing is loaded until indexed).
 
     Parameters
     ----------
     path : path-like
-        netCDF file.
+        netCDF file, or a zarr store (a folder, see :func:`is_zarr_store`; needs the ``zarr``
+        package: ``pip install tensorkit[zarr]``).
     engine : {"netcdf4", "h5netcdf"}, optional
-        xarray backend; default lets xarray choose.
+        xarray backend of a netCDF file; default lets xarray choose. Not used for a zarr store.
     chunks : optional
         Dask chunks for lazy reading of large files (e.g. ``{"time": 100}``).
 
@@ -27,7 +36,9 @@ def open_dataset(path: str | os.PathLike, engine: str | None = None, chunks: Any
     ------
     FileNotFoundError, ValueError
         Missing file, unreadable file, a classic netCDF file shorter than its header declares
-        (truncated).
+        (truncated), a folder that is not a zarr store.
+    ImportError
+        A zarr store without the ``zarr`` package installed.
     """
     import xarray as xr
 
@@ -35,11 +46,30 @@ def open_dataset(path: str | os.PathLike, engine: str | None = None, chunks: Any
         raise FileNotFoundError(f"input file {str(path)!r} does not exist")
     if engine is not None and engine not in ENGINES:
         raise ValueError(f"engine must be one of {ENGINES}, got {engine!r}")
+    if os.path.isdir(path):
+        return _open_zarr(path, chunks)
     check_netcdf_size(path)
     try:
         return xr.open_dataset(path, engine=engine, chunks=chunks)
     except (OSError, ValueError, RuntimeError) as err:
         raise ValueError(f"cannot read {str(path)!r} as netCDF: {err}") from err
+
+
+def _open_zarr(path: str | os.PathLike, chunks: Any) -> Any:
+    import importlib.util
+
+    import xarray as xr
+
+    if not is_zarr_store(path):
+        raise ValueError(f"{str(path)!r} is a folder but not a zarr store (no {'/'.join(_ZARR_METADATA)}); "
+                         "give a netCDF file or a zarr store")  # fmt: skip
+    if importlib.util.find_spec("zarr") is None:
+        raise ImportError(f"{str(path)!r} is a zarr store; reading it needs the zarr package "
+                          "(pip install 'tensorkit[zarr]')")  # fmt: skip
+    try:
+        return xr.open_dataset(path, engine="zarr", chunks=chunks)
+    except (OSError, ValueError, RuntimeError, KeyError) as err:
+        raise ValueError(f"cannot read {str(path)!r} as a zarr store: {err}") from err
 
 
 def dataset_variable(ds: Any, var: str | None, path: str | os.PathLike) -> Any:
@@ -63,7 +93,7 @@ def dataset_variable(ds: Any, var: str | None, path: str | os.PathLike) -> Any:
 
 
 def open_dataarray(path: str | os.PathLike, var: str | None = None, engine: str | None = None, chunks: Any = None) -> Any:
-    """Open one variable of a netCDF file as a DataArray (``path``, ``engine``, ``chunks`` as in :func:`open_dataset`).
+    """Open one variable of a netCDF file or zarr store as a DataArray (``path``, ``engine``, ``chunks`` as in :func:`open_dataset`).
 
     ``var`` may be omitted when the file holds exactly one data variable (not counting the bounds
     variables of coordinates).

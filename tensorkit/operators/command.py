@@ -1,10 +1,12 @@
 """Train a (tensorized) Fourier neural operator from a YAML experiment file.
 
 The file has sections ``data``, ``model`` (TFNO arguments), ``training`` and ``patching``; see
-``experiments/mgtfno/configs/``. Runs plainly or under ``torchrun --nproc_per_node=N`` (DDP; gloo on
-CPU, NCCL on GPU). Writes checkpoint.pt, metrics.json and results.json to --out; an existing
-checkpoint there is resumed unless --restart is given (a changed configuration is refused); the
-folder is locked while a run uses it. SIGTERM/SIGUSR1 (SIGINT) checkpoint and exit with code 143
+``experiments/mgtfno/configs/``. Runs plainly, under ``torchrun --nproc_per_node=N`` (DDP; gloo on
+CPU, NCCL on GPU), or as tasks that SLURM's ``srun`` starts without torchrun (rank, address and
+port from SLURM's variables; see :mod:`tensorkit.runtime.slurm`). Rank 0 writes checkpoint.pt,
+metrics.json and results.json to --out and prints the summary; an existing checkpoint there is
+resumed unless --restart is given (a changed configuration is refused); the folder is locked while
+a run uses it. SIGTERM/SIGUSR1 (SIGINT) checkpoint and exit with code 143
 (130), so a SLURM job can be requeued and resumed. ``training.seed`` holds unless --seed is given.
 netCDF data (``data.name: netcdf``) are streamed from disk by default, so host memory does not
 grow with the number of samples; --no-streaming (``data.streaming: false``) reads them into memory.
@@ -29,8 +31,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from tensorkit.runtime import distributed as ddp
     from tensorkit.operators.experiment import load_config, run_experiment
+    from tensorkit.runtime import distributed as ddp
+    from tensorkit.runtime import resolve_device
 
     config = load_config(args.experiment)
     if args.seed is not None:
@@ -42,9 +45,12 @@ def run(args: argparse.Namespace) -> int:
     if args.num_workers is not None:
         config["data"]["num_workers"] = args.num_workers
     out = args.out or "tfno_run"
-    results = run_experiment(config, out_dir=out, device=args.device,
-                             resume=not args.restart, verbose=False if args.quiet else None)
-    if not args.quiet and ddp.rank() == 0:
+    # the group is held here, so this process's rank is known after training (it reads 0 once destroyed)
+    with ddp.process_group_from_env(resolve_device(args.device)):
+        results = run_experiment(config, out_dir=out, device=args.device,
+                                 resume=not args.restart, verbose=False if args.quiet else None)
+        main_rank = ddp.rank() == 0
+    if not args.quiet and main_rank:
         print(json.dumps({k: results[k] for k in ("interrupted", "epochs_done", "n_parameters",
                                                     "spectral_compression_ratio", "final")}, indent=1))
     if results["interrupted"]:

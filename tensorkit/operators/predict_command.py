@@ -1,9 +1,9 @@
-"""Apply a trained operator (a train-operator run folder) to the input fields of a netCDF file.
+"""Apply a trained operator (a train-operator run folder) to the input fields of a netCDF file or zarr store.
 
 The model is rebuilt from RUN_DIR/checkpoint.pt with the run's output normaliser and multigrid
-patching (patches stitched, ``patching.chunk_size`` patches per call). INPUT holds the input
-variable (default: the run's ``data.input_var``) with dims (sample, x, …) or (x, …); --out gets the
-predicted output variable (named after the run's ``data.output_var``) on the input's coordinates,
+patching (patches stitched, ``patching.chunk_size`` patches per call). INPUT (netCDF, or a zarr
+store with the zarr package installed) holds the input variable (default: the run's
+``data.input_var``) with dims (sample, x, …) or (x, …); --out gets the predicted output variable (named after the run's ``data.output_var``) on the input's coordinates,
 with the input's metadata, as compressed netCDF (float32, the model's precision), written atomically.
 
 Example:  tensorkit predict darcy_run new_permeabilities.nc --out pressure.nc
@@ -17,7 +17,7 @@ from pathlib import Path
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("run_dir", metavar="RUN_DIR", help="the --out folder of tensorkit train-operator")
-    parser.add_argument("input", metavar="INPUT.nc", help="netCDF file with the input fields")
+    parser.add_argument("input", metavar="INPUT.nc", help="netCDF file (or zarr store) with the input fields")
     parser.add_argument("--var", help="input variable (default: the run's data.input_var)")
     parser.add_argument("--batch-size", type=int, help="samples per model call (default: the run's training.batch_size)")
 
@@ -29,6 +29,7 @@ def run(args: argparse.Namespace) -> int:
 
     from tensorkit.data import open_dataarray
     from tensorkit.data.cf import carry_metadata, write_cf_netcdf
+    from tensorkit.data.io import open_dataset
     from tensorkit.operators import TFNO
     from tensorkit.runtime import check_outputs
 
@@ -57,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
     result = xr.Dataset({name: (da.dims, pred, attrs)}, coords=da.coords,
                         attrs={"method": "tensorkit.operators.TFNO", "run_dir": str(args.run_dir),
                                "epochs_trained": operator.epochs_done, "input_variable": var})
-    with xr.open_dataset(args.input) as source:
+    with open_dataset(args.input) as source:
         write_cf_netcdf(carry_metadata(result, source, args._command_line), out)
     if not args.quiet:
         print(f"tensorkit predict: {len(x)} field(s) of {var!r} → {name!r}; wrote {out}")

@@ -55,7 +55,10 @@ class Trainer:
     set: each rank reads only its share) and the model is wrapped in DDP; each rank's loss is scaled by
     ``world/global_count`` so the averaged gradient is the gradient of the mean over the global batch,
     whatever the shard sizes. The loss curve is therefore that of one process with the same global
-    batch.
+    batch. A checkpoint holds no per-process state, so it resumes under another number of
+    processes; that run equals the uninterrupted one up to floating-point summation order (bit for
+    bit with an unchanged number), provided no global batch has fewer samples than processes
+    (such a batch is skipped).
 
     Parameters
     ----------

@@ -10,6 +10,8 @@ from datetime import timedelta
 import torch
 import torch.distributed as dist
 
+from tensorkit.runtime import slurm
+
 
 def is_distributed() -> bool:
     """True when a process group is initialised with more than one rank."""
@@ -25,26 +27,33 @@ def world_size() -> int:
 
 
 def init_from_env(device: torch.device | None = None, timeout_s: float = 600.0) -> bool:
-    """Initialise the default process group from torchrun/SLURM variables, if they are set.
+    """Initialise the default process group from torchrun or SLURM variables, if they are set.
 
-    Uses NCCL when ``device`` is CUDA, gloo otherwise. Under SLURM without torchrun the ranks are
-    read from ``SLURM_PROCID``/``SLURM_NTASKS`` (``MASTER_ADDR``/``MASTER_PORT`` must be exported).
-    Returns True when a process group with more than one rank is active.
+    Uses NCCL when ``device`` is CUDA, gloo otherwise. Tasks that ``srun`` started directly
+    (without ``torchrun``) get ``RANK``, ``WORLD_SIZE``, ``LOCAL_RANK``, ``MASTER_ADDR`` and
+    ``MASTER_PORT`` from SLURM's variables (:func:`tensorkit.runtime.slurm.rendezvous_env`: rank
+    from ``SLURM_PROCID``, address from the first host of the node list, port from the job id),
+    exported into ``os.environ``. Returns True when a process group with more than one rank is active.
     """
     if dist.is_initialized():
         return is_distributed()
-    env = os.environ
-    if "WORLD_SIZE" not in env and "SLURM_NTASKS" in env and "MASTER_ADDR" in env:
-        env.setdefault("RANK", env["SLURM_PROCID"])
-        env.setdefault("WORLD_SIZE", env["SLURM_NTASKS"])
-        env.setdefault("LOCAL_RANK", env.get("SLURM_LOCALID", "0"))
-    if int(env.get("WORLD_SIZE", "1")) <= 1:
+    os.environ.update(slurm.rendezvous_env(os.environ))
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
         return False
-    use_cuda = device is not None and device.type == "cuda"
-    if use_cuda:
-        torch.cuda.set_device(int(env.get("LOCAL_RANK", "0")))
-    dist.init_process_group("nccl" if use_cuda else "gloo", timeout=timedelta(seconds=timeout_s))
+    if backend(device) == "nccl":
+        torch.cuda.set_device(_local_cuda_index())
+    dist.init_process_group(backend(device), timeout=timedelta(seconds=timeout_s))
     return True
+
+
+def backend(device: torch.device | None) -> str:
+    """``"nccl"`` for a CUDA ``device``, ``"gloo"`` otherwise (the CPU, or no device given)."""
+    return "nccl" if device is not None and device.type == "cuda" else "gloo"
+
+
+def _local_cuda_index() -> int:
+    """``LOCAL_RANK`` modulo the visible GPUs: a task that sees one GPU (``srun --gpus-per-task=1``) uses it."""
+    return int(os.environ.get("LOCAL_RANK", "0")) % max(torch.cuda.device_count(), 1)
 
 
 @contextmanager
@@ -68,9 +77,9 @@ def process_group_from_env(device: torch.device | None = None, timeout_s: float 
 
 
 def local_device(device: torch.device) -> torch.device:
-    """The CUDA device of this rank (``LOCAL_RANK``) when ``device`` is CUDA, else ``device``."""
+    """The CUDA device of this rank (``LOCAL_RANK``, modulo the visible GPUs) when ``device`` is CUDA, else ``device``."""
     if device.type == "cuda" and is_distributed():
-        return torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+        return torch.device("cuda", _local_cuda_index())
     return device
 
 

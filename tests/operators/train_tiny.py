@@ -1,13 +1,15 @@
 """A tiny TFNO training run, launched as a subprocess by the resume and DDP tests (or called as :func:`run`)."""
 
 import argparse
+import os
+import signal
 
 import torch
 
 from tensorkit.data.pde import NetCDFPairs
 from tensorkit.operators import TFNO, MultigridPatching
 from tensorkit.runtime import distributed as ddp
-from tensorkit.operators.trainer import Trainer
+from tensorkit.operators.trainer import Trainer, named_loss
 
 
 def parse(argv=None):
@@ -22,6 +24,9 @@ def parse(argv=None):
     parser.add_argument("--patch-parallel", action="store_true", help="MG patches (L=1) spread over the ranks")
     parser.add_argument("--netcdf", help="stream the same samples from this file (written by the test); each "
                                          "rank saves the sample indices it read to OUT.rankR")
+    parser.add_argument("--signal-at", type=int, help="send this process SIGUSR1 during this training step "
+                                                       "(counted from the start of this process), as SLURM does")
+    parser.add_argument("--signal-rank", type=int, default=0, help="the rank that --signal-at signals")
     return parser.parse_args(argv)
 
 
@@ -43,6 +48,19 @@ class LoggedPairs(NetCDFPairs):
         return super().__getitems__(indices)
 
 
+def signalling_h1(at_step, rank):
+    """The relative-H1 loss, sending SIGUSR1 to this process during training step ``at_step`` on ``rank``."""
+    h1, calls = named_loss("h1", 2), [0]
+
+    def loss(pred, y):
+        calls[0] += 1
+        if calls[0] == at_step and ddp.rank() == rank:
+            os.kill(os.getpid(), signal.SIGUSR1)
+        return h1(pred, y)
+
+    return loss
+
+
 def run(argv=None):
     """Train; a function, so the trainer and its DDP wrapper (which hold the process group) are
     released before the group is destroyed, not at interpreter teardown."""
@@ -53,7 +71,8 @@ def run(argv=None):
     model = TFNO((4, 4), 2 if patching else 1, 1, 8, n_layers=2, factorization="tucker", rank=0.5)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
     scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=1, gamma=0.5)
-    trainer = Trainer(model, optimizer, scheduler, train_loss="h1", batch_size=args.batch_size, seed=1,
+    loss = "h1" if args.signal_at is None else signalling_h1(args.signal_at, args.signal_rank)
+    trainer = Trainer(model, optimizer, scheduler, train_loss=loss, batch_size=args.batch_size, seed=1,
                       patching=patching, patch_parallel=args.patch_parallel, checkpoint_path=args.checkpoint, save_every=1 if args.checkpoint else None, verbose=False)
     trainer.fit(train, args.epochs, resume=args.resume)
     result = {"model": model.state_dict(), "losses": torch.tensor(trainer.step_losses, dtype=torch.float64),
