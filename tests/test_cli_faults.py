@@ -20,7 +20,6 @@ import torch
 import xarray as xr
 import yaml
 
-import tensorkit.data
 from tensorkit.cli import main
 from tensorkit.completion import command as complete_command
 from tensorkit.completion import training
@@ -29,6 +28,7 @@ from tensorkit.data.pde import darcy_flow
 from tensorkit.data.pde.storage import to_dataset, write_dataset
 from tensorkit.funbat.inference import ConditionalEP
 from tensorkit.runtime import load_checkpoint, output_lock
+from tests.conftest import SMALL_AIR
 
 ENV = {**os.environ, "OMP_NUM_THREADS": "1"}
 needs_proc = pytest.mark.skipif(not os.path.exists("/proc/self/status"), reason="reads signal handlers from /proc")
@@ -77,6 +77,14 @@ def _assert_same_data(a: Path, b: Path) -> None:
         assert set(da.data_vars) == set(db.data_vars)
         for name in da.data_vars:
             np.testing.assert_array_equal(da[name].values, db[name].values, err_msg=name)
+
+
+_SMALL_FIELD = f"""import os, signal, sys
+import tensorkit.data
+from tensorkit.cli import main
+small = tensorkit.data.load_air_temperature().isel(**{SMALL_AIR!r})
+tensorkit.data.load_air_temperature = lambda: small
+"""  # the head of a script that runs ``tensorkit`` with the demo on the small field
 
 
 def _hidden(folder: Path) -> list[str]:
@@ -197,17 +205,17 @@ def test_sigint_stops_funbat_with_130_and_a_checkpoint(tmp_path):
 @needs_proc
 def test_sigterm_stops_the_demo_without_outputs_and_the_rerun_finishes(tmp_path):
     out = tmp_path / "demo.nc"
-    # rank 5 as the demo chooses: at rank 1 the full field's residual is large-scale and its GP solve slow
-    stopped = _stop_when_ready(_tensorkit("demo", "--rank", "5", "--out", str(out)), signal.SIGTERM)
+    demo = [sys.executable, "-c", _SMALL_FIELD + "sys.exit(main(sys.argv[1:]))", "demo", "--rank", "1", "--quiet", "--device", "cpu",
+            "--out", str(out)]  # fmt: skip
+    stopped = _stop_when_ready(demo, signal.SIGTERM)
     assert stopped.returncode == 143, stopped.stderr_text
     assert sorted(p.name for p in tmp_path.iterdir()) == ["demo.nc.ckpt.json", "demo.nc.ckpt.pt"]  # no netCDF, no figure
-    resumed = _run(_tensorkit("demo", "--rank", "5", "--out", str(out)))
+    resumed = _run(demo)
     assert resumed.returncode == 0, resumed.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["demo.nc", "demo.png"]
 
 
-def test_demo_stopped_mid_fit_by_sigusr1_resumes_to_the_uninterrupted_result(tmp_path, monkeypatch, capsys):
-    _small_air(monkeypatch)
+def test_demo_stopped_mid_fit_by_sigusr1_resumes_to_the_uninterrupted_result(tmp_path, monkeypatch, capsys, small_air):
     command = ["demo", "--rank", "1", "--quiet", "--device", "cpu"]
     assert main([*command, "--out", str(tmp_path / "ref.nc")]) == 0
     out = tmp_path / "out.nc"
@@ -221,11 +229,6 @@ def test_demo_stopped_mid_fit_by_sigusr1_resumes_to_the_uninterrupted_result(tmp
     assert main([*command, "--out", str(out)]) == 0
     _assert_same_data(tmp_path / "ref.nc", out)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.nc", "out.png", "ref.nc", "ref.png"]
-
-
-def _small_air(monkeypatch: pytest.MonkeyPatch) -> None:
-    small = tensorkit.data.load_air_temperature().isel(**SMALL_AIR)
-    monkeypatch.setattr(tensorkit.data, "load_air_temperature", lambda: small)
 
 
 def _experiment(tmp_path: Path, n_samples: int = 48) -> Path:
@@ -274,14 +277,7 @@ def test_sigterm_then_rerun_reaches_the_uninterrupted_result(tmp_path):
     assert metrics[0] == metrics[1]
 
 
-SMALL_AIR = {"time": slice(0, 6), "lat": slice(0, 5), "lon": slice(0, 8)}  # the demo's pipeline on a small field
-
-_KILLED_WRITE = f"""import os, signal, sys
-import tensorkit.data
-from tensorkit.cli import main
-small = tensorkit.data.load_air_temperature().isel(**{SMALL_AIR!r})
-tensorkit.data.load_air_temperature = lambda: small
-replace = os.replace
+_KILLED_WRITE = _SMALL_FIELD + """replace = os.replace
 def killing_replace(source, target, *args, **kwargs):  # the temporary file written in full, then SIGKILL before its rename
     if os.path.basename(target) == sys.argv[1]:
         os.kill(os.getpid(), signal.SIGKILL)
@@ -298,7 +294,7 @@ main(sys.argv[2:])
     (["train-operator", "EXPERIMENT", "--epochs", "1"], "run", "run/results.json",
      ["checkpoint.pt", "metrics.json", "results.json"]),
 ], ids=["funbat", "complete", "demo", "train-operator"])
-def test_kill_9_writing_the_output_keeps_the_previous_one_and_the_rerun_sweeps_its_temporary(tmp_path, monkeypatch, capsys,
+def test_kill_9_writing_the_output_keeps_the_previous_one_and_the_rerun_sweeps_its_temporary(tmp_path, capsys, small_air,
                                                                                              options, out, final, outputs):  # fmt: skip
     inputs = {"GRID": _grid, "EXPERIMENT": lambda folder: _experiment(folder, n_samples=12)}
     command = [str(inputs[arg](tmp_path)) if arg in inputs else arg for arg in options]
@@ -310,7 +306,6 @@ def test_kill_9_writing_the_output_keeps_the_previous_one_and_the_rerun_sweeps_i
                             text=True, timeout=600)  # fmt: skip
     assert killed.returncode == -signal.SIGKILL, killed.stderr
     assert final.read_bytes() == b"previous result" and len(_hidden(final.parent)) == 1  # the killed write's temporary
-    _small_air(monkeypatch)
     assert main([*command, "--seed", "1"]) == 2  # the killed run's checkpoint binds a rerun to its settings, by name
     assert "seed (0 → 1)" in capsys.readouterr().err and final.read_bytes() == b"previous result"
     assert main(command) == 0  # the rerun
