@@ -29,6 +29,19 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(skip)
 
 
+SMALL_AIR = {"time": slice(0, 6), "lat": slice(0, 5), "lon": slice(0, 8)}
+"""A corner of the built-in air-temperature field: the demo's whole pipeline in seconds."""
+
+
+@pytest.fixture
+def small_air(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``tensorkit.data.load_air_temperature`` (what ``tensorkit demo`` fits) returns :data:`SMALL_AIR` of the field."""
+    import tensorkit.data
+
+    small = tensorkit.data.load_air_temperature().isel(**SMALL_AIR)
+    monkeypatch.setattr(tensorkit.data, "load_air_temperature", lambda: small)
+
+
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     """The reference-data folder (``../shared/data`` or ``$TENSORKIT_SHARED_DATA``); skips when absent."""

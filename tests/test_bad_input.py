@@ -110,6 +110,10 @@ def files(tmp_path_factory) -> dict[str, Path]:
     grid.assign_coords(x=[0.0, 1.0, 1.0, 2.0]).to_netcdf(root / "dup_coord.nc")
     grid.isel(t=slice(0, 1)).to_netcdf(root / "one_point.nc")
     grid.assign_coords(t=xr.cftime_range("2000-01-01", periods=3, calendar="noleap")).to_netcdf(root / "cftime.nc")
+    for name in ("run_cut", "run_old"):  # a train-operator run folder with a cut checkpoint, one without its configuration
+        (root / name).mkdir()
+    (root / "run_cut" / "checkpoint.pt").write_bytes(corrupt.read_bytes())
+    (root / "run_old" / "checkpoint.pt").write_bytes(ckpt.read_bytes())
     paths["existing"] = root / "existing.nc"
     paths["existing"].write_text("keep me")
     paths["folder"] = root / "folder"
@@ -343,6 +347,10 @@ CLI = [
     P(lambda f: run_cli("train-operator", str(f["data_name"]), "--out", str(f["out"])), CLIError, "data.name", id="cli-operator-data-name"),
     P(lambda f: run_cli("train-operator", str(f["epochs_zero"]), "--out", str(f["out"])), CLIError, "n_epochs", id="cli-operator-epochs"),
     P(lambda f: run_cli("train-operator", str(f["out"].with_name("none.yaml")), "--out", str(f["out"])), CLIError, "cannot read", id="cli-operator-missing-config"),
+    *(P(lambda f, r=r: run_cli("predict", str(f["out"].with_name(r)), str(f["grid"]), "--out", str(f["out"])), CLIError, m, id=f"cli-predict-{r}")
+      for r, m in [("none_run", "run folder '.*none_run' does not exist"), ("existing.nc", "existing.nc' is a file; give the --out folder"),
+                   ("folder", "folder' holds no checkpoint.pt"), ("run_cut", "checkpoint.pt' is truncated or corrupt"),
+                   ("run_old", "checkpoint.pt' holds no run configuration")]),
 ]
 
 
@@ -352,11 +360,11 @@ def _listing(folder: Path) -> dict[str, int]:
 
 # -- batch jobs: every command's outputs checked before any work, by one policy --------------------
 _CMD_INPUT = {"funbat": ["funbat", "{grid}"], "complete": ["complete", "{grid}"], "chebtucker": ["chebtucker", "{grid}"],
-              "demo": ["demo"]}
+              "demo": ["demo"], "predict": ["predict", "{folder}", "{grid}"]}
 
 
 def _cmd(name: str, f: dict[str, Path], *extra: str) -> list[str]:
-    return [a.format(grid=f["grid"]) for a in _CMD_INPUT[name]] + list(extra)
+    return [a.format(grid=f["grid"], folder=f["folder"]) for a in _CMD_INPUT[name]] + list(extra)
 
 
 OUTPUTS = [
@@ -371,7 +379,7 @@ OUTPUTS = [
     *(P(lambda f, c=c: run_cli(*_cmd(c, f), "--out", str(f["long"])), CLIError, "--out '.*nnn.nc' cannot be written: File name too long",
         id=f"cli-{c}-output-name-too-long") for c in _CMD_INPUT),
     *(P(lambda f, c=c: run_cli(*_cmd(c, f), "--out", str(f["grid"]), "--overwrite"), CLIError, "--out '.*grid.nc' is the input file",
-        id=f"cli-{c}-output-is-input") for c in ("funbat", "complete", "chebtucker")),
+        id=f"cli-{c}-output-is-input") for c in ("funbat", "complete", "chebtucker", "predict")),
     P(lambda f: run_cli_in(f["cwd"], "funbat", "funbat.nc", "--overwrite"), CLIError, "--out 'funbat.nc' is the input file", id="cli-funbat-default-output-is-input"),
     P(lambda f: run_cli_in(f["cwd"], "funbat", "funbat.nc"), CLIError, "--out 'funbat.nc' is the input file", id="cli-funbat-default-output-is-input-no-overwrite"),
     P(lambda f: run_cli_in(f["cwd"], "demo"), CLIError, "--out 'tensorkit_demo.nc' already exists", id="cli-demo-default-output-exists"),
@@ -505,6 +513,19 @@ VALUES = [
     P(lambda f: Observations.from_indices(IDX.to("meta"), Y), ValueError, "is a meta tensor", id="obs-meta"),
 ]
 
+ACCESSOR = [
+    P(lambda f: DA.tk.tucker(), ValueError, "give rank, tol or both", id="accessor-tucker-no-rank"),
+    P(lambda f: DA.tk.tucker(rank=[9, 9]), ValueError, r"rank\[0\] = 9 exceeds the size of mode 0 \(6\)", id="accessor-tucker-rank-too-large"),
+    P(lambda f: (DA * np.nan).tk.tucker(rank=2), ValueError, "da has no observed", id="accessor-tucker-all-nan"),
+    P(lambda f: COMPLEX.tk.tucker(rank=2), TypeError, "da must be real numeric", id="accessor-tucker-complex"),
+    P(lambda f: DA.assign_coords(lon=[0.0, 1.0, 1.0, 2.0, 3.0]).tk.chebtucker(), ValueError, "dimension 'lon' must be strictly increasing",
+      id="accessor-chebtucker-duplicated-coordinate"),
+    P(lambda f: DA.where(DA > 0).tk.chebtucker(), ValueError, "contains NaN", id="accessor-chebtucker-nan"),
+    P(lambda f: DA.tk.chebtucker(degree=-1), ValueError, r"degree\[0\] must be a positive integer", id="accessor-chebtucker-degree"),
+    P(lambda f: DA.isel(lat=slice(0, 1)).tk.chebtucker(), ValueError, "dimension 'lat' has 1 point", id="accessor-chebtucker-one-point"),
+    P(lambda f: DA.tk.funbat(rank=0), ValueError, "rank must be a positive integer", id="accessor-funbat-rank"),
+]
+
 
 def check(call, error, match, files):
     root = files["out"].parent
@@ -516,7 +537,7 @@ def check(call, error, match, files):
 
 
 @pytest.mark.parametrize("call, error, match", CORE + DATA + RUNTIME + FUNBAT + CHEBTUCKER + DAIN_ROWS + OPERATORS + CLI
-                         + OUTPUTS + DAMAGED + UNBOUNDED + VALUES)
+                         + OUTPUTS + DAMAGED + UNBOUNDED + VALUES + ACCESSOR)
 def test_bad_input_raises_clear_error(files, call, error, match):
     check(call, error, match, files)
 

@@ -30,7 +30,7 @@ def test_every_subcommand_has_help(command, capsys):
 def test_console_script_runs_demo(tmp_path):
     out = tmp_path / "demo.nc"
     proc = subprocess.run([sys.executable, "-m", "tensorkit.cli", "demo", "--out", str(out)],
-                          capture_output=True, text=True, timeout=300)
+                          capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr
     with xr.open_dataset(out) as ds:
         assert set(ds.dims) >= {"time", "lat", "lon"}
@@ -50,7 +50,7 @@ def test_bad_config_is_rejected(tmp_path, capsys, config, match):
     assert not (tmp_path / "o.nc").exists()
 
 
-def test_config_values_apply_and_flags_win(tmp_path, capsys):
+def test_config_values_apply_and_flags_win(tmp_path, small_air):
     path = tmp_path / "c.yaml"
     path.write_text("holdout: 0.5\nseed: 3\n")
     assert main(["demo", "--config", str(path), "--seed", "4", "--out", str(tmp_path / "o.nc")]) == 0

@@ -20,7 +20,6 @@ import torch
 import xarray as xr
 import yaml
 
-import tensorkit.data
 from tensorkit.cli import main
 from tensorkit.completion import command as complete_command
 from tensorkit.completion import training
@@ -29,6 +28,7 @@ from tensorkit.data.pde import darcy_flow
 from tensorkit.data.pde.storage import to_dataset, write_dataset
 from tensorkit.funbat.inference import ConditionalEP
 from tensorkit.runtime import load_checkpoint, output_lock
+from tests.conftest import SMALL_AIR
 
 ENV = {**os.environ, "OMP_NUM_THREADS": "1"}
 needs_proc = pytest.mark.skipif(not os.path.exists("/proc/self/status"), reason="reads signal handlers from /proc")
@@ -77,6 +77,14 @@ def _assert_same_data(a: Path, b: Path) -> None:
         assert set(da.data_vars) == set(db.data_vars)
         for name in da.data_vars:
             np.testing.assert_array_equal(da[name].values, db[name].values, err_msg=name)
+
+
+_SMALL_FIELD = f"""import os, signal, sys
+import tensorkit.data
+from tensorkit.cli import main
+small = tensorkit.data.load_air_temperature().isel(**{SMALL_AIR!r})
+tensorkit.data.load_air_temperature = lambda: small
+"""  # the head of a script that runs ``tensorkit`` with the demo on the small field
 
 
 def _hidden(folder: Path) -> list[str]:
@@ -197,17 +205,17 @@ def test_sigint_stops_funbat_with_130_and_a_checkpoint(tmp_path):
 @needs_proc
 def test_sigterm_stops_the_demo_without_outputs_and_the_rerun_finishes(tmp_path):
     out = tmp_path / "demo.nc"
-    # rank 5 as the demo chooses: at rank 1 the full field's residual is large-scale and its GP solve slow
-    stopped = _stop_when_ready(_tensorkit("demo", "--rank", "5", "--out", str(out)), signal.SIGTERM)
+    demo = [sys.executable, "-c", _SMALL_FIELD + "sys.exit(main(sys.argv[1:]))", "demo", "--rank", "1", "--quiet", "--device", "cpu",
+            "--out", str(out)]  # fmt: skip
+    stopped = _stop_when_ready(demo, signal.SIGTERM)
     assert stopped.returncode == 143, stopped.stderr_text
     assert sorted(p.name for p in tmp_path.iterdir()) == ["demo.nc.ckpt.json", "demo.nc.ckpt.pt"]  # no netCDF, no figure
-    resumed = _run(_tensorkit("demo", "--rank", "5", "--out", str(out)))
+    resumed = _run(demo)
     assert resumed.returncode == 0, resumed.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["demo.nc", "demo.png"]
 
 
-def test_demo_stopped_mid_fit_by_sigusr1_resumes_to_the_uninterrupted_result(tmp_path, monkeypatch, capsys):
-    _small_air(monkeypatch)
+def test_demo_stopped_mid_fit_by_sigusr1_resumes_to_the_uninterrupted_result(tmp_path, monkeypatch, capsys, small_air):
     command = ["demo", "--rank", "1", "--quiet", "--device", "cpu"]
     assert main([*command, "--out", str(tmp_path / "ref.nc")]) == 0
     out = tmp_path / "out.nc"
@@ -223,14 +231,9 @@ def test_demo_stopped_mid_fit_by_sigusr1_resumes_to_the_uninterrupted_result(tmp
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.nc", "out.png", "ref.nc", "ref.png"]
 
 
-def _small_air(monkeypatch: pytest.MonkeyPatch) -> None:
-    small = tensorkit.data.load_air_temperature().isel(**SMALL_AIR)
-    monkeypatch.setattr(tensorkit.data, "load_air_temperature", lambda: small)
-
-
-def _experiment(tmp_path):
+def _experiment(tmp_path: Path, n_samples: int = 48) -> Path:
     data = tmp_path / "darcy.nc"
-    write_dataset(to_dataset(darcy_flow(48, resolution=16, seed=0), {"generator": "darcy_flow"}), data)
+    write_dataset(to_dataset(darcy_flow(n_samples, resolution=16, seed=0), {"generator": "darcy_flow"}), data)
     config = {
         "data": {"name": "netcdf", "path": str(data), "n_test": 8, "test_resolutions": [8]},
         "model": {"n_modes": [8, 8], "hidden_channels": 8, "n_layers": 2, "factorization": "tucker", "rank": 0.3},
@@ -274,41 +277,43 @@ def test_sigterm_then_rerun_reaches_the_uninterrupted_result(tmp_path):
     assert metrics[0] == metrics[1]
 
 
-SMALL_AIR = {"time": slice(0, 6), "lat": slice(0, 5), "lon": slice(0, 8)}  # the demo's pipeline on a small field
-
-_KILLED_WRITE = f"""import os, signal, sys
-import xarray as xr
-import tensorkit.data
-from tensorkit.cli import main
-small = tensorkit.data.load_air_temperature().isel(**{SMALL_AIR!r})
-tensorkit.data.load_air_temperature = lambda: small
-write = xr.Dataset.to_netcdf
-def to_netcdf(self, path, *args, **kwargs):  # the whole temporary file written, then SIGKILL before its rename
-    write(self, path, *args, **kwargs)
-    os.kill(os.getpid(), signal.SIGKILL)
-xr.Dataset.to_netcdf = to_netcdf
-main(sys.argv[1:])
+_KILLED_WRITE = _SMALL_FIELD + """replace = os.replace
+def killing_replace(source, target, *args, **kwargs):  # the temporary file written in full, then SIGKILL before its rename
+    if os.path.basename(target) == sys.argv[1]:
+        os.kill(os.getpid(), signal.SIGKILL)
+    return replace(source, target, *args, **kwargs)
+os.replace = killing_replace
+main(sys.argv[2:])
 """
 
 
-@pytest.mark.parametrize("options, outputs", [
-    (["funbat", "GRID", "--rank", "1", "--epochs", "2"], ["out.nc"]),
-    (["complete", "GRID", "--model", "cp", "--rank", "2", "--epochs", "2"], ["out.nc"]),
-    (["demo", "--rank", "1"], ["out.nc", "out.png"]),
-], ids=["funbat", "complete", "demo"])
-def test_kill_9_writing_the_output_keeps_the_previous_one_and_the_rerun_sweeps_its_temporary(tmp_path, monkeypatch,
-                                                                                             options, outputs):  # fmt: skip
-    data, out = _grid(tmp_path), tmp_path / "out.nc"
-    out.write_bytes(b"previous result")
-    command = [str(data) if arg == "GRID" else arg for arg in options]
-    command += ["--overwrite", "--quiet", "--device", "cpu", "--out", str(out)]
-    killed = subprocess.run([sys.executable, "-c", _KILLED_WRITE, *command], env=ENV, capture_output=True, text=True, timeout=600)
+@pytest.mark.parametrize("options, out, final, outputs", [
+    (["funbat", "GRID", "--rank", "1", "--epochs", "2"], "out/out.nc", "out/out.nc", ["out.nc"]),
+    (["complete", "GRID", "--model", "cp", "--rank", "2", "--epochs", "2"], "out/out.nc", "out/out.nc", ["out.nc"]),
+    (["demo", "--rank", "1"], "out/out.nc", "out/out.nc", ["out.nc", "out.png"]),
+    (["train-operator", "EXPERIMENT", "--epochs", "1"], "run", "run/results.json",
+     ["checkpoint.pt", "metrics.json", "results.json"]),
+], ids=["funbat", "complete", "demo", "train-operator"])
+def test_kill_9_writing_the_output_keeps_the_previous_one_and_the_rerun_sweeps_its_temporary(tmp_path, capsys, small_air,
+                                                                                             options, out, final, outputs):  # fmt: skip
+    inputs = {"GRID": _grid, "EXPERIMENT": lambda folder: _experiment(folder, n_samples=12)}
+    command = [str(inputs[arg](tmp_path)) if arg in inputs else arg for arg in options]
+    command += ["--overwrite", "--quiet", "--device", "cpu", "--out", str(tmp_path / out)]
+    final = tmp_path / final
+    final.parent.mkdir()
+    final.write_bytes(b"previous result")
+    killed = subprocess.run([sys.executable, "-c", _KILLED_WRITE, final.name, *command], env=ENV, capture_output=True,
+                            text=True, timeout=600)  # fmt: skip
     assert killed.returncode == -signal.SIGKILL, killed.stderr
-    assert out.read_bytes() == b"previous result" and len(_hidden(tmp_path)) == 1
-    _small_air(monkeypatch)
+    assert final.read_bytes() == b"previous result" and len(_hidden(final.parent)) == 1  # the killed write's temporary
+    assert main([*command, "--seed", "1"]) == 2  # the killed run's checkpoint binds a rerun to its settings, by name
+    assert "seed (0 → 1)" in capsys.readouterr().err and final.read_bytes() == b"previous result"
     assert main(command) == 0  # the rerun
-    assert _hidden(tmp_path) == [] and sorted(p.name for p in tmp_path.iterdir()) == ["field.nc", *outputs]
-    xr.open_dataset(out).close()  # the new result, complete
+    assert sorted(p.name for p in final.parent.iterdir()) == outputs  # no temporary, checkpoint, record or lock left
+    if final.suffix == ".nc":
+        xr.open_dataset(final).close()  # the new result, complete
+    else:
+        assert json.loads(final.read_text())["epochs_done"] == 1
 
 
 def test_a_rerun_sweeps_the_temporary_file_of_a_killed_write(tmp_path):

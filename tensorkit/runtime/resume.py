@@ -1,5 +1,5 @@
-"""The settings of an interrupted command, kept beside its checkpoint, so that a rerun with other
-settings is refused by name instead of silently continuing the old run."""
+"""The settings of a resumable command, kept beside its checkpoints from its start, so that a rerun
+with other settings is refused by name instead of silently continuing the old run."""
 
 from __future__ import annotations
 
@@ -37,11 +37,13 @@ def resumable(out: str | os.PathLike, settings: Mapping[str, Any],
 
     The checkpoint and record paths are checked to be writable first. For the block, ``out`` is
     locked (:func:`~tensorkit.runtime.lock.output_lock`): a second process with the same output is
-    refused. On entry, a record left by an interrupted run with other settings is refused
-    (``ValueError`` naming each changed setting); an ``InterruptedError`` from the block records
-    ``settings``. The checkpoints stay until the block finishes, i.e. until the command's final
-    output is written: a resumed run killed at any point before that can resume again. Then they and
-    the record are removed.
+    refused. On entry, if a checkpoint of an earlier run is there, a record of other settings beside
+    it is refused (``ValueError`` naming each changed setting); then ``settings`` are recorded,
+    before any checkpoint can be written, so a run stopped in any way (also ``kill -9``) leaves its
+    checkpoints with their settings. The checkpoints stay until the block finishes, i.e. until the
+    command's final output is written: a resumed run killed at any point before that can resume
+    again. Then they and the record are removed; the record alone is also removed when the block
+    fails before any checkpoint was written.
 
     Parameters
     ----------
@@ -57,16 +59,22 @@ def resumable(out: str | os.PathLike, settings: Mapping[str, Any],
         check_writable(path, "checkpoint")
     current = json.loads(json.dumps(dict(settings)))  # as a record holds them (lists, not tuples)
     with output_lock(out):
-        if record.exists():
+        if record.exists() and _any_exists(checkpoints):
             _check_same(record, current)
+        with atomic_write(record, "w") as fh:
+            json.dump(current, fh, indent=1, sort_keys=True)
         try:
             yield
-        except InterruptedError:
-            with atomic_write(record, "w") as fh:
-                json.dump(current, fh, indent=1, sort_keys=True)
+        except BaseException:
+            if not _any_exists(checkpoints):
+                record.unlink()
             raise
         for path in (*checkpoints, record):
             Path(path).unlink(missing_ok=True)
+
+
+def _any_exists(paths: Sequence[str | os.PathLike]) -> bool:
+    return any(Path(path).exists() for path in paths)
 
 
 def _check_same(record: Path, current: dict[str, Any]) -> None:

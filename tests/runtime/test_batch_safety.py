@@ -138,31 +138,48 @@ def test_graceful_interrupts_nest_and_sigint_gives_130():
     assert stop.exit_code == 143
 
 
-def test_resumable_records_settings_on_interrupt_and_refuses_others(tmp_path):
-    out = tmp_path / "out.nc"
+class _Killed(BaseException):
+    """Stands in for ``kill -9``: no handler sees it."""
+
+
+def test_resumable_records_settings_before_any_checkpoint_and_refuses_others(tmp_path):
+    out, checkpoint, record = tmp_path / "out.nc", tmp_path / "out.nc.ckpt.pt", tmp_path / "out.nc.ckpt.json"
     source = tmp_path / "in.nc"
     source.write_text("data")
     args = argparse.Namespace(input=str(source), rank=[3], seed=0, quiet=True, out=str(out))
     settings = command_settings(args, [source])
-    with pytest.raises(InterruptedError), resumable(out, settings):
-        raise InterruptedError("stopped")
-    record = tmp_path / "out.nc.ckpt.json"
+    with pytest.raises(_Killed), resumable(out, settings, [checkpoint]):  # killed after its first checkpoint
+        assert json.loads(record.read_text())["rank"] == [3]  # recorded before any checkpoint
+        checkpoint.write_text("state")
+        raise _Killed
     assert json.loads(record.read_text())["rank"] == [3]
     args.quiet = False  # not a setting
     args.input = str(tmp_path / "copy.nc")  # the same content elsewhere
     (tmp_path / "copy.nc").write_text("data")
-    with resumable(out, command_settings(args, [args.input])):
+    with resumable(out, command_settings(args, [args.input]), [checkpoint]):
         pass
-    assert not record.exists()
-    with pytest.raises(InterruptedError), resumable(out, settings):
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["copy.nc", "in.nc"]
+    with pytest.raises(InterruptedError), resumable(out, settings, [checkpoint]):
+        checkpoint.write_text("state")
         raise InterruptedError("stopped")
     args.rank, args.seed = [2], 0
     (tmp_path / "copy.nc").write_text("other data")
     with pytest.raises(ValueError, match=r"out.nc.ckpt.json'.*other settings.*input_sha256 .*, rank \(\[3\] → \[2\]\)"):
-        with resumable(out, command_settings(args, [args.input])):
+        with resumable(out, command_settings(args, [args.input]), [checkpoint]):
             pass
+    assert json.loads(record.read_text())["rank"] == [3] and checkpoint.exists()  # the refused run changed nothing
     with pytest.raises(FileNotFoundError, match="input file '.*none.nc' does not exist"):
         command_settings(args, [tmp_path / "none.nc"])
+
+
+def test_resumable_record_without_a_checkpoint_binds_nothing(tmp_path):
+    out, record = tmp_path / "out.nc", tmp_path / "out.nc.ckpt.json"
+    checkpoint = tmp_path / "out.nc.ckpt.pt"
+    record.write_text('{"rank": [3]}')  # a run killed before its first checkpoint: nothing to resume
+    with pytest.raises(ValueError, match="bad input"), resumable(out, {"rank": [2]}, [checkpoint]):
+        assert json.loads(record.read_text()) == {"rank": [2]}
+        raise ValueError("bad input")  # a run failing before any checkpoint leaves nothing behind
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_resumable_keeps_checkpoints_until_its_block_finishes_and_locks_the_output(tmp_path):
@@ -174,7 +191,7 @@ def test_resumable_keeps_checkpoints_until_its_block_finishes_and_locks_the_outp
             with resumable(out, {}, [checkpoint]):
                 pass
         raise RuntimeError("killed")
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.nc.ckpt.pt"]  # kept for the next run
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.nc.ckpt.json", "out.nc.ckpt.pt"]  # kept for the next run
     with resumable(out, {}, [checkpoint]):
         out.write_text("result")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.nc"]
