@@ -34,7 +34,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "funbat": ("tensorkit.funbat.command",
                "Fit FunBaT (functional Bayesian Tucker with GP factors) to a netCDF variable; report held-out skill."),
     "predict": ("tensorkit.operators.predict_command",
-                "Apply a trained operator (a train-operator run folder) to the input fields of a netCDF file."),
+                "Apply a trained operator (a train-operator run folder) to the input fields of a netCDF file or zarr store."),
 }
 """Subcommand name → (module, one-line summary); the summary is the module docstring's first line."""
 
