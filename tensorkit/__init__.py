@@ -2,8 +2,8 @@
 
 The method estimators and subpackages are imported lazily (``tensorkit.FunBaT`` loads
 ``tensorkit.funbat``, ``tensorkit.data`` loads the data package, on first use), so ``import tensorkit``
-stays light: it imports neither torch nor xarray. Importing tensorkit registers the ``da.tk`` xarray
-accessor, at once if xarray is already imported, else right after it is.
+stays light: it imports neither torch nor xarray. Importing tensorkit registers the ``da.tk`` and ``ds.tk``
+xarray accessors, at once if xarray is already imported, else right after it is.
 """
 
 from __future__ import annotations

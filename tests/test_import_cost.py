@@ -51,12 +51,12 @@ def test_accessor_is_registered_whatever_the_import_order(order):
 import warnings
 warnings.simplefilter("error")
 {IMPORT_ORDERS[order]}
-print(hasattr(xr.DataArray, "tk"))
-from tensorkit.accessor import TensorkitAccessor, register
+print(hasattr(xr.DataArray, "tk"), hasattr(xr.Dataset, "tk"))
+from tensorkit.accessor import TensorkitAccessor, TensorkitDatasetAccessor, register
 register()  # a second registration is a no-op, not an xarray override warning
-print(type(xr.DataArray([1.0]).tk) is TensorkitAccessor)
+print(type(xr.DataArray([1.0]).tk) is TensorkitAccessor, type(xr.Dataset().tk) is TensorkitDatasetAccessor)
 """)
-    assert out.split() == ["True", "True"]
+    assert out.split() == ["True"] * 4
 
 
 def test_subpackages_are_attributes_of_a_bare_import():

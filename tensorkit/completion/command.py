@@ -27,7 +27,7 @@ from tensorkit.completion.estimator import DAIN, STAGES, stage_checkpoint
 from tensorkit.completion.models import MODEL_NAMES
 from tensorkit.completion.xarray_io import complete_dataarray, sparse_dataset
 from tensorkit.data import is_netcdf, open_dataarray
-from tensorkit.data.cf import add_precision_argument, carry_metadata, flag_variable, quantity_attrs, write_cf_netcdf
+from tensorkit.data.cf import add_precision_argument, carry_metadata, flag_variable, write_cf_netcdf
 from tensorkit.runtime import check_outputs, command_settings, resolve_device, resumable
 
 
@@ -79,12 +79,10 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _complete_grid(args: argparse.Namespace, settings: dict) -> xr.Dataset:
-    """A netCDF variable completed on its grid: ``completed`` and ``prediction`` carry the variable's CF
-    attributes, ``observed`` is a CF flag variable."""
+    """A netCDF variable completed on its grid (:func:`complete_dataarray`), ``observed`` as a CF flag variable."""
     da = open_dataarray(args.input, var=args.var)
     ds = complete_dataarray(da, model=args.model, sampler=args.augment, holdout=args.holdout, device=args.device,
                             standardize=args.standardize, model_options=_model_options(args, da.ndim), **settings)  # fmt: skip
-    ds["prediction"].attrs = quantity_attrs(da.attrs, f"DAIN ({args.model}) prediction of {{}} at every cell")
     ds["observed"] = flag_variable(ds["observed"].dims, ds["observed"].values, ("missing", "observed"),
                                    f"whether the cell of {da.name} was observed in the input")
     return ds

@@ -15,6 +15,7 @@ from tensorkit.completion.data import holdout_split
 from tensorkit.completion.estimator import DAIN
 from tensorkit.core.tenalg import unravel_index
 from tensorkit.data import Observations
+from tensorkit.data.cf import quantity_attrs
 from tensorkit.data.observations import on_input_grid
 from tensorkit.runtime import resolve_device
 
@@ -83,7 +84,7 @@ def complete_dataarray(
     dims, var_attrs = template.dims, dict(template.attrs)
     data = {
         "completed": (dims, np.where(observed, template.values, pred), var_attrs),
-        "prediction": (dims, pred, var_attrs),
+        "prediction": (dims, pred, quantity_attrs(var_attrs, f"DAIN ({model}) prediction of {{}} at every cell")),
         "observed": (dims, observed),
     }
     return on_input_grid(xr.Dataset(data, coords=template.coords, attrs=attrs), da)

@@ -17,7 +17,8 @@ def tucker_dataset(da: xr.DataArray, rank: Any = None, tol: float | None = None,
     Returns
     -------
     xarray.Dataset
-        ``reconstruction`` on ``da``'s grid (its coordinates, in its order), ``factor_<dim>`` over each dimension and ``core``;
+        ``reconstruction`` and ``observed`` (bool) on ``da``'s grid (its coordinates, in its order),
+        ``factor_<dim>`` over each dimension and ``core``;
         attrs record the ranks, the settings and the relative error on observed cells.
     """
     obs = Observations.from_dataarray(da)
@@ -28,6 +29,7 @@ def tucker_dataset(da: xr.DataArray, rank: Any = None, tol: float | None = None,
     data = {
         "reconstruction": (obs.dims, tucker.to_dense().cpu().numpy(), dict(template.attrs)),
         "core": (tuple(ranks), tucker.core.cpu().numpy()),
+        "observed": (obs.dims, mask.cpu().numpy(), {"long_name": f"whether the cell of {da.name} was observed (and fitted)"}),
     }
     for d, r, u in zip(obs.dims, ranks, tucker.factors):
         data[f"factor_{d}"] = ((d, r), u.cpu().numpy())

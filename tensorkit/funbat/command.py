@@ -2,7 +2,7 @@
 
 Hides a random fraction of the observed cells (--holdout), fits on the rest, prints the held-out
 RMSE, MAE and the coverage of the 95 % predictive interval, and writes the posterior mean and std
-(``<var>_mean``, ``<var>_std``; also under the older names ``mean``, ``std``), the ``observed`` flags
+(``<var>_mean``, ``<var>_std``), the ``observed`` flags
 (missing, fitted, held out) and the factor functions (fitted on the non-held-out cells) to --out as
 CF netCDF that keeps the input's metadata (compressed float32 unless --float64). --figure saves the factor
 functions with ±2σ bands and maps of the mean and std. SIGTERM/SIGUSR1/SIGINT save the fit to
@@ -45,7 +45,7 @@ def evaluate(da, args: argparse.Namespace, checkpoint: str | None = None):
     """Fit on the non-held-out cells (resumable through ``checkpoint``); return the Dataset and the held-out metrics."""
     import xarray as xr
 
-    from tensorkit.funbat.xarray_io import funbat_dataset
+    from tensorkit.funbat.xarray_io import funbat_dataset, predictive_moments
 
     held = held_out_cells(da, args.holdout, args.seed)
     rank = parse_rank(args.rank)
@@ -56,8 +56,9 @@ def evaluate(da, args: argparse.Namespace, checkpoint: str | None = None):
                         verbose=not args.quiet and None, checkpoint=checkpoint)
     metrics = {"n_heldout": int(held.sum())}
     if held.any():
-        err = ds["mean"].values[held] - da.values[held]
-        inside = np.abs(err) <= 1.959964 * ds["std"].values[held]
+        mean, std = predictive_moments(ds)
+        err = mean.values[held] - da.values[held]
+        inside = np.abs(err) <= 1.959964 * std.values[held]
         metrics.update(heldout_rmse=float(np.sqrt(np.mean(err**2))), heldout_mae=float(np.mean(np.abs(err))),
                        heldout_coverage95=float(np.mean(inside)))
     ds.attrs.update(holdout=args.holdout, **metrics)
@@ -65,19 +66,12 @@ def evaluate(da, args: argparse.Namespace, checkpoint: str | None = None):
 
 
 def named_outputs(ds, da, held: np.ndarray):
-    """``ds`` with ``<var>_mean`` and ``<var>_std`` (the input quantity's CF attributes) and the ``observed``
-    flags of ``da``'s cells: 0 missing, 1 fitted, 2 held out. ``mean`` and ``std`` stay for older readers."""
-    from tensorkit.data.cf import flag_variable, quantity_attrs
+    """``ds`` with its ``observed`` cells as CF flags of ``da``'s cells: 0 missing, 1 fitted, 2 held out."""
+    from tensorkit.data.cf import flag_variable
 
-    name = da.name or "value"
-    out = ds.copy()
-    out[f"{name}_mean"] = (ds["mean"].dims, ds["mean"].values, quantity_attrs(da.attrs, "FunBaT posterior predictive mean of {}"))
-    out[f"{name}_std"] = (ds["std"].dims, ds["std"].values, quantity_attrs(
-        da.attrs, "FunBaT posterior predictive standard deviation of {} (noise included)", standard_error=True))
-    for old in ("mean", "std"):
-        out[old].attrs["comment"] = f"the values of {name}_{old}, under the name of earlier tensorkit outputs"
     flags = np.where(held, 2, np.isfinite(da.values))
-    out["observed"] = flag_variable(da.dims, flags, ("missing", "fitted", "held_out"), f"how each cell of {name} entered the fit")
+    out = ds.copy()
+    out["observed"] = flag_variable(da.dims, flags, ("missing", "fitted", "held_out"), f"how each cell of {da.name} entered the fit")
     return out
 
 

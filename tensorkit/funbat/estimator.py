@@ -17,11 +17,12 @@ from tensorkit.core import CPTensor, TensorFormat
 from tensorkit.funbat.basis import GPBasis, OffsetBasis
 from tensorkit.funbat.chains import ModeChain
 from tensorkit.funbat.checkpoint import capture_state, restore_state
-from tensorkit.funbat.hyper import initial_lengthscale, select_lengthscales
+from tensorkit.funbat.gap_calibration import block_variance_model
+from tensorkit.funbat.hyper import select_lengthscales
 from tensorkit.funbat.inference import ConditionalEP, EPSettings
 from tensorkit.funbat.inputs import is_dataarray, training_data
-from tensorkit.funbat.kernels import mode_kernels, parse_kernel, per_mode_floats, singular_hyperparameters, state_space_kernel
-from tensorkit.funbat.gap_calibration import block_variance_model
+from tensorkit.funbat.kernels import (check_kernels, mode_hyperparameters, mode_kernels, per_mode_floats, singular_hyperparameters,
+                                      state_space_kernel)
 from tensorkit.funbat.rank import resolve_ranks
 from tensorkit.funbat.residual import fit_residual
 from tensorkit.gp import Matern
@@ -71,11 +72,12 @@ class FunBaT(Regressor):
     rank : "auto", int or sequence of int
         Rank per mode (CP: one rank). ``"auto"``: chosen on a held-out split of the training cells
         (:func:`tensorkit.funbat.rank.select_ranks`).
-    kernel : str or sequence of str
+    kernel : str, gpytorch kernel, or sequence of them
         Prior of the factor functions (and of the residual GP along that mode): ``"matern12"``,
         ``"matern32"``, ``"matern52"``, or ``"periodic"`` for a mode that wraps (period = the span of
         its coordinates plus one median spacing, e.g. 360° for a global longitude grid) or
-        ``"periodic:P"`` with the period ``P`` in the coordinate's units. One name, or one per mode.
+        ``"periodic:P"`` with the period ``P`` in the coordinate's units. One entry, or one per mode.
+        Or a gpytorch ``MaternKernel``, maybe in a ``ScaleKernel`` (:mod:`tensorkit.funbat.gpytorch_kernels`).
     residual : {"gp", None}
         ``"gp"``: add a residual GP ``g`` on the grid of unique training coordinates,
         ``y = f_lowrank + g + ε`` (see :mod:`tensorkit.funbat.residual`): it restores local detail the
@@ -85,7 +87,8 @@ class FunBaT(Regressor):
         Pathwise samples for the residual GP's variance (relative standard error ``√(2/S)``).
     lengthscale : "auto", float or sequence of float
         Per-mode ℓ in rescaled units. ``"auto"``: chosen per mode by maximising the Kalman evidence of
-        that mode's merged pseudo-observations over a log grid, re-selected while EP runs.
+        that mode's merged pseudo-observations over a log grid, re-selected while EP runs. (A gpytorch
+        kernel's mode uses its own lengthscale, and a ``ScaleKernel``'s outputscale as ``variance``.)
     variance : float or sequence of float
         Per-mode prior variance σ² of the functions.
     decomposition : {"tucker", "cp"}
@@ -144,7 +147,8 @@ class FunBaT(Regressor):
     noise_precision_ : float
         ``E[τ]`` in value units.
     lengthscales_ : list of float
-        The lengthscales used at the end (rescaled units).
+        The lengthscales used at the end (rescaled units); ``lengthscales_user_`` in the coordinates'
+        units (days for a time), as a gpytorch kernel's lengthscale.
     history_ : list of float
         Relative change of the training predictions per epoch.
     n_epochs_run_, converged_, collapsed_, interrupted_
@@ -195,8 +199,7 @@ class FunBaT(Regressor):
             for k, r in enumerate(rank):
                 check_positive_int(r, f"rank[{k}]")
         self.rank = rank
-        for name in [kernel] if isinstance(kernel, str) else kernel:
-            parse_kernel(name)
+        check_kernels(kernel)
         self.kernel = kernel
         self.residual = check_choice(residual, "residual", ("gp", None))
         self.n_samples = check_positive_int(n_samples, "n_samples")
@@ -270,10 +273,9 @@ class FunBaT(Regressor):
         ranks = resolve_ranks(self.rank, Xs, ys, self.decomposition, AUTO_MAX_RANK, int(self.seed))
         self.rank_ = tuple(ranks)
         grids, indices = zip(*(torch.unique(Xs[:, k], return_inverse=True) for k in range(K)))
-        self._auto = isinstance(self.lengthscale, str)
-        lengthscales = ([initial_lengthscale(g, kind == "periodic") for g, kind in zip(grids, kinds)] if self._auto
-                        else per_mode_floats(self.lengthscale, "lengthscale", K))
-        variances = per_mode_floats(self.variance, "variance", K)
+        lengthscales, variances, self._learned, self._log_priors = mode_hyperparameters(
+            self.kernel, self.lengthscale, self.variance, grids, kinds, self.coordinate_scale_.tolist())
+        self._auto = any(self._learned)
         self._generator = torch.Generator().manual_seed(int(self.seed))
         settings = self._ep_settings()
         warm = self.decomposition == "tucker" and self.init == "cp"
@@ -364,7 +366,7 @@ class FunBaT(Regressor):
             self.n_epochs_run_ += 1
             selections = self._selections
             if self._auto and epoch + 1 == self._next_selection and (len(selections) < 2 or selections[-1] != selections[-2]):
-                selections.append(select_lengthscales(ep.chains, ep.extra_precision))
+                selections.append(select_lengthscales(ep.chains, ep.extra_precision, self._learned, self._log_priors))
                 self._next_selection *= 2
             current = ep.train_mean()
             change = float((current - previous).norm() / current.norm().clamp_min(1e-12))
@@ -480,6 +482,12 @@ class FunBaT(Regressor):
 
         params, arrays, state = read_estimator(path, cls)
         return restore_fitted(cls(**params), arrays, state)
+
+    @property
+    def lengthscales_user_(self) -> list[float]:
+        """The factor functions' lengthscales in the coordinates' units (periodic ones are dimensionless)."""
+        self._check_fitted()
+        return [ell if k.startswith("periodic") else ell * float(c) for ell, k, c in zip(self.lengthscales_, self.kernels_, self.coordinate_scale_)]
 
     @property
     def noise_precision_(self) -> float:

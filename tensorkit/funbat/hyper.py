@@ -10,6 +10,7 @@ for maximising the EP evidence; the variance σ² is not selected (it trades off
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
 
 import torch
 
@@ -34,16 +35,30 @@ def initial_lengthscale(grid: torch.Tensor, periodic: bool = False) -> float:
     return 1.0 if periodic else 0.1 * _span(grid)
 
 
-def select_lengthscales(chains: list[ModeChain], extra_precision: float = 0.0) -> list[float]:
-    """Set each chain's lengthscale to the evidence maximiser over the grid; return the choices."""
+def select_lengthscales(
+    chains: list[ModeChain],
+    extra_precision: float = 0.0,
+    learned: Sequence[bool] | None = None,
+    log_priors: Sequence[Callable[[torch.Tensor], torch.Tensor] | None] | None = None,
+) -> list[float]:
+    """Set each chain's lengthscale to the evidence maximiser over the grid; return the lengthscales.
+
+    ``learned[k]`` False keeps chain k's lengthscale; ``log_priors[k]`` (of lengthscales) turns its
+    selection into a MAP choice.
+    """
     chosen = []
-    for chain in chains:
+    for k, chain in enumerate(chains):
+        if learned is not None and not learned[k]:
+            chosen.append(float(chain.kernel.lengthscale))
+            continue
         if isinstance(chain.kernel, Periodic):
             candidates = PERIODIC_LENGTHSCALE_GRID.to(chain.grid)
         else:
             candidates = LENGTHSCALE_GRID.to(chain.grid) * _span(chain.grid)
         batch = chain.kernel.with_hyperparameters(candidates, chain.kernel.variance.expand_as(candidates))
         evidence = chain.log_evidence(batch, extra_precision)
+        if log_priors is not None and log_priors[k] is not None:
+            evidence = evidence + log_priors[k](candidates)
         best = float(candidates[int(torch.argmax(evidence))])
         chain.set_kernel(chain.kernel.with_hyperparameters(best))
         chosen.append(best)

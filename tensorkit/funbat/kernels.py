@@ -1,23 +1,42 @@
-"""FunBaT's per-mode kernel names: ``"matern12"``, ``"matern32"``, ``"matern52"``, ``"periodic"``, ``"periodic:P"``."""
+"""FunBaT's per-mode kernels: the names ``"matern12"``, ``"matern32"``, ``"matern52"``, ``"periodic"``,
+``"periodic:P"``, or gpytorch Matérn kernel objects (:mod:`tensorkit.funbat.gpytorch_kernels`)."""
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import torch
 
 from tensorkit._validation import check_positive_float
+from tensorkit.funbat.gpytorch_kernels import from_gpytorch, is_gpytorch_kernel
 from tensorkit.gp import KERNELS, Matern
 
-__all__ = ["mode_kernels", "parse_kernel", "per_mode_floats", "singular_hyperparameters", "state_space_kernel"]
+__all__ = ["check_kernels", "mode_hyperparameters", "mode_kernels", "parse_kernel", "per_mode_floats",
+           "singular_hyperparameters", "state_space_kernel"]
+
+
+def _entries(kernel: Any, n_modes: int = 1) -> list[Any]:
+    """The kernel argument as a list: one name or kernel object repeated ``n_modes`` times, or the given list."""
+    return [kernel] * n_modes if isinstance(kernel, str) or is_gpytorch_kernel(kernel) else list(kernel)
+
+
+def check_kernels(kernel: Any) -> None:
+    """Check FunBaT's ``kernel`` argument (names and gpytorch objects), naming the entry at fault."""
+    if not isinstance(kernel, str) and not is_gpytorch_kernel(kernel) and not isinstance(kernel, Sequence):
+        raise TypeError(f"kernel must be a kernel name, a gpytorch MaternKernel or a list of them, got {type(kernel).__name__}")
+    for k, entry in enumerate(_entries(kernel)):
+        if is_gpytorch_kernel(entry):
+            from_gpytorch(entry, f"kernel[{k}]")
+        else:
+            parse_kernel(entry)
 
 
 def parse_kernel(name: Any) -> tuple[str, float | None]:
     """``(kind, period)`` of a kernel name; the period is None when it is to be read from the data."""
     if not isinstance(name, str):
-        raise TypeError(f"kernel must be a kernel name or a list of names, got {type(name).__name__}")
+        raise TypeError(f"kernel must be a kernel name, a gpytorch MaternKernel or a list of them, got {type(name).__name__}")
     kind, _, period = name.partition(":")
     if kind not in (*KERNELS, "periodic") or (period and kind != "periodic"):
         raise ValueError(f"kernel must be one of {sorted(KERNELS)}, 'periodic' or 'periodic:<period>', got {name!r}")
@@ -32,14 +51,14 @@ def parse_kernel(name: Any) -> tuple[str, float | None]:
     return kind, value
 
 
-def mode_kernels(kernel: str | Sequence[str], coords: torch.Tensor) -> tuple[list[str], list[float | None]]:
+def mode_kernels(kernel: Any, coords: torch.Tensor) -> tuple[list[str], list[float | None]]:
     """Per-mode kinds and periods (in the coordinates' units) for ``(N, K)`` raw coordinates.
 
     A bare ``"periodic"`` takes the period of a grid that wraps: the span of the mode's unique
     coordinates plus their median spacing (360 for longitudes 0, 2.5, …, 357.5).
     """
     K = coords.shape[1]
-    names = [kernel] * K if isinstance(kernel, str) else list(kernel)
+    names = [from_gpytorch(e, f"kernel[{k}]").name if is_gpytorch_kernel(e) else e for k, e in enumerate(_entries(kernel, K))]
     if len(names) != K:
         raise ValueError(f"kernel must have one entry per mode ({K}), got {len(names)}")
     kinds, periods = [], []
@@ -65,6 +84,36 @@ def state_space_kernel(kind: str, period: float | None, lengthscale: float, vari
 
         return Periodic(period, lengthscale, variance)
     return Matern.from_name(kind, lengthscale, variance)
+
+
+def mode_hyperparameters(
+    kernel: Any, lengthscale: Any, variance: Any, grids: Sequence[torch.Tensor], kinds: Sequence[str], scales: Sequence[float]
+) -> tuple[list[float], list[float], list[bool], list[Callable[[torch.Tensor], torch.Tensor] | None]]:
+    """Per mode: the initial lengthscale and the variance (rescaled units), whether the lengthscale is
+    selected while EP runs, and the log prior of a selected lengthscale (rescaled units) or None.
+
+    A named kernel's mode takes ``lengthscale`` (``"auto"``: selected, from 10 % of the span) and
+    ``variance``; a gpytorch object's mode takes its own lengthscale (``scales``: the coordinates'
+    rescaling) and outputscale, and is selected when its raw lengthscale requires grad.
+    """
+    from tensorkit.funbat.hyper import initial_lengthscale
+
+    K = len(grids)
+    auto = isinstance(lengthscale, str)
+    lengthscales = ([initial_lengthscale(g, kind == "periodic") for g, kind in zip(grids, kinds)] if auto
+                    else per_mode_floats(lengthscale, "lengthscale", K))
+    variances = per_mode_floats(variance, "variance", K)
+    learned, log_priors = [auto] * K, [None] * K
+    for k, entry in enumerate(_entries(kernel, K)):
+        if not is_gpytorch_kernel(entry):
+            continue
+        mode = from_gpytorch(entry, f"kernel[{k}]")
+        lengthscales[k] = mode.lengthscale / scales[k]
+        variances[k] = variances[k] if mode.variance is None else mode.variance
+        learned[k] = mode.learned
+        if mode.log_prior is not None:
+            log_priors[k] = lambda ell, prior=mode.log_prior, scale=scales[k]: prior(ell * scale)
+    return lengthscales, variances, learned, log_priors
 
 
 def per_mode_floats(value: Any, name: str, n_modes: int | None = None) -> list[float]:

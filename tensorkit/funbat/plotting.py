@@ -14,11 +14,15 @@ __all__ = ["plot_funbat", "save_funbat_figure"]
 def plot_funbat(ds: xr.Dataset, select: dict | None = None):
     """Return a matplotlib Figure: one panel per dimension's factor functions, then mean and std maps.
 
-    The maps show the last two dimensions, at ``select`` (default: the first index) of the others.
+    The maps show the last two dimensions, at ``select`` (default: the first index) of the others. ``ds`` is
+    a :func:`~tensorkit.funbat.xarray_io.funbat_dataset` result or a ``tensorkit funbat`` file (old ones too).
     """
     import matplotlib.pyplot as plt
 
-    dims = list(ds["mean"].dims)
+    from tensorkit.funbat.xarray_io import predictive_moments
+
+    moments = dict(zip(["mean", "std"], predictive_moments(ds)))
+    dims = list(moments["mean"].dims)
     n_top = len(dims)
     fig, axes = plt.subplots(2, max(n_top, 2), figsize=(4.2 * max(n_top, 2), 7.5), squeeze=False)
     for ax, dim in zip(axes[0], dims):
@@ -39,8 +43,8 @@ def plot_funbat(ds: xr.Dataset, select: dict | None = None):
         others.update(select or {})
         chosen = {d: i for d, i in others.items() if d in dims[:-2]}
         title = ", ".join(f"{d}={str(ds[d].values[i])[:16]}" for d, i in chosen.items())
-        for ax, name in zip(axes[1][:2], ["mean", "std"]):
-            ds[name].isel(chosen).plot(ax=ax, x=dims[-1], y=dims[-2])
+        for ax, (name, values) in zip(axes[1][:2], moments.items()):
+            values.isel(chosen).plot(ax=ax, x=dims[-1], y=dims[-2])
             ax.set_title(f"predictive {name}" + (f" at {title}" if title else ""))
     for ax in axes[1][2:]:
         ax.axis("off")

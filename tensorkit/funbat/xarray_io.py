@@ -9,10 +9,11 @@ import numpy as np
 import torch
 import xarray as xr
 
-from tensorkit.data.observations import Observations, numeric_coordinate
+from tensorkit.data.cf import quantity_attrs
+from tensorkit.data.observations import Observations, numeric_coordinate, on_input_grid
 from tensorkit.funbat.estimator import FunBaT
 
-__all__ = ["funbat_dataset", "predict_on_grid"]
+__all__ = ["funbat_dataset", "output_prefix", "predict_on_grid", "predictive_moments"]
 
 _LARGEST_VALUE = float(np.sqrt(np.finfo(np.float64).max)) / 1e3  # squares and sums of squares stay finite
 
@@ -41,7 +42,9 @@ def funbat_dataset(
     Returns
     -------
     xarray.Dataset
-        ``mean`` and ``std`` (predictive, noise included) over the (new) grid; per dimension
+        ``<name>_mean`` and ``<name>_std`` (predictive, noise included; ``<name>`` is ``da.name``, or
+        ``value``) with the input's CF quantity attributes over the (new) grid, in ``da``'s dims order;
+        ``observed`` (bool: the cell is an observed cell of ``da``, so False at new coordinates); per dimension
         ``factor_<dim>`` and ``factor_<dim>_std`` over ``(dim, rank_<dim>)``; ``core``; attrs with
         the settings, the selected lengthscales and the noise standard deviation.
 
@@ -83,10 +86,11 @@ def funbat_dataset(
     means, stds = zip(*(model.predict(points[i : i + chunk], return_std=True) for i in range(0, len(points), chunk)))
     mean = torch.cat(means).reshape(shape).cpu().numpy()
     std = torch.cat(stds).reshape(shape).cpu().numpy()
-    units = {"units": da.attrs["units"]} if "units" in da.attrs else {}
+    name = output_prefix(da)
     data = {
-        "mean": (obs.dims, mean, {"long_name": f"FunBaT posterior predictive mean of {da.name}", **units}),
-        "std": (obs.dims, std, {"long_name": "FunBaT posterior predictive standard deviation (noise included)", **units}),
+        f"{name}_mean": (obs.dims, mean, quantity_attrs(da.attrs, "FunBaT posterior predictive mean of {}")),
+        f"{name}_std": (obs.dims, std, quantity_attrs(
+            da.attrs, "FunBaT posterior predictive standard deviation of {} (noise included)", standard_error=True)),
     }
     core = model.core_.dense_mean().cpu().numpy()
     rank_dims = tuple(f"rank_{d}" for d in obs.dims)
@@ -98,12 +102,13 @@ def funbat_dataset(
         data[f"factor_{dim}_std"] = ((dim, rank_dims[k]), f_std.cpu().numpy(), {"long_name": f"posterior std of the {dim} factor functions"})
     attrs = {
         "method": "tensorkit.FunBaT (functional Bayesian Tucker, conditional EP with state-space GPs)",
-        "source_variable": str(da.name),
+        "source_variable": name,
         "decomposition": model.decomposition,
         "ranks": [int(r) for r in core.shape],
-        "kernel": model.kernel if isinstance(model.kernel, str) else " ".join(model.kernel),
+        "kernel": " ".join(model.kernels_),
         "residual": model.residual or "none",
         "lengthscales_rescaled": list(model.lengthscales_),
+        "lengthscales_user_units": model.lengthscales_user_,
         "lengthscale_setting": str(model.lengthscale),
         "variance": str(model.variance),
         "standardize": int(model.standardize),
@@ -117,8 +122,30 @@ def funbat_dataset(
     if model.residual_ is not None:
         attrs.update({f"residual_{key}": value for key, value in model.residual_.items() if key != "kernels"})
     ds = xr.Dataset(data, coords={d: (d, coords[d], template[d].attrs if d not in grid else {}) for d in obs.dims}, attrs=attrs)
-    # the input's own coordinate order (Observations sorts descending coordinates ascending)
-    return ds.sel({d: da[d].values for d in obs.dims if d not in grid and d in da.coords})
+    if grid:  # the input's own coordinate order on the other dims (Observations sorts them ascending)
+        ds = ds.sel({d: da[d].values for d in obs.dims if d not in grid and d in da.coords})
+    else:
+        ds = on_input_grid(ds, da)
+    observed = da.notnull().drop_vars([c for c in da.coords if c not in da.dims]).reindex({d: ds[d] for d in grid}, fill_value=False)
+    ds["observed"] = observed.transpose(*obs.dims).copy(deep=False)
+    ds["observed"].attrs = {"long_name": f"whether the cell of {name} was observed (and fitted)"}
+    return ds
+
+
+def output_prefix(da: xr.DataArray) -> str:
+    """The prefix of the output variables made from ``da``: its name, or ``"value"`` when it has none."""
+    return "value" if da.name is None else str(da.name)
+
+
+def predictive_moments(ds: xr.Dataset) -> tuple[xr.DataArray, xr.DataArray]:
+    """The predictive mean and std of a FunBaT Dataset or output file: ``<var>_mean`` and ``<var>_std``, or
+    ``mean`` and ``std`` in files that tensorkit wrote before those names."""
+    name = ds.attrs.get("source_variable", "value")
+    for mean, std in ((f"{name}_mean", f"{name}_std"), ("mean", "std")):
+        if mean in ds and std in ds:
+            return ds[mean], ds[std]
+    raise KeyError(f"no FunBaT predictive mean and std in this Dataset: neither {name}_mean/{name}_std nor mean/std "
+                   f"among its variables {sorted(map(str, ds.data_vars))}")
 
 
 def predict_on_grid(model: FunBaT, da: xr.DataArray, return_std: bool = False, include_noise: bool = True) -> Any:

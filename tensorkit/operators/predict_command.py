@@ -5,6 +5,9 @@ patching (patches stitched, ``patching.chunk_size`` patches per call). INPUT (ne
 store with the zarr package installed) holds the input variable (default: the run's
 ``data.input_var``) with dims (sample, x, …) or (x, …); --out gets the predicted output variable (named after the run's ``data.output_var``) on the input's coordinates,
 with the input's metadata, as compressed netCDF (float32, the model's precision), written atomically.
+An operator with several input channels reads them along the input variable's --channel-dim (placed
+anywhere; the other dims as above); one with several output channels writes them along a dim of that
+name, after the sample dim.
 
 Example:  tensorkit predict darcy_run new_permeabilities.nc --out pressure.nc
 """
@@ -20,6 +23,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("input", metavar="INPUT.nc", help="netCDF file (or zarr store) with the input fields")
     parser.add_argument("--var", help="input variable (default: the run's data.input_var)")
     parser.add_argument("--batch-size", type=int, help="samples per model call (default: the run's training.batch_size)")
+    parser.add_argument("--channel-dim", default="channel",
+                        help="dim of the channels of a multi-channel operator's input and output (default: channel)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -42,20 +47,28 @@ def run(args: argparse.Namespace) -> int:
     data = operator.config["data"]
     var = args.var or data["input_var"]
     da = open_dataarray(args.input, var=var).load()
-    dim = operator.model.dim
-    if da.ndim not in (dim, dim + 1):
+    dim, channel = operator.model.dim, args.channel_dim
+    n_in, n_out = operator.in_channels, operator.model.out_channels
+    if n_in > 1 and da.sizes.get(channel) != n_in:
+        raise ValueError(f"{str(args.input)!r}: the operator takes {n_in} input channels, so variable {var!r} needs a "
+                         f"{channel!r} dim of that size (see --channel-dim); got dims {dict(da.sizes)}")
+    fields = [d for d in da.dims if n_in == 1 or d != channel]  # (sample,) space…
+    if len(fields) not in (dim, dim + 1):
         raise ValueError(f"{str(args.input)!r}: variable {var!r} must have {dim} spatial dims, optionally after a sample "
-                         f"dim; got dims {da.dims}")
-    values = da.values if da.ndim == dim + 1 else da.values[None]
+                         f"dim{' and a channel dim' if n_in > 1 else ''}; got dims {da.dims}")
+    samples, space = fields[:-dim], fields[-dim:]
+    values = da.transpose(*samples, *([channel] if n_in > 1 else []), *space).values
     if not np.isfinite(values).all():
         raise ValueError(f"{str(args.input)!r}: variable {var!r} holds NaN or infinite values")
-    x = torch.from_numpy(values).float().unsqueeze(1)
+    x = torch.from_numpy(values).float().reshape(-1, n_in, *values.shape[-dim:])  # (sample, channel, space…)
     batch_size = args.batch_size or int(operator.config["training"]["batch_size"])
-    pred = operator.predict(x, batch_size).cpu().numpy()[:, 0]
-    pred = pred if da.ndim == dim + 1 else pred[0]
+    pred = operator.predict(x, batch_size).cpu().numpy()
+    out_dims = (*samples, *([channel] if n_out > 1 else []), *space)
+    pred = pred.reshape([da.sizes[d] if d != channel else n_out for d in out_dims])
     name = data["output_var"]
     attrs = {"long_name": f"TFNO prediction of {name} from {da.attrs.get('long_name', var)}"}
-    result = xr.Dataset({name: (da.dims, pred, attrs)}, coords=da.coords,
+    coords = {k: c for k, c in da.coords.items() if channel not in c.dims or n_in == 1}
+    result = xr.Dataset({name: (out_dims, pred, attrs)}, coords=coords,
                         attrs={"method": "tensorkit.operators.TFNO", "run_dir": str(args.run_dir),
                                "epochs_trained": operator.epochs_done, "input_variable": var})
     with open_dataset(args.input) as source:

@@ -1,7 +1,9 @@
-"""Every ``da.tk`` method returns its result on the input's coordinates, in the input's order."""
+"""Every ``da.tk`` method returns its result on the input's coordinates, in the input's order, with an
+``observed`` mask; ``ds.tk`` fits several variables into one Dataset."""
 
 import numpy as np
 import pandas as pd
+import pytest
 import xarray as xr
 
 
@@ -30,6 +32,7 @@ def test_tucker_keeps_the_input_grid():
     observed = da.notnull().values
     np.testing.assert_allclose(ds["reconstruction"].values[observed], da.values[observed], atol=1e-4)
     assert ds["factor_lat"].dims == ("lat", "rank_lat")
+    np.testing.assert_array_equal(ds["observed"].values, observed)
 
 
 def test_complete_keeps_the_input_grid():
@@ -47,3 +50,37 @@ def test_dimension_without_coordinate_stays_without():
     assert "lon" not in ds.coords
     _check_same_grid(ds, da)
 
+
+
+def test_funbat_keeps_the_input_grid_and_names_outputs_as_the_command():
+    da = _field()
+    ds = da.tk.funbat(rank=2, n_epochs=5, residual=None)
+    _check_same_grid(ds, da)
+    assert ds["t_mean"].dims == da.dims and ds["t_mean"].attrs["units"] == "K" and ds["t_std"].attrs["units"] == "K"
+    assert ds["observed"].dtype == bool
+    np.testing.assert_array_equal(ds["observed"].values, da.notnull().values)
+    unnamed = da.rename(None).tk.funbat(rank=2, n_epochs=5, residual=None)
+    assert {"value_mean", "value_std"} <= set(unnamed.data_vars) and unnamed.attrs["source_variable"] == "value"
+
+
+def test_dataset_accessor_fits_each_variable_as_the_dataarray_accessor():
+    da = _field()
+    ds = xr.Dataset({"t": da, "u": 3 * da + 1, "lat_bnds": (("lat", "nv"), np.zeros((7, 2)))})
+    ds["lat"].attrs["bounds"] = "lat_bnds"
+    both = ds.tk.tucker(rank=2)  # default variables: t and u (lat_bnds is a bounds variable)
+    _check_same_grid(both, ds["t"])
+    for var in ("t", "u"):
+        alone = ds[var].tk.tucker(rank=2)
+        np.testing.assert_array_equal(both[f"{var}_reconstruction"].values, alone["reconstruction"].values)
+        np.testing.assert_array_equal(both[f"{var}_observed"].values, alone["observed"].values)
+        assert both[f"{var}_core"].dims == tuple(f"{var}_rank_{d}" for d in da.dims)
+        assert both.attrs[f"{var}_source_variable"] == var
+    funbat = ds.tk.funbat(variables=["u"], rank=2, n_epochs=5, residual=None)
+    alone = ds["u"].tk.funbat(rank=2, n_epochs=5, residual=None)
+    np.testing.assert_array_equal(funbat["u_mean"].values, alone["u_mean"].values)
+    assert {"u_mean", "u_std", "u_observed", "u_factor_lat", "u_core"} <= set(funbat.data_vars)
+    assert not any(name.startswith("t_") for name in funbat.data_vars)
+    with pytest.raises(ValueError, match="variables"):
+        ds.tk.funbat(variables=["nope"])
+    with pytest.raises(ValueError, match="variables"):
+        ds.tk.tucker(variables="t")

@@ -25,18 +25,19 @@ def _dataarray(seed=0):
 def test_accessor_returns_mean_std_and_factor_functions_on_the_input_grid():
     da = _dataarray()
     ds = da.tk.funbat(rank=2, n_epochs=60)
-    assert ds["mean"].dims == da.dims and ds["std"].dims == da.dims
+    assert ds["air_mean"].dims == da.dims and ds["air_std"].dims == da.dims
     np.testing.assert_array_equal(ds["lat"].values, da["lat"].values)  # descending order kept
     np.testing.assert_array_equal(ds["time"].values, da["time"].values)
     observed = np.isfinite(da.values)
-    err = ds["mean"].values[observed] - da.values[observed]
+    err = ds["air_mean"].values[observed] - da.values[observed]
     assert np.sqrt(np.mean(err**2)) < 0.5  # noise std 0.2, field std ≈ 5 K
-    assert (ds["std"].values > 0).all()
+    assert (ds["air_std"].values > 0).all()
     for dim in da.dims:
         assert ds[f"factor_{dim}"].dims == (dim, f"rank_{dim}")
         assert (ds[f"factor_{dim}_std"].values >= 0).all()
+    np.testing.assert_array_equal(ds["observed"].values, observed)
     assert ds.attrs["ranks"] == [2, 2, 2] and ds.attrs["source_variable"] == "air"
-    assert ds["mean"].attrs["units"] == "K"
+    assert ds["air_mean"].attrs["units"] == "K"
 
 
 def test_accessor_predicts_on_a_finer_grid():
@@ -45,11 +46,16 @@ def test_accessor_predicts_on_a_finer_grid():
     fine_time = pd.date_range("2020-01-01", periods=17, freq="3h")
     coarse = da.tk.funbat(rank=2, n_epochs=40, seed=0)
     fine = da.tk.funbat(rank=2, n_epochs=40, seed=0, grid={"lat": fine_lat, "time": fine_time})
-    assert fine["mean"].shape == (17, 21, 8)
+    assert fine["air_mean"].shape == (17, 21, 8)
     # on shared coordinates the finer grid gives the same posterior
     where = dict(lat=[20.0, 60.0], time=da["time"].values)
-    np.testing.assert_allclose(fine["mean"].sel(where).values, coarse["mean"].sel(where).values, rtol=1e-8)
-    np.testing.assert_allclose(fine["std"].sel(where).values, coarse["std"].sel(where).values, rtol=1e-8)
+    np.testing.assert_allclose(fine["air_mean"].sel(where).values, coarse["air_mean"].sel(where).values, rtol=1e-8)
+    np.testing.assert_allclose(fine["air_std"].sel(where).values, coarse["air_std"].sel(where).values, rtol=1e-8)
+    # observed: the input's observed cells where the fine grid has the input's coordinates, False elsewhere
+    shared = np.intersect1d(fine_lat, da["lat"].values)
+    assert list(shared) == [20.0, 40.0, 60.0]
+    np.testing.assert_array_equal(fine["observed"].sel(lat=shared, time=da["time"]).values, da.notnull().sel(lat=shared).values)
+    assert int(fine["observed"].sum()) == int(da.notnull().sel(lat=shared).sum()) and fine["observed"].attrs.get("units") is None
     with pytest.raises(ValueError, match="depth"):
         da.tk.funbat(rank=2, n_epochs=5, grid={"depth": [1.0]})
 
@@ -64,7 +70,8 @@ def test_command_writes_netcdf_and_figure_and_reports_heldout_skill(tmp_path, ca
     text = capsys.readouterr().out
     assert "RMSE" in text and "MAE" in text and "coverage" in text
     with xr.open_dataset(out) as ds:
-        assert {"mean", "std", "factor_lat", "core"} <= set(ds.variables)
+        assert {"air_mean", "air_std", "observed", "factor_lat", "core"} <= set(ds.variables)
+        assert not {"mean", "std"} & set(ds.variables)  # no copies under the names of older outputs
         assert 0.0 <= ds.attrs["heldout_coverage95"] <= 1.0 and ds.attrs["heldout_rmse"] < 1.0
     assert fig.stat().st_size > 10_000 and fig.read_bytes()[:4] == b"\x89PNG"
 
@@ -75,3 +82,20 @@ def test_command_rejects_a_missing_variable(tmp_path, capsys):
     assert main(["funbat", str(path), "--var", "nope", "--out", str(tmp_path / "o.nc")]) == 2
     assert "nope" in capsys.readouterr().err
     assert not (tmp_path / "o.nc").exists()
+
+
+def test_figure_reads_an_output_file_of_older_tensorkit_with_mean_and_std(tmp_path):
+    from tensorkit.funbat.plotting import save_funbat_figure
+    from tensorkit.funbat.xarray_io import predictive_moments
+
+    ds = _dataarray(seed=3).tk.funbat(rank=2, n_epochs=5, residual=None)
+    old = ds.rename({"air_mean": "mean", "air_std": "std"}).drop_vars("observed")  # as written before <var>_mean
+    old.to_netcdf(tmp_path / "old.nc")
+    with xr.open_dataset(tmp_path / "old.nc") as back:
+        mean, std = predictive_moments(back)
+        np.testing.assert_allclose(mean.values, ds["air_mean"].values)
+        np.testing.assert_allclose(std.values, ds["air_std"].values)
+        save_funbat_figure(back, tmp_path / "old.png")
+    assert (tmp_path / "old.png").read_bytes()[:4] == b"\x89PNG"
+    with pytest.raises(KeyError, match="air_mean"):
+        predictive_moments(ds.drop_vars("air_mean"))

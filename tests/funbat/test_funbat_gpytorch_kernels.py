@@ -1,0 +1,84 @@
+"""FunBaT takes gpytorch Matérn kernel objects per mode, with lengthscales in the coordinates' units."""
+
+import math
+
+import gpytorch
+import numpy as np
+import pytest
+import torch
+
+from tensorkit import FunBaT
+from tensorkit.funbat.hyper import LENGTHSCALE_GRID
+
+
+def _data():
+    """A smooth field on a 12 × 10 grid with 30 % of the cells missing; spans 22 and 9 (not 1)."""
+    rng = np.random.default_rng(0)
+    x1, x2 = np.linspace(0.0, 22.0, 12), np.linspace(-4.0, 5.0, 10)
+    X = np.array([(a, b) for a in x1 for b in x2])
+    y = np.sin(X[:, 0] / 4) * np.cos(X[:, 1] / 3) + 0.5 + 0.05 * rng.standard_normal(len(X))
+    keep = rng.random(len(X)) > 0.3
+    return torch.tensor(X[keep]), torch.tensor(y[keep]), torch.tensor(X)
+
+
+def _matern(nu, lengthscale, outputscale=None, learned=False, **priors):
+    kernel = gpytorch.kernels.MaternKernel(nu=nu, **priors).double()
+    kernel.lengthscale = lengthscale
+    kernel.raw_lengthscale.requires_grad_(learned)
+    if outputscale is None:
+        return kernel
+    scaled = gpytorch.kernels.ScaleKernel(kernel).double()
+    scaled.outputscale = outputscale
+    return scaled
+
+
+SETTINGS = dict(rank=2, residual=None, n_epochs=15, seed=0)
+
+
+def test_a_fixed_matern_kernel_object_fits_as_its_name_with_the_same_lengthscale_and_variance():
+    X, y, grid = _data()
+    spans = X.amax(0) - X.amin(0)
+    ell, var = [0.3, 0.15], [1.7, 0.8]  # rescaled units, as FunBaT's lengthscale argument
+    named = FunBaT(kernel="matern32", lengthscale=ell, variance=var, **SETTINGS).fit(X, y)
+    objects = [_matern(1.5, ell[k] * float(spans[k]), var[k]) for k in range(2)]  # gpytorch: coordinate units
+    fitted = FunBaT(kernel=objects, **SETTINGS).fit(X, y)
+    assert fitted.kernels_ == ["matern32", "matern32"]
+    # gpytorch stores softplus⁻¹(ℓ): the value it gives back differs from the one set by ~1e-8
+    np.testing.assert_allclose(fitted.lengthscales_, ell, rtol=1e-7)
+    np.testing.assert_allclose(fitted.lengthscales_user_, [ell[k] * float(spans[k]) for k in range(2)], rtol=1e-7)
+    mean, std = fitted.predict(grid, return_std=True)
+    expected_mean, expected_std = named.predict(grid, return_std=True)
+    torch.testing.assert_close(mean, expected_mean, rtol=1e-6, atol=1e-6)
+    torch.testing.assert_close(std, expected_std, rtol=1e-6, atol=1e-6)
+    # another smoothness is another fit; a bare MaternKernel takes the variance argument
+    rougher = FunBaT(kernel=[_matern(0.5, ell[0] * float(spans[0]), var[0]), objects[1]], **SETTINGS).fit(X, y)
+    assert rougher.kernels_[0] == "matern12" and not torch.allclose(rougher.predict(grid), mean, atol=1e-4)
+    bare = FunBaT(kernel=[_matern(1.5, ell[0] * float(spans[0])), objects[1]], variance=var[0], **SETTINGS).fit(X, y)
+    torch.testing.assert_close(bare.predict(grid), mean, rtol=1e-6, atol=1e-6)
+
+
+def test_a_learned_lengthscale_follows_the_kernels_prior():
+    X, y, _ = _data()
+    span = float(X[:, 0].max() - X[:, 0].min())
+    candidates = (LENGTHSCALE_GRID * span).tolist()  # the selection grid, in coordinate units
+    free = FunBaT(kernel="matern32", **SETTINGS).fit(X, y)
+    chosen = free.lengthscales_user_[0]
+    target = min(candidates, key=lambda c: -abs(math.log(c / chosen)))  # the candidate farthest from the evidence's choice
+    prior = gpytorch.priors.LogNormalPrior(math.log(target), 0.05)
+    pulled = FunBaT(kernel=[_matern(1.5, 1.0, learned=True, lengthscale_prior=prior), "matern32"], **SETTINGS).fit(X, y)
+    assert pulled.lengthscales_user_[0] == pytest.approx(target, rel=1e-9)
+    assert pulled.lengthscales_user_[1] == pytest.approx(free.lengthscales_user_[1], rel=0.5)
+    unpulled = FunBaT(kernel=[_matern(1.5, 1.0, learned=True), "matern32"], **SETTINGS).fit(X, y)
+    assert unpulled.lengthscales_user_[0] != pytest.approx(target, rel=1e-3)
+
+
+@pytest.mark.parametrize("kernel, error, match", [
+    (gpytorch.kernels.RBFKernel(), TypeError, r"kernel\[1\].*MaternKernel"),
+    (gpytorch.kernels.MaternKernel(nu=1.5, ard_num_dims=2), ValueError, r"kernel\[1\].*single lengthscale"),
+    (gpytorch.kernels.ScaleKernel(gpytorch.kernels.MaternKernel(nu=1.5), outputscale_prior=gpytorch.priors.GammaPrior(2.0, 1.0)),
+     ValueError, r"kernel\[1\].*outputscale_prior"),
+    (3.5, TypeError, "kernel"),
+])  # fmt: skip
+def test_unsupported_kernel_objects_are_refused_naming_the_entry(kernel, error, match):
+    with pytest.raises(error, match=match):
+        FunBaT(kernel=["matern32", kernel])
