@@ -20,6 +20,7 @@ test: install
 
 docs: install
 	$(BIN)/python -m sphinx -W --keep-going -b html docs docs/_build/html
+	$(BIN)/python docs/render_notebooks.py docs/_build/html/notebooks
 
 figures: install
 	$(BIN)/python docs/make_figures.py

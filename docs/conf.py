@@ -1,8 +1,13 @@
-"""Sphinx configuration: API reference from the numpydoc docstrings."""
+"""Sphinx configuration: API reference from the numpydoc docstrings, CLI reference from the argparse parsers."""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent / "_ext"))
 
 project = "tensorkit"
 author = "the tensorkit developers"
-extensions = ["sphinx.ext.autodoc", "sphinx.ext.napoleon", "sphinx.ext.mathjax"]
+extensions = ["sphinx.ext.autodoc", "sphinx.ext.napoleon", "sphinx.ext.mathjax", "cli_reference"]
 napoleon_google_docstring = False
 napoleon_numpy_docstring = True
 napoleon_use_ivar = True
