@@ -52,7 +52,7 @@ def _air() -> tuple[torch.Tensor, torch.Tensor]:
     return torch.as_tensor(obs.points()), torch.as_tensor(obs.values)
 
 
-def _planted(shape: tuple[int, ...], rank: int, noise: float = 0.1) -> tuple[torch.Tensor, torch.Tensor]:
+def planted_grid(shape: tuple[int, ...], rank: int, noise: float = 0.1) -> tuple[torch.Tensor, torch.Tensor]:
     g = torch.Generator().manual_seed(0)
     axes = [torch.linspace(0, 1, n, dtype=torch.float64) for n in shape]
     phases = torch.rand(len(shape), rank, generator=g, dtype=torch.float64)
@@ -71,10 +71,10 @@ def _child(case: str, n: int, epochs: int) -> dict:
         X, y = _air()
         config = dict(rank=20, decomposition="cp") if case == "air" else dict(rank=20, decomposition="cp", n_epochs=20, tol=0.0)
     elif case == "grid":
-        X, y = _planted((n, n, n), 5)
+        X, y = planted_grid((n, n, n), 5)
         config = dict(rank=20, decomposition="cp", n_epochs=epochs, tol=0.0)
     else:
-        X, y = _planted((50, 50, 40), 5)
+        X, y = planted_grid((50, 50, 40), 5)
         config = dict(rank=8, decomposition="tucker", init="random", n_epochs=epochs, tol=0.0)
     one_epoch = None
     if "n_epochs" in config and config["n_epochs"] > 1:  # a one-epoch fit first: setup and imports, subtracted per epoch

@@ -65,8 +65,9 @@ class Regressor(RegressorMixin, BaseEstimator):
 
 # ---------------------------------------------------------------------------------------- persistence
 def write_estimator(path: str | os.PathLike, estimator: BaseEstimator, arrays: Mapping[str, Any],
-                    state: Mapping[str, Any]) -> None:
-    """Write ``estimator``'s parameters, fitted ``state`` (JSON) and ``arrays`` to ``path`` atomically.
+                    state: Mapping[str, Any], params: Mapping[str, Any] | None = None) -> None:
+    """Write ``estimator``'s parameters (default ``get_params(deep=False)``), fitted ``state`` (JSON) and
+    ``arrays`` to ``path`` atomically.
 
     Raises
     ------
@@ -76,7 +77,8 @@ def write_estimator(path: str | os.PathLike, estimator: BaseEstimator, arrays: M
     from tensorkit import __version__
     from tensorkit.runtime import atomic_write
 
-    params = {name: _to_json(value, name) for name, value in estimator.get_params(deep=False).items()}
+    params = estimator.get_params(deep=False) if params is None else params
+    params = {name: _to_json(value, name) for name, value in params.items()}
     metadata = {"format": _FORMAT, "class": type(estimator).__name__, "version": __version__,
                 "params": params, "state": _to_json(dict(state), "state")}
     if _METADATA in arrays:

@@ -138,7 +138,9 @@ class FunBaT(Regressor):
         Per-mode kernel as used, a bare ``"periodic"`` resolved to ``"periodic:<period>"`` (user units).
     residual_ : dict or None
         The residual GP's learned hyper-parameters (lengthscales in rescaled and user units, variances
-        in value units²), or None.
+        in value units²), and the gap variance model (``gap_variance_scale``, ``gap_added_variance``:
+        at locations of modes 2..K never observed, the predictive variance ``v`` becomes
+        ``scale · v + added``; see :mod:`tensorkit.funbat.gap_calibration`), or None.
     bases_ : list of GPBasis
         Per mode, the posterior of its functions at any raw coordinate (``__call__``: mean;
         ``moments``: mean and covariance; ``std``).
@@ -468,20 +470,24 @@ class FunBaT(Regressor):
 
         :meth:`load` gives bit-for-bit the same ``predict(X, return_std=True)`` on the same device type
         (the residual GP's pathwise variance is redrawn from the stored seed). The file holds the
-        standardised training values, as the residual GP conditions on them.
+        standardised training values, as the residual GP conditions on them. gpytorch kernel objects are
+        stored as descriptions (ν, lengthscale, outputscale) and rebuilt; one with a prior is refused.
         """
+        from tensorkit.funbat.gpytorch_kernels import describe_kernels
         from tensorkit.funbat.persistence import fitted_arrays
 
         self._check_fitted()
-        write_estimator(path, self, *fitted_arrays(self))
+        params = self.get_params(deep=False) | {"kernel": describe_kernels(self.kernel)}
+        write_estimator(path, self, *fitted_arrays(self), params=params)
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> FunBaT:
         """Read a model written by :meth:`save` (on the CPU). Files holding pickled data are refused."""
+        from tensorkit.funbat.gpytorch_kernels import rebuild_kernels
         from tensorkit.funbat.persistence import restore_fitted
 
         params, arrays, state = read_estimator(path, cls)
-        return restore_fitted(cls(**params), arrays, state)
+        return restore_fitted(cls(**params | {"kernel": rebuild_kernels(params["kernel"])}), arrays, state)
 
     @property
     def lengthscales_user_(self) -> list[float]:

@@ -18,7 +18,7 @@ import torch
 
 from tensorkit.gp import Matern
 
-__all__ = ["GPyTorchMode", "from_gpytorch", "is_gpytorch_kernel"]
+__all__ = ["GPyTorchMode", "describe_kernels", "from_gpytorch", "is_gpytorch_kernel", "rebuild_kernels"]
 
 _NAMES = {0.5: "matern12", 1.5: "matern32", 2.5: "matern52"}
 
@@ -80,3 +80,41 @@ def from_gpytorch(kernel: Any, name: str) -> GPyTorchMode:
     log_prior = None if prior is None else lambda ell: prior.log_prob(ell.to(torch.float32)).to(ell.dtype).reshape(ell.shape)
     return GPyTorchMode(_NAMES[matern.nu], float(matern.lengthscale), float(matern.variance) if scaled else None,
                         bool(base.raw_lengthscale.requires_grad), log_prior)
+
+
+def describe_kernels(kernel: Any) -> Any:
+    """FunBaT's ``kernel`` argument with each gpytorch object replaced by a JSON-able description.
+
+    A description holds ν, the lengthscale, the outputscale (None without a ScaleKernel) and whether
+    the lengthscale is learned; :func:`rebuild_kernels` makes the objects again. A ``lengthscale_prior``
+    cannot be described without pickling it, so a kernel with one is refused.
+    """
+    if isinstance(kernel, (list, tuple)):
+        return type(kernel)(describe_kernels(k) for k in kernel)
+    if not is_gpytorch_kernel(kernel):
+        return kernel
+    mode = from_gpytorch(kernel, "kernel")
+    if mode.log_prior is not None:
+        raise TypeError("cannot save a FunBaT whose gpytorch kernel has a lengthscale_prior (a prior object cannot "
+                        "be stored without pickling); pass its lengthscale as a fixed kernel instead")
+    nu = {name: nu for nu, name in _NAMES.items()}[mode.name]
+    return {"gpytorch_matern": {"nu": nu, "lengthscale": mode.lengthscale, "outputscale": mode.variance, "learned": mode.learned}}
+
+
+def rebuild_kernels(kernel: Any) -> Any:
+    """The inverse of :func:`describe_kernels`: gpytorch objects from their descriptions."""
+    if isinstance(kernel, (list, tuple)):
+        return type(kernel)(rebuild_kernels(k) for k in kernel)
+    if not (isinstance(kernel, dict) and set(kernel) == {"gpytorch_matern"}):
+        return kernel
+    import gpytorch
+
+    spec = kernel["gpytorch_matern"]
+    base = gpytorch.kernels.MaternKernel(nu=spec["nu"]).double()
+    base.lengthscale = spec["lengthscale"]
+    base.raw_lengthscale.requires_grad_(spec["learned"])
+    if spec["outputscale"] is None:
+        return base
+    scaled = gpytorch.kernels.ScaleKernel(base).double()
+    scaled.outputscale = spec["outputscale"]
+    return scaled

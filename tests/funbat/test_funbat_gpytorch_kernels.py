@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from tensorkit import FunBaT
+from tensorkit.funbat.gpytorch_kernels import from_gpytorch
 from tensorkit.funbat.hyper import LENGTHSCALE_GRID
 
 
@@ -82,3 +83,25 @@ def test_a_learned_lengthscale_follows_the_kernels_prior():
 def test_unsupported_kernel_objects_are_refused_naming_the_entry(kernel, error, match):
     with pytest.raises(error, match=match):
         FunBaT(kernel=["matern32", kernel])
+
+
+def test_kernel_objects_survive_save_and_load(tmp_path):
+    X, y, grid = _data()
+    kernel = [_matern(1.5, 6.0, outputscale=2.0), _matern(0.5, 3.0, learned=True)]
+    model = FunBaT(kernel=kernel, **SETTINGS).fit(X, y)
+    model.save(tmp_path / "m.npz")
+    loaded = FunBaT.load(tmp_path / "m.npz")
+    for a, b in zip(model.predict(grid, return_std=True), loaded.predict(grid, return_std=True)):
+        assert torch.equal(a, b)
+    for original, restored in zip(kernel, loaded.kernel):
+        assert type(restored) is type(original)
+        assert from_gpytorch(restored, "k") == from_gpytorch(original, "k")
+
+
+def test_a_kernel_with_a_prior_is_not_saved(tmp_path):
+    X, y, _ = _data()
+    prior = gpytorch.priors.GammaPrior(3.0, 0.5)
+    model = FunBaT(kernel=[_matern(1.5, 6.0, learned=True, lengthscale_prior=prior), "matern32"], **SETTINGS).fit(X, y)
+    with pytest.raises(TypeError, match="lengthscale_prior"):
+        model.save(tmp_path / "m.npz")
+    assert list(tmp_path.iterdir()) == []
