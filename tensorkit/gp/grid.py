@@ -39,6 +39,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import torch
+
 from tensorkit.core.tenalg import multi_mode_dot
 
 __all__ = ["GridGP", "GridKernel", "NoisyKronecker", "conjugate_gradients", "kernel_matrix"]
