@@ -7,6 +7,7 @@ deviation; ``to_functional_tucker()`` returns a :class:`tensorkit.core.Functiona
 """
 
 from tensorkit.funbat.basis import GPBasis
-from tensorkit.funbat.estimator import CorePosterior, FunBaT
+from tensorkit.funbat.core_posterior import CorePosterior
+from tensorkit.funbat.estimator import FunBaT
 
 __all__ = ["CorePosterior", "FunBaT", "GPBasis"]

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any
+import os
+from typing import TYPE_CHECKING, Any
 
 import torch
 
 from tensorkit.funbat.chains import ModeChain
 from tensorkit.funbat.inference import ConditionalEP
+from tensorkit.runtime import load_checkpoint, save_checkpoint
 
-__all__ = ["capture_state", "restore_state"]
+if TYPE_CHECKING:
+    from tensorkit.funbat.estimator import FunBaT
+
+__all__ = ["capture_state", "restore_state", "resume_fit", "save_fit"]
 
 _CORE_KEYS = ("core_mean", "core_cov", "core_info_matrix", "core_info_vector")
 
@@ -41,3 +46,32 @@ def restore_state(ep: ConditionalEP, state: dict[str, Any]) -> None:
         for key in _CORE_KEYS:
             setattr(ep, key, state["core"][key].to(like))
     ep._refresh_moments()
+
+
+def resume_fit(model: FunBaT, ep: ConditionalEP) -> tuple[int, int]:
+    """Restore ``model.checkpoint`` if it was written for this data and these settings; return (phase, epoch)."""
+    if model.checkpoint is None or not os.path.exists(model.checkpoint):
+        return 0, 0
+    state = load_checkpoint(model.checkpoint, match={"settings": repr(_settings(model)), "fingerprint": model._fingerprint})
+    restore_state(ep, state["ep"])
+    model.history_ = list(state["history"])
+    model.n_epochs_run_ = int(state["n_epochs_run"])
+    model._selections, model._next_selection = [list(s) for s in state["selections"]], int(state["next_selection"])
+    model._generator.set_state(state["generator"])
+    model.converged_ = bool(state["converged"])
+    return int(state["phase"]), int(state["epoch"])
+
+
+def save_fit(model: FunBaT, ep: ConditionalEP, phase: int, epoch: int) -> None:
+    """Write ``model.checkpoint``: the EP state, the fit's progress and what it must match to resume."""
+    save_checkpoint(model.checkpoint, {
+        "settings": repr(_settings(model)), "fingerprint": model._fingerprint, "ep": capture_state(ep),
+        "phase": phase, "epoch": epoch, "history": list(model.history_), "n_epochs_run": model.n_epochs_run_,
+        "selections": model._selections, "next_selection": model._next_selection, "generator": model._generator.get_state(),
+        "converged": model.converged_,
+    })
+
+
+def _settings(model: FunBaT) -> dict[str, Any]:
+    """The constructor arguments that change the fit (not ``verbose`` nor ``checkpoint``)."""
+    return {k: v for k, v in vars(model).items() if not k.startswith("_") and not k.endswith("_") and k not in ("verbose", "checkpoint")}

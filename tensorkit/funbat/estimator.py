@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -13,10 +12,10 @@ import torch
 
 from tensorkit._estimator import Regressor, check_fitted, like_input, read_estimator, write_estimator
 from tensorkit._validation import as_tensor, check_choice, check_positive_float, check_positive_int, check_probability
-from tensorkit.core import CPTensor, TensorFormat
 from tensorkit.funbat.basis import GPBasis, OffsetBasis
 from tensorkit.funbat.chains import ModeChain
-from tensorkit.funbat.checkpoint import capture_state, restore_state
+from tensorkit.funbat.checkpoint import resume_fit, save_fit
+from tensorkit.funbat.core_posterior import CorePosterior, core_posterior
 from tensorkit.funbat.gap_calibration import block_variance_model
 from tensorkit.funbat.hyper import select_lengthscales
 from tensorkit.funbat.inference import ConditionalEP, EPSettings
@@ -26,7 +25,7 @@ from tensorkit.funbat.kernels import (check_kernels, mode_hyperparameters, mode_
 from tensorkit.funbat.rank import resolve_ranks
 from tensorkit.funbat.residual import fit_residual
 from tensorkit.gp import Matern
-from tensorkit.runtime import GracefulInterrupt, data_fingerprint, load_checkpoint, progress, resolve_device, save_checkpoint
+from tensorkit.runtime import GracefulInterrupt, data_fingerprint, progress, resolve_device
 
 __all__ = ["AUTO_MAX_RANK", "CorePosterior", "FunBaT"]
 
@@ -35,24 +34,6 @@ __all__ = ["AUTO_MAX_RANK", "CorePosterior", "FunBaT"]
 #: residual was added, and took 14× its fit time when a Tucker epoch still cost O(N r^(2K)); it now
 #: costs O(N r^(2K-2) + Σ_k n_k r^(2K)), see :mod:`tensorkit.funbat.contraction`)
 AUTO_MAX_RANK = 5
-
-
-@dataclass(frozen=True)
-class CorePosterior:
-    """Gaussian posterior of the core in data units.
-
-    Tucker: ``mean`` is the ``(r_1, …, r_K)`` core and ``covariance`` that of its C-order vec (``R × R``,
-    ``R = Π r_k``). CP: the core is the fixed super-diagonal ``λ·I``, so ``mean`` is a
-    :class:`~tensorkit.core.CPTensor` (weights ``λ``, identity factors; never formed) and ``covariance``
-    the zero ``(r, r)`` covariance of its weights.
-    """
-
-    mean: torch.Tensor | CPTensor
-    covariance: torch.Tensor
-
-    def dense_mean(self) -> torch.Tensor:
-        """The mean as a dense ``(r_1, …, r_K)`` tensor (CP: the super-diagonal core, formed)."""
-        return self.mean.to_dense() if isinstance(self.mean, TensorFormat) else self.mean
 
 
 class FunBaT(Regressor):
@@ -295,7 +276,7 @@ class FunBaT(Regressor):
         phases = [(self.warm_start_epochs or self.n_epochs, "FunBaT-CP"), (self.n_epochs, "FunBaT")] if warm else [
             (self.n_epochs, "FunBaT-CP" if self.decomposition == "cp" else "FunBaT")]
         self._fingerprint = data_fingerprint(X, y)
-        phase, start = self._resume(ep)
+        phase, start = resume_fit(self, ep)
         with GracefulInterrupt() as stop, singular_hyperparameters(self.lengthscale, self.variance):
             for index in range(phase, len(phases)):
                 if index == 1 and not (phase == 1 and start > 0):
@@ -305,7 +286,7 @@ class FunBaT(Regressor):
                     break
             self.interrupted_ = stop.requested
         if self.checkpoint is not None and not self.interrupted_ and phase < len(phases):
-            self._save(ep, len(phases), 0)  # EP done: a rerun killed later (residual, output) skips it
+            save_fit(self, ep, len(phases), 0)  # EP done: a rerun killed later (residual, output) skips it
         self._ep = ep
         self.lengthscales_ = [float(c.kernel.lengthscale) for c in ep.chains]
         extra = ep.extra_precision
@@ -333,30 +314,6 @@ class FunBaT(Regressor):
         chain.mean = torch.rand(grid.numel(), rank, generator=self._generator, dtype=grid.dtype).to(grid.device)
         return chain
 
-    def _resume(self, ep: ConditionalEP) -> tuple[int, int]:
-        """Restore a checkpoint written for this data and these settings; return (phase, epoch)."""
-        if self.checkpoint is None or not os.path.exists(self.checkpoint):
-            return 0, 0
-        state = load_checkpoint(self.checkpoint, match={"settings": repr(self._settings()), "fingerprint": self._fingerprint})
-        restore_state(ep, state["ep"])
-        self.history_ = list(state["history"])
-        self.n_epochs_run_ = int(state["n_epochs_run"])
-        self._selections, self._next_selection = [list(s) for s in state["selections"]], int(state["next_selection"])
-        self._generator.set_state(state["generator"])
-        self.converged_ = bool(state["converged"])
-        return int(state["phase"]), int(state["epoch"])
-
-    def _settings(self) -> dict[str, Any]:
-        return {k: v for k, v in vars(self).items() if not k.startswith("_") and not k.endswith("_") and k not in ("verbose", "checkpoint")}
-
-    def _save(self, ep: ConditionalEP, phase: int, epoch: int) -> None:
-        save_checkpoint(self.checkpoint, {
-            "settings": repr(self._settings()), "fingerprint": self._fingerprint, "ep": capture_state(ep),
-            "phase": phase, "epoch": epoch, "history": list(self.history_), "n_epochs_run": self.n_epochs_run_,
-            "selections": self._selections, "next_selection": self._next_selection, "generator": self._generator.get_state(),
-            "converged": self.converged_,
-        })
-
     def _run(self, ep: ConditionalEP, phase_spec: tuple[int, str], stop: GracefulInterrupt, phase: int, start: int) -> bool:
         """EP epochs until the relative change of the training predictions is below ``tol``."""
         n_epochs, desc = phase_spec
@@ -376,7 +333,7 @@ class FunBaT(Regressor):
             previous = current
             if stop.requested:
                 if self.checkpoint is not None:
-                    self._save(ep, phase, epoch + 1)
+                    save_fit(self, ep, phase, epoch + 1)
                 return False
             if change < self.tol and epoch >= 2 and (not self._auto or epoch + 1 > self._next_selection // 2):
                 return True
@@ -505,12 +462,7 @@ class FunBaT(Regressor):
     def core_(self) -> CorePosterior:
         """Core posterior in the units of the values (CP: a CP tensor of equal weights, zero covariance)."""
         self._check_fitted()
-        ep = self._ep
-        if ep.core_mean is None:
-            eye = torch.eye(ep.chains[0].rank, dtype=ep.y.dtype, device=ep.y.device)
-            weights = eye.new_full((eye.shape[0],), self.value_scale_)
-            return CorePosterior(CPTensor(weights, [eye] * len(ep.chains)), eye.new_zeros(eye.shape))
-        return CorePosterior(self.value_scale_ * ep.core_mean, self.value_scale_**2 * ep.core_cov)
+        return core_posterior(self._ep, self.value_scale_)
 
     def to_functional_tucker(self) -> Any:
         """The low-rank posterior-mean model as a :class:`tensorkit.core.FunctionalTucker` with GP-posterior bases.
