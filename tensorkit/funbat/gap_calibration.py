@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 import torch
 
 from tensorkit.funbat.rank import held_out_boxes
+from tensorkit.funbat.residual import grid_layout
 from tensorkit.gp.grid import GridGP
 
 if TYPE_CHECKING:
@@ -61,7 +62,8 @@ def block_variance_model(model: FunBaT, X: torch.Tensor, y: torch.Tensor) -> tup
         return 1.0, 0.0
     shape = tuple(observed.shape)
     cells = torch.nonzero(observed.reshape(-1))[:, 0]  # C order = the order of gp.values
-    order = _training_order(gp.grids, X, model)
+    _, point_cells = grid_layout((X - model.coordinate_shift_) / model.coordinate_scale_)
+    order = torch.argsort(point_cells)  # the rows of X in the C order of their cells, as gp.values
     generator = torch.Generator().manual_seed(int(model.seed))
     held = held_out_boxes(shape, cells, max(2, round(HELD_OUT * cells.numel())), generator)
     train = torch.ones(cells.numel(), dtype=torch.bool, device=cells.device)
@@ -107,11 +109,3 @@ def fit_variance_model(errors: torch.Tensor, variances: torch.Tensor) -> tuple[f
     excess, b = torch.exp(raw.detach())
     return 1.0 + float(excess), float(b)
 
-
-def _training_order(grids: list[torch.Tensor], X: torch.Tensor, model: FunBaT) -> torch.Tensor:
-    """The permutation of the rows of ``X`` that puts them in the C order of their grid cells."""
-    Xs = (X - model.coordinate_shift_) / model.coordinate_scale_
-    flat = torch.zeros(X.shape[0], dtype=torch.long, device=X.device)
-    for k, grid in enumerate(grids):
-        flat = flat * grid.numel() + torch.searchsorted(grid, Xs[:, k].contiguous())
-    return torch.argsort(flat)
