@@ -10,7 +10,8 @@ posterior variance says: measured on the gap-fill fields with a box hidden in ev
 squared errors were 4× (NCEP air temperature) to 46× (Euro-Atlantic z500) the predictive variance,
 at the box's edge as much as at its centre.
 
-That ratio is measured here on the data, the way the errors arise: boxes of modes 2..K (as in the
+That ratio is measured here on the data, the way the errors arise: boxes of modes 2..K shaped like
+the data's largest never-observed gap (:func:`tensorkit.funbat.gap_boxes.held_out_boxes`, as in the
 block split of :func:`tensorkit.funbat.rank.select_ranks`) are held out in every time step, FunBaT is
 refitted without them (same ranks, residual off), the residual GP with the learned kernel is
 conditioned on the refit's residuals, and the predictive variance at never-observed locations becomes
@@ -24,7 +25,7 @@ from typing import TYPE_CHECKING
 
 import torch
 
-from tensorkit.funbat.rank import held_out_boxes
+from tensorkit.funbat.gap_boxes import held_out_boxes, never_observed
 from tensorkit.funbat.residual import grid_layout
 from tensorkit.gp.grid import GridGP
 
@@ -57,11 +58,10 @@ def block_variance_model(model: FunBaT, X: torch.Tensor, y: torch.Tensor) -> tup
         calibrate on) or the data have one mode; None when the refit was interrupted (SIGTERM, SIGINT).
     """
     gp = model._residual.gp
-    observed = gp.observed
-    if observed.ndim < 2 or bool(observed.reshape(observed.shape[0], -1).any(0).all()):
+    shape = tuple(gp.observed.shape)
+    cells = torch.nonzero(gp.observed.reshape(-1))[:, 0]  # C order = the order of gp.values
+    if len(shape) < 2 or not bool(never_observed(shape, cells).any()):
         return 1.0, 0.0
-    shape = tuple(observed.shape)
-    cells = torch.nonzero(observed.reshape(-1))[:, 0]  # C order = the order of gp.values
     _, point_cells = grid_layout((X - model.coordinate_shift_) / model.coordinate_scale_)
     order = torch.argsort(point_cells)  # the rows of X in the C order of their cells, as gp.values
     generator = torch.Generator().manual_seed(int(model.seed))

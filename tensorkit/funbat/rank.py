@@ -24,14 +24,13 @@ from tensorkit._validation import as_tensor, check_choice, check_positive_int, c
 from tensorkit.core.cp import CPTensor
 from tensorkit.core.decompose import cp_als, hooi
 from tensorkit.core.tucker import TuckerTensor
+from tensorkit.funbat.gap_boxes import held_out_boxes, never_observed
 from tensorkit.funbat.residual import grid_layout
 
-__all__ = ["BLOCK_FRACTION", "FALLBACK_RANK", "held_out_boxes", "resolve_ranks", "select_ranks"]
+__all__ = ["FALLBACK_RANK", "resolve_ranks", "select_ranks"]
 
 #: rank per mode returned when no selection is possible (the estimator's former default ``rank=3``)
 FALLBACK_RANK = 3
-#: a held-out box spans this fraction of each of modes 2..K (at least one index)
-BLOCK_FRACTION = 0.15
 #: independent block draws whose held-out errors are pooled (one box layout is a noisy score)
 BLOCK_DRAWS = 3
 #: sweeps and tolerance of each fit: enough to order the candidates, not to converge CP-ALS fully
@@ -68,7 +67,8 @@ def select_ranks(
         Seed of the held-out draw (and of :func:`cp_als`'s padding).
     split : {"auto", "cells", "blocks"}
         ``"cells"`` holds out single points at random; ``"blocks"`` holds out every point inside
-        random boxes of modes 2..K (each spanning :data:`BLOCK_FRACTION` of each mode), in every index
+        random boxes of modes 2..K shaped like the data's largest never-observed gap
+        (:func:`tensorkit.funbat.gap_boxes.held_out_boxes`), in every index
         of mode 1, until a ``holdout`` fraction of the points is held out; ``"auto"`` picks
         ``"blocks"`` when some cell of modes 2..K is never observed, else ``"cells"``.
 
@@ -118,10 +118,7 @@ def select_ranks(
     if len(path) == 1:  # one mode, or modes of size one: nothing to choose
         return path[0]
     generator = torch.Generator().manual_seed(seed)
-    tail = math.prod(shape[1:])
-    seen = torch.zeros(tail, dtype=torch.bool, device=X.device)
-    seen[cells % tail] = True
-    if split == "blocks" or (split == "auto" and n_modes > 1 and not bool(seen.all())):
+    if split == "blocks" or (split == "auto" and n_modes > 1 and bool(never_observed(shape, cells).any())):
         folds = [held_out_boxes(shape, cells, n_held, generator) for _ in range(BLOCK_DRAWS)]
     else:
         folds = [torch.randperm(n_points, generator=generator)[:n_held].to(X.device)]
@@ -141,23 +138,6 @@ def resolve_ranks(rank: object, X: torch.Tensor, y: torch.Tensor, decomposition:
     if len(ranks) != n_modes:
         raise ValueError(f"rank must have one entry per mode ({n_modes}), got {len(ranks)}")
     return ranks
-
-
-def held_out_boxes(shape: tuple[int, ...], cells: torch.Tensor, n_held: int, generator: torch.Generator) -> torch.Tensor:
-    """Points inside random boxes of modes 2..K (all of mode 1), boxes added until ``n_held`` are covered.
-
-    At most all points but one are held out.
-    """
-    tail_shape = shape[1:]
-    extents = [max(1, round(BLOCK_FRACTION * n)) for n in tail_shape]
-    tail_of = cells % math.prod(tail_shape)
-    held = torch.zeros(math.prod(tail_shape), dtype=torch.bool, device=cells.device)
-    while int(held[tail_of].sum()) < n_held:
-        box = torch.zeros(tail_shape, dtype=torch.bool, device=cells.device)
-        starts = [int(torch.randint(0, n - e + 1, (1,), generator=generator)) for n, e in zip(tail_shape, extents)]
-        box[tuple(slice(s, s + e) for s, e in zip(starts, extents))] = True
-        held |= box.reshape(-1)
-    return torch.nonzero(held[tail_of])[:, 0][: cells.numel() - 1]
 
 
 class _HeldOutScorer:

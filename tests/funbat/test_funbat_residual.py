@@ -11,7 +11,7 @@ import torch
 from tensorkit import FunBaT
 from tensorkit.funbat.gap_calibration import HELD_OUT, fit_variance_model
 from tensorkit.funbat.kernels import mode_kernels
-from tensorkit.funbat.rank import held_out_boxes
+from tensorkit.funbat.gap_boxes import held_out_boxes
 from tensorkit.gp.grid import kernel_matrix
 
 F64 = torch.float64

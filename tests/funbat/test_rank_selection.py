@@ -6,7 +6,8 @@ import torch
 from tensorkit.core.cp import CPTensor
 from tensorkit.core.tucker import TuckerTensor
 from tensorkit.funbat import rank
-from tensorkit.funbat.rank import BLOCK_FRACTION, FALLBACK_RANK, held_out_boxes, select_ranks
+from tensorkit.funbat.gap_boxes import BLOCK_FRACTION, MAX_BOX_FRACTION, box_extents, held_out_boxes
+from tensorkit.funbat.rank import FALLBACK_RANK, select_ranks
 
 SHAPE = (15, 18, 20)
 
@@ -101,6 +102,32 @@ def test_block_split_holds_out_whole_boxes_of_the_later_modes():
     assert set(spatial.unique().tolist()) <= {0, 6}  # a held cell of modes 2..3 is held at every index of mode 1
     box_area = round(BLOCK_FRACTION * 20) * round(BLOCK_FRACTION * 30)
     assert int((spatial == 6).sum()) % box_area == 0 or int((spatial == 6).sum()) > box_area  # unions of whole boxes
+
+
+def _cells_without(shape, *gaps):
+    """Flat cells of a full grid minus the given boxes of modes 2..3, in every index of mode 1."""
+    observed = torch.ones(shape, dtype=torch.bool)
+    for gap in gaps:
+        observed[(slice(None), *gap)] = False
+    return torch.nonzero(observed.reshape(-1))[:, 0]
+
+
+def test_boxes_take_the_extent_of_the_largest_never_observed_gap():
+    shape = (6, 40, 60)
+    cells = _cells_without(shape, (slice(3, 8), slice(10, 17)), (slice(30, 33), slice(50, 52)))
+    assert box_extents(shape, cells) == (5, 7)
+    held = held_out_boxes(shape, cells, 400, torch.Generator().manual_seed(0))
+    spatial = torch.zeros(shape[1:], dtype=torch.bool)
+    spatial.view(-1)[cells[held] % (40 * 60)] = True
+    rows, cols = torch.nonzero(spatial).T
+    first = (int(rows.min()), int(cols[rows == rows.min()].min()))  # a corner of the first box in C order
+    assert spatial[first[0]:first[0] + 5, first[1]:first[1] + 7].all()
+
+
+def test_boxes_are_capped_and_default_without_a_gap():
+    shape = (4, 20, 40)
+    assert box_extents(shape, _cells_without(shape, (slice(0, 15), slice(2, 4)))) == (round(MAX_BOX_FRACTION * 20), 2)
+    assert box_extents(shape, _cells_without(shape)) == (round(BLOCK_FRACTION * 20), round(BLOCK_FRACTION * 40))
 
 
 @pytest.mark.parametrize("ranks", [(2, 3, 4), (3, 3, 3)])
