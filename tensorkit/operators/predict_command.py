@@ -79,7 +79,8 @@ def run(args: argparse.Namespace) -> int:
                         attrs={"method": "tensorkit.operators.TFNO", "run_dir": str(args.run_dir),
                                "epochs_trained": operator.epochs_done, "input_variable": var})
     with open_dataset(args.input) as source, dask.config.set(scheduler="synchronous"):  # one block at a time
-        write_cf_netcdf(carry_metadata(result, source, args._command_line), out)
+        write_cf_netcdf(carry_metadata(result, source, args._command_line), out,
+                        chunks=dict.fromkeys(samples, batch_size))  # a block is one stored chunk
     if not args.quiet:
         print(f"tensorkit predict: {x.shape[0] if samples else 1} field(s) of {var!r} → {name!r}; wrote {out}")
     return 0

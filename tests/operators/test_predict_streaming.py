@@ -69,6 +69,7 @@ def test_blocks_are_read_predicted_in_turn_and_equal_the_in_memory_prediction(tm
             np.testing.assert_array_equal(pred["u"].values, expected)
             assert pred["u"].dims == ("sample", "x", "y") and pred["u"].dtype == np.float32
             assert pred["u"].encoding["zlib"] and pred.attrs["generator"] == "darcy_flow"
+            assert pred["u"].encoding["chunksizes"] == (BATCH, 8, 8)  # a block is written as one stored chunk
 
 
 def test_a_bad_block_midway_leaves_no_output(tmp_path, inputs, capsys):
