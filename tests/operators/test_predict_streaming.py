@@ -83,3 +83,14 @@ def test_a_bad_block_midway_leaves_no_output(tmp_path, inputs, capsys):
                  "--quiet"]) == 2
     assert "'a' holds NaN or infinite values" in capsys.readouterr().err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.nc", "exp.yaml", "run"]  # no output, no temporary
+
+
+def test_a_grid_larger_than_training_is_patched_with_its_multigrid_context_and_streamed(tmp_path, inputs):
+    run = _train(tmp_path, inputs[0], {"levels": 1, "padding_fraction": 0.125, "chunk_size": 3})
+    write_dataset(to_dataset(darcy_flow(5, resolution=16, seed=1), {}), tmp_path / "fine.nc")
+    out = tmp_path / "pred.nc"
+    assert main(["predict", str(run), str(tmp_path / "fine.nc"), "--out", str(out), "--batch-size", "2", "--quiet"]) == 0
+    with xr.open_dataset(tmp_path / "fine.nc") as ds, xr.open_dataset(out) as pred:
+        x = torch.from_numpy(ds["a"].values).float().unsqueeze(1)
+        assert pred["u"].shape == (5, 16, 16) and pred["u"].encoding["chunksizes"] == (2, 16, 16)
+        np.testing.assert_array_equal(pred["u"].values, TFNO.from_checkpoint(run).predict(x, batch_size=2)[:, 0].numpy())
