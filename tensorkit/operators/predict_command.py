@@ -21,6 +21,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     import dask.array
 
     from tensorkit.operators.predictor import TrainedOperator
@@ -46,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
     from tensorkit.data.cf import carry_metadata, write_cf_netcdf
     from tensorkit.data.io import open_dataset
     from tensorkit.operators import TFNO
-    from tensorkit.runtime import check_outputs
+    from tensorkit.runtime import check_outputs, progress
 
     out = args.out or f"{Path(args.input).stem}_predicted.nc"
     check_outputs({"--out": out}, inputs=[args.input], overwrite=args.overwrite)
@@ -70,7 +72,10 @@ def run(args: argparse.Namespace) -> int:
     samples, space = fields[:-dim], fields[-dim:]
     x = da.transpose(*samples, *([channel] if n_in > 1 else []), *space)
     x = x.chunk({d: batch_size if d in samples else -1 for d in x.dims})  # blocks of whole fields
-    pred = _predicted_blocks(operator, x.data, len(samples), batch_size, f"{str(args.input)!r}: variable {var!r}")
+    ticks = iter(progress(range(x.data.numblocks[0] if samples else 1), desc="predict",
+                          verbose=False if args.quiet else None))
+    pred = _predicted_blocks(operator, x.data, len(samples), batch_size, f"{str(args.input)!r}: variable {var!r}",
+                             lambda: next(ticks, None))
     out_dims = (*samples, *([channel] if n_out > 1 else []), *space)
     name = data["output_var"]
     attrs = {"long_name": f"TFNO prediction of {name} from {da.attrs.get('long_name', var)}"}
@@ -81,17 +86,19 @@ def run(args: argparse.Namespace) -> int:
     with open_dataset(args.input) as source, dask.config.set(scheduler="synchronous"):  # one block at a time
         write_cf_netcdf(carry_metadata(result, source, args._command_line), out,
                         chunks=dict.fromkeys(samples, batch_size))  # a block is one stored chunk
+    next(ticks, None)  # the last block is done: ends the progress report
     if not args.quiet:
         print(f"tensorkit predict: {x.shape[0] if samples else 1} field(s) of {var!r} → {name!r}; wrote {out}")
     return 0
 
 
 def _predicted_blocks(operator: TrainedOperator, x: dask.array.Array, sample_axes: int, batch_size: int,
-                      what: str) -> dask.array.Array:
+                      what: str, starting: Callable[[], object]) -> dask.array.Array:
     """The operator's outputs for the dask array ``x`` (sample?, channel?, space…), one model call per sample block.
 
     The result is lazy (dask, float32), with the input's sample blocks; its channel axis (after the
-    sample axis) is present when the operator has several output channels.
+    sample axis) is present when the operator has several output channels. ``starting()`` is called
+    as each block is computed (progress); ``what`` names the input in errors.
     """
     import dask.array
     import numpy as np
@@ -103,6 +110,7 @@ def _predicted_blocks(operator: TrainedOperator, x: dask.array.Array, sample_axe
     chunks = (*x.chunks[:sample_axes], (n_out,), *x.chunks[sample_axes + 1:])
 
     def block(values: np.ndarray) -> np.ndarray:
+        starting()
         if not np.isfinite(values).all():
             raise ValueError(f"{what} holds NaN or infinite values")
         fields = torch.tensor(values, dtype=torch.float32).reshape(-1, n_in, *values.shape[-dim:])

@@ -89,8 +89,29 @@ def test_a_grid_larger_than_training_is_patched_with_its_multigrid_context_and_s
     run = _train(tmp_path, inputs[0], {"levels": 1, "padding_fraction": 0.125, "chunk_size": 3})
     write_dataset(to_dataset(darcy_flow(5, resolution=16, seed=1), {}), tmp_path / "fine.nc")
     out = tmp_path / "pred.nc"
-    assert main(["predict", str(run), str(tmp_path / "fine.nc"), "--out", str(out), "--batch-size", "2", "--quiet"]) == 0
+    assert main(["predict", str(run), str(tmp_path / "fine.nc"), "--out", str(out), "--batch-size", "2",
+                 "--quiet"]) == 0
     with xr.open_dataset(tmp_path / "fine.nc") as ds, xr.open_dataset(out) as pred:
         x = torch.from_numpy(ds["a"].values).float().unsqueeze(1)
         assert pred["u"].shape == (5, 16, 16) and pred["u"].encoding["chunksizes"] == (2, 16, 16)
-        np.testing.assert_array_equal(pred["u"].values, TFNO.from_checkpoint(run).predict(x, batch_size=2)[:, 0].numpy())
+        expected = TFNO.from_checkpoint(run).predict(x, batch_size=2)[:, 0].numpy()
+        np.testing.assert_array_equal(pred["u"].values, expected)
+
+
+def test_the_progress_report_steps_once_per_block_and_ends(tmp_path, inputs, monkeypatch):
+    import tensorkit.runtime
+
+    run = _train(tmp_path, inputs[0], {})
+    steps = []
+
+    def report(iterable, desc, verbose):  # records each block done (the next one asked for) and the end
+        assert desc == "predict" and verbose is False  # --quiet
+        for item in iterable:
+            yield item
+            steps.append(item)
+        steps.append("end")
+
+    monkeypatch.setattr(tensorkit.runtime, "progress", report)
+    assert main(["predict", str(run), str(inputs[0]), "--out", str(tmp_path / "o.nc"), "--batch-size", str(BATCH),
+                 "--quiet"]) == 0
+    assert steps == [0, 1, 2, 3, "end"]
