@@ -5,8 +5,8 @@ patching (patches stitched, ``patching.chunk_size`` patches per call). INPUT (ne
 store with the zarr package installed) holds the input variable (default: the run's
 ``data.input_var``) with dims (sample, x, …) or (x, …); --out gets the predicted output variable (named after the run's ``data.output_var``) on the input's coordinates,
 with the input's metadata, as compressed netCDF (float32, the model's precision), written atomically.
-The input is streamed: --batch-size samples are read, predicted and written at a time, so host
-memory does not grow with the number of samples.
+The input is streamed: --batch-size samples are read, predicted and written at a time (one stored
+chunk each), so host memory is bounded whatever the number of samples.
 An operator with several input channels reads them along the input variable's --channel-dim (placed
 anywhere; the other dims as above); one with several output channels writes them along a dim of that
 name, after the sample dim.
