@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import torch
 import xarray as xr
-from xarray.backends import netCDF4_, zarr
+from xarray.backends import netCDF4_
+from xarray.backends import zarr as zarr_backend
 
 from tensorkit.cli import main
 from tensorkit.data.pde import darcy_flow
@@ -33,7 +34,7 @@ def inputs(tmp_path_factory):
 def events(monkeypatch):
     """("read", samples) for each read of a field block from a file, ("model", samples) for each prediction call."""
     log = []
-    for wrapper in (netCDF4_.NetCDF4ArrayWrapper, zarr.ZarrArrayWrapper):
+    for wrapper in (netCDF4_.NetCDF4ArrayWrapper, zarr_backend.ZarrArrayWrapper):
         def read(self, key, original=wrapper.__getitem__):
             values = original(self, key)
             if np.ndim(values) == 3:  # the (sample, x, y) variable, not a coordinate
