@@ -58,7 +58,8 @@ def run(args: argparse.Namespace) -> int:
                          "patches, not fields")
     data = operator.config["data"]
     var = args.var or data["input_var"]
-    batch_size = check_positive_int(args.batch_size or operator.config["training"]["batch_size"], "--batch-size")
+    batch_size = check_positive_int(operator.config["training"]["batch_size"] if args.batch_size is None
+                                    else args.batch_size, "--batch-size")
     da = open_dataarray(args.input, var=var)  # lazy: read block by block while the output is written
     dim, channel = operator.model.dim, args.channel_dim
     n_in, n_out = operator.in_channels, operator.model.out_channels

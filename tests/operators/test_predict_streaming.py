@@ -84,6 +84,8 @@ def test_a_bad_block_midway_leaves_no_output(tmp_path, inputs, capsys):
                  "--quiet"]) == 2
     assert "'a' holds NaN or infinite values" in capsys.readouterr().err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.nc", "exp.yaml", "run"]  # no output, no temporary
+    assert main(["predict", str(run), str(inputs[0]), "--out", str(out), "--batch-size", "0", "--quiet"]) == 2
+    assert "--batch-size must be" in capsys.readouterr().err and not out.exists()
 
 
 def test_a_grid_larger_than_training_is_patched_with_its_multigrid_context_and_streamed(tmp_path, inputs):
