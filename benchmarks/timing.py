@@ -66,7 +66,9 @@ def write_table(name: str, title: str, columns: Sequence[str], rows: Sequence[Se
     return text
 
 
-def _status_bytes(field: str) -> int | None:
+def status_bytes(field: str) -> int | None:
+    """A memory figure (``"VmRSS"``, ``"VmHWM"``) of this process from ``/proc/self/status``, in bytes;
+    ``None`` off Linux."""
     try:
         with open("/proc/self/status") as fh:
             for line in fh:
@@ -96,9 +98,9 @@ def peak_memory(fn: Callable[[], Any], device: torch.device) -> tuple[Any, int |
             fh.write("5")  # resets VmHWM to the current resident set
     except OSError:
         return fn(), None
-    start = _status_bytes("VmRSS")
+    start = status_bytes("VmRSS")
     out = fn()
-    peak = _status_bytes("VmHWM")
+    peak = status_bytes("VmHWM")
     return out, None if start is None or peak is None else peak - start
 
 

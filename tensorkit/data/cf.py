@@ -98,14 +98,23 @@ def carry_metadata(ds: Any, source: Any, command: str) -> Any:
     return out
 
 
-def write_cf_netcdf(ds: Any, path: str | os.PathLike, float64: bool = False) -> None:
+def write_cf_netcdf(ds: Any, path: str | os.PathLike, float64: bool = False,
+                    chunks: Mapping[str, int] | None = None) -> None:
     """Write ``ds`` to ``path`` atomically: floating-point data variables as float32 (``float64=True``
     keeps float64; bounds variables keep their coordinate's precision), every data variable
-    zlib-compressed."""
+    zlib-compressed.
+
+    ``chunks`` (e.g. ``{"sample": 32}``) sets the stored chunks of the data variables with one of
+    these dims: that many along it, whole along the others. A Dask-backed ``ds`` written in blocks
+    that match them writes each chunk once (netCDF's default chunks may span many blocks, and
+    rewriting them block by block grows costly once they overflow the chunk cache).
+    """
     bounds = {ds[name].attrs.get("bounds") for name in ds.coords}
     encoding = {}
     for name, var in ds.data_vars.items():
         encoding[name] = {"zlib": True, "complevel": COMPLEVEL}
+        if chunks and set(chunks) & set(var.dims):
+            encoding[name]["chunksizes"] = tuple(min(chunks.get(d, n), n) for d, n in var.sizes.items())
         if np.issubdtype(var.dtype, np.floating) and not float64 and name not in bounds:
             encoding[name]["dtype"] = "float32"
     write_netcdf(ds, path, encoding=encoding)

@@ -98,3 +98,12 @@ def test_float32_by_default_and_float64_on_request(tmp_path, float64):
         assert out["v"].dtype == (np.float64 if float64 else np.float32) and out["n"].dtype == np.int64
         assert out["x"].dtype == np.float64 and out["v"].encoding["zlib"] and out["n"].encoding["zlib"]
     assert not ds["v"].encoding  # the caller's Dataset is left as it was
+
+
+def test_chunks_set_the_stored_chunks_of_the_variables_with_those_dims(tmp_path):
+    from tensorkit.data.cf import write_cf_netcdf
+
+    ds = xr.Dataset({"v": (("t", "x"), np.ones((10, 3))), "w": ("x", np.ones(3))})
+    write_cf_netcdf(ds, tmp_path / "o.nc", chunks={"t": 4})
+    with xr.open_dataset(tmp_path / "o.nc") as out:
+        assert out["v"].encoding["chunksizes"] == (4, 3) and out["w"].encoding["chunksizes"] == (3,)
