@@ -428,23 +428,20 @@ class FunBaT(Regressor):
         :meth:`load` gives bit-for-bit the same ``predict(X, return_std=True)`` on the same device type
         (the residual GP's pathwise variance is redrawn from the stored seed). The file holds the
         standardised training values, as the residual GP conditions on them. gpytorch kernel objects are
-        stored as descriptions (ν, lengthscale, outputscale) and rebuilt; one with a prior is refused.
+        stored as descriptions (ν, lengthscale, outputscale, the prior's class and parameters) and rebuilt.
         """
-        from tensorkit.funbat.gpytorch_kernels import describe_kernels
-        from tensorkit.funbat.persistence import fitted_arrays
+        from tensorkit.funbat.persistence import fitted_arrays, saved_params
 
         self._check_fitted()
-        params = self.get_params(deep=False) | {"kernel": describe_kernels(self.kernel)}
-        write_estimator(path, self, *fitted_arrays(self), params=params)
+        write_estimator(path, self, *fitted_arrays(self), params=saved_params(self))
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> FunBaT:
         """Read a model written by :meth:`save` (on the CPU). Files holding pickled data are refused."""
-        from tensorkit.funbat.gpytorch_kernels import rebuild_kernels
-        from tensorkit.funbat.persistence import restore_fitted
+        from tensorkit.funbat.persistence import rebuilt_params, restore_fitted
 
         params, arrays, state = read_estimator(path, cls)
-        return restore_fitted(cls(**params | {"kernel": rebuild_kernels(params["kernel"])}), arrays, state)
+        return restore_fitted(cls(**rebuilt_params(params)), arrays, state)
 
     @property
     def lengthscales_user_(self) -> list[float]:
