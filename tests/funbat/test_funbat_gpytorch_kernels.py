@@ -133,6 +133,27 @@ def test_a_prior_that_cannot_be_described_is_refused_naming_the_entry(tmp_path, 
     with pytest.raises(TypeError, match=match):
         model.save(tmp_path / "m.npz")
     assert list(tmp_path.iterdir()) == []
+    with pytest.raises(TypeError, match=match):  # before any epoch runs
+        FunBaT(kernel=model.kernel, **SETTINGS, checkpoint=tmp_path / "fit.ckpt").fit(X, y)
+
+
+def test_a_checkpoint_resumes_only_with_the_same_kernel_values(tmp_path):
+    X, y, grid = _data()
+    path = tmp_path / "fit.ckpt"
+
+    def kernel(lengthscale=6.0, rate=0.5):
+        return [_matern(1.5, lengthscale, learned=True, lengthscale_prior=gpytorch.priors.GammaPrior(3.0, rate)), "matern32"]
+
+    first = FunBaT(kernel=kernel(), **SETTINGS, checkpoint=path).fit(X, y)
+    assert path.exists()  # written when EP finished
+    for other in (kernel(lengthscale=7.0), kernel(rate=0.6)):
+        with pytest.raises(ValueError, match=r"differing: settings\.kernel\)"):
+            FunBaT(kernel=other, **SETTINGS, checkpoint=path).fit(X, y)
+    with pytest.raises(ValueError, match=r"differing: settings\.n_epochs\)"):
+        FunBaT(kernel=kernel(), **SETTINGS | {"n_epochs": 16}, checkpoint=path).fit(X, y)
+    resumed = FunBaT(kernel=kernel(), **SETTINGS, checkpoint=path).fit(X, y)  # equal objects, not the same ones
+    assert resumed.n_epochs_run_ == first.n_epochs_run_
+    assert torch.equal(resumed.predict(grid), first.predict(grid))
 
 
 @pytest.mark.parametrize("description, match", [
