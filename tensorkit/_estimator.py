@@ -50,8 +50,16 @@ def _numpy(x: Any) -> np.ndarray:
 class Regressor(RegressorMixin, BaseEstimator):
     """scikit-learn base of the tensorkit regressors: ``get_params``/``set_params``, ``clone``, ``score``.
 
-    Subclasses store every constructor argument unchanged under its own name and define ``predict``.
+    Subclasses store every constructor argument unchanged under its own name, define ``predict`` and
+    name in ``_per_mode_attribute`` a fitted attribute with one entry per mode.
     """
+
+    _per_mode_attribute: str
+
+    @property
+    def n_features_in_(self) -> int:
+        """Number of coordinate (or index) columns ``predict`` takes: one per mode (scikit-learn's name)."""
+        return len(getattr(self, self._per_mode_attribute))
 
     def score(self, X: Any, y: Any, sample_weight: Any = None) -> float:
         """Coefficient of determination R² of ``predict(X)`` against ``y`` (1 is perfect, higher is better).

@@ -126,6 +126,8 @@ class DAIN(Regressor):
         Per-epoch validation and training losses of both trainings.
     """
 
+    _per_mode_attribute = "shape_"
+
     def __init__(
         self,
         model: str | Callable[[Sequence[int], int], CompletionModel] = "mlp",

@@ -148,6 +148,8 @@ class FunBaT(Regressor):
     which avoids the zero-predictor collapse of cold starts (``collapsed_`` flags it if it happens).
     """
 
+    _per_mode_attribute = "dims_"
+
     def __init__(
         self,
         rank: str | int | Sequence[int] = "auto",
@@ -420,6 +422,12 @@ class FunBaT(Regressor):
         if include_noise:
             var = var + float(self._ep.noise_rate) / (self._ep.noise_shape - 1.0)
         return mean, var
+
+    def __sklearn_tags__(self) -> Any:
+        """scikit-learn's tags: ``poor_score``, as its check data (200 scattered points in 10 columns) is no low-rank field."""
+        tags = super().__sklearn_tags__()
+        tags.regressor_tags.poor_score = True
+        return tags
 
     # ------------------------------------------------------------------ persistence
     def save(self, path: str | os.PathLike) -> None:
