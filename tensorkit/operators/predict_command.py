@@ -23,8 +23,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("input", metavar="INPUT.nc", help="netCDF file (or zarr store) with the input fields")
     parser.add_argument("--var", help="input variable (default: the run's data.input_var)")
     parser.add_argument("--batch-size", type=int, help="samples per model call (default: the run's training.batch_size)")
-    parser.add_argument("--channel-dim", default="channel",
-                        help="dim of the channels of a multi-channel operator's input and output (default: channel)")
+    parser.add_argument("--channel-dim", default=None,
+                        help="dim of the channels of a multi-channel operator's input and output (default: the run's "
+                             "data.channel_dim, 'channel' unless set)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -47,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
     data = operator.config["data"]
     var = args.var or data["input_var"]
     da = open_dataarray(args.input, var=var).load()
-    dim, channel = operator.model.dim, args.channel_dim
+    dim, channel = operator.model.dim, args.channel_dim or data["channel_dim"]
     n_in, n_out = operator.in_channels, operator.model.out_channels
     if n_in > 1 and da.sizes.get(channel) != n_in:
         raise ValueError(f"{str(args.input)!r}: the operator takes {n_in} input channels, so variable {var!r} needs a "
