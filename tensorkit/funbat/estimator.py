@@ -25,7 +25,7 @@ from tensorkit.funbat.kernels import (check_kernels, mode_hyperparameters, mode_
 from tensorkit.funbat.rank import resolve_ranks
 from tensorkit.funbat.residual import fit_residual
 from tensorkit.gp import Matern
-from tensorkit.runtime import GracefulInterrupt, data_fingerprint, progress, resolve_device
+from tensorkit.runtime import GracefulInterrupt, data_fingerprint, milestone, progress, resolve_device
 
 __all__ = ["AUTO_MAX_RANK", "CorePosterior", "FunBaT"]
 
@@ -104,7 +104,8 @@ class FunBaT(Regressor):
     device : str or torch.device, optional
         Where to fit (``"auto"``: CUDA when available). Default: the device of the inputs.
     verbose : bool, optional
-        Progress bar (default: only on a terminal).
+        As DAIN's: ``None``: a progress bar on a terminal, else log lines on the ``"tensorkit"`` logger,
+        plus one line at the start and one per EP phase with its last relative change; ``False``: silent.
 
     Attributes
     ----------
@@ -279,11 +280,16 @@ class FunBaT(Regressor):
             (self.n_epochs, "FunBaT-CP" if self.decomposition == "cp" else "FunBaT")]
         self._fingerprint = data_fingerprint(X, y)
         phase, start = resume_fit(self, ep)
+        milestone(self.verbose, "FunBaT: fitting a %s model of rank %s to %d values on a %s grid", self.decomposition,
+                  tuple(ranks), len(ys), "×".join(str(g.numel()) for g in grids))
         with GracefulInterrupt() as stop, singular_hyperparameters(self.lengthscale, self.variance):
             for index in range(phase, len(phases)):
                 if index == 1 and not (phase == 1 and start > 0):
                     self._expand_to_tucker(ep, ranks)
                 self.converged_ = self._run(ep, phases[index], stop, index, start if index == phase else 0)
+                milestone(self.verbose, "%s: %s after %d epochs in all (relative change %.2e)", phases[index][1],
+                          "converged" if self.converged_ else "interrupted" if stop.requested else "reached n_epochs",
+                          self.n_epochs_run_, self.history_[-1])
                 if stop.requested:
                     break
             self.interrupted_ = stop.requested
