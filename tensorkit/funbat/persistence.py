@@ -23,7 +23,7 @@ from tensorkit.funbat.inference import ConditionalEP
 from tensorkit.funbat.kernels import parse_kernel, state_space_kernel
 from tensorkit.funbat.residual import ResidualField
 
-__all__ = ["fitted_arrays", "restore_fitted", "saved_params", "rebuilt_params"]
+__all__ = ["fitted_arrays", "rebuilt_params", "restore_fitted", "saved_params"]
 
 #: scalar fitted attributes stored as JSON
 _SCALARS = ("n_modes_", "rank_", "dims_", "time_encoding_", "kernels_", "lengthscales_", "history_", "n_epochs_run_", "converged_",
