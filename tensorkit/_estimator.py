@@ -19,7 +19,7 @@ from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.exceptions import NotFittedError as _SklearnNotFittedError
 from sklearn.metrics import r2_score
 
-__all__ = ["NotFittedError", "Regressor", "check_fitted", "like_input", "read_estimator", "write_estimator"]
+__all__ = ["NotFittedError", "Regressor", "check_fitted", "from_json", "like_input", "read_estimator", "to_json", "write_estimator"]
 
 _METADATA = "__tensorkit__"
 _FORMAT = "tensorkit-estimator"
@@ -50,8 +50,16 @@ def _numpy(x: Any) -> np.ndarray:
 class Regressor(RegressorMixin, BaseEstimator):
     """scikit-learn base of the tensorkit regressors: ``get_params``/``set_params``, ``clone``, ``score``.
 
-    Subclasses store every constructor argument unchanged under its own name and define ``predict``.
+    Subclasses store every constructor argument unchanged under its own name, define ``predict`` and
+    name in ``_per_mode_attribute`` a fitted attribute with one entry per mode.
     """
+
+    _per_mode_attribute: str
+
+    @property
+    def n_features_in_(self) -> int:
+        """Number of coordinate (or index) columns ``predict`` takes: one per mode (scikit-learn's name)."""
+        return len(getattr(self, self._per_mode_attribute))
 
     def score(self, X: Any, y: Any, sample_weight: Any = None) -> float:
         """Coefficient of determination R² of ``predict(X)`` against ``y`` (1 is perfect, higher is better).
@@ -78,9 +86,9 @@ def write_estimator(path: str | os.PathLike, estimator: BaseEstimator, arrays: M
     from tensorkit.runtime import atomic_write
 
     params = estimator.get_params(deep=False) if params is None else params
-    params = {name: _to_json(value, name) for name, value in params.items()}
+    params = {name: to_json(value, name) for name, value in params.items()}
     metadata = {"format": _FORMAT, "class": type(estimator).__name__, "version": __version__,
-                "params": params, "state": _to_json(dict(state), "state")}
+                "params": params, "state": to_json(dict(state), "state")}
     if _METADATA in arrays:
         raise ValueError(f"array name {_METADATA!r} is reserved")
     with atomic_write(path, "wb") as fh:
@@ -119,11 +127,18 @@ def read_estimator(path: str | os.PathLike, cls: type) -> tuple[dict[str, Any], 
     if metadata["version"].split(".")[:2] != __version__.split(".")[:2]:
         raise ValueError(f"{str(path)!r} was written by tensorkit {metadata['version']}; this is tensorkit "
                          f"{__version__}: refit, or load it with the version that wrote it")
-    params = {name: _from_json(value) for name, value in metadata["params"].items()}
-    return params, arrays, _from_json(metadata["state"])
+    params = {name: from_json(value) for name, value in metadata["params"].items()}
+    return params, arrays, from_json(metadata["state"])
 
 
-def _to_json(value: Any, name: str) -> Any:
+def to_json(value: Any, name: str) -> Any:
+    """``value`` (the parameter ``name`` in messages) as JSON-able data; :func:`from_json` reverses it.
+
+    Raises
+    ------
+    TypeError
+        A value that JSON cannot hold (e.g. a callable).
+    """
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
     if isinstance(value, torch.dtype):
@@ -135,21 +150,22 @@ def _to_json(value: Any, name: str) -> Any:
     if isinstance(value, os.PathLike):
         return os.fspath(value)
     if isinstance(value, Mapping):
-        return {str(k): _to_json(v, f"{name}[{k!r}]") for k, v in value.items()}
+        return {str(k): to_json(v, f"{name}[{k!r}]") for k, v in value.items()}
     if isinstance(value, tuple):  # marked, so that a parameter given as a tuple comes back as one
-        return {"tuple": [_to_json(v, f"{name}[{k}]") for k, v in enumerate(value)]}
+        return {"tuple": [to_json(v, f"{name}[{k}]") for k, v in enumerate(value)]}
     if isinstance(value, list):
-        return [_to_json(v, f"{name}[{k}]") for k, v in enumerate(value)]
+        return [to_json(v, f"{name}[{k}]") for k, v in enumerate(value)]
     raise TypeError(f"cannot save {name}={value!r}: only numbers, strings, dtypes, lists and mappings are stored")
 
 
-def _from_json(value: Any) -> Any:
+def from_json(value: Any) -> Any:
+    """The value :func:`to_json` described (tuples and dtypes as themselves)."""
     if isinstance(value, dict):
         if set(value) == {"torch.dtype"}:
             return getattr(torch, value["torch.dtype"])
         if set(value) == {"tuple"}:
-            return tuple(_from_json(v) for v in value["tuple"])
-        return {k: _from_json(v) for k, v in value.items()}
+            return tuple(from_json(v) for v in value["tuple"])
+        return {k: from_json(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [_from_json(v) for v in value]
+        return [from_json(v) for v in value]
     return value

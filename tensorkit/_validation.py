@@ -110,6 +110,8 @@ def as_tensor(
     """
     if isinstance(x, torch.Tensor):
         t = x
+    elif type(x).__module__.startswith("scipy.sparse"):
+        raise TypeError(f"{name} is a scipy sparse {type(x).__name__}: sparse input is not supported, pass {name}.toarray()")
     else:
         arr = np.asarray(x)
         if arr.dtype == object or arr.dtype.kind not in "biuf":
@@ -120,8 +122,11 @@ def as_tensor(
     if t.dtype == torch.bool or t.is_complex() or not (t.is_floating_point() or _is_integer(t)):
         raise TypeError(f"{name} must be a real numeric tensor, got dtype {t.dtype}")
     if ndim is not None and t.ndim != ndim:
-        raise ValueError(f"{name} must have {ndim} dimension(s), got shape {tuple(t.shape)}")
+        hint = "; Reshape your data: one row per point, one column per mode" if (ndim, t.ndim) == (2, 1) else ""
+        raise ValueError(f"{name} must have {ndim} dimension(s), got shape {tuple(t.shape)}{hint}")
     if t.numel() == 0 and not allow_empty:
+        if t.ndim == 2 and t.shape[0] > 0:  # scikit-learn's wording
+            raise ValueError(f"{name} has 0 feature(s) (shape={tuple(t.shape)}) while a minimum of 1 is required.")
         raise ValueError(f"{name} is empty (shape {tuple(t.shape)})")
     if dtype is not None and dtype != t.dtype:
         if _is_integer_dtype(dtype) and t.is_floating_point():

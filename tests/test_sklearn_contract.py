@@ -1,4 +1,5 @@
-"""DAIN and ChebTucker follow scikit-learn's estimator contract (clone, search, cross-validation, R²)."""
+"""DAIN and ChebTucker follow scikit-learn's estimator contract (clone, search, cross-validation, R²);
+scikit-learn's own checks are in test_sklearn_estimator_checks.py."""
 
 import numpy as np
 import pytest
@@ -7,7 +8,6 @@ import torch
 from sklearn.base import clone
 from sklearn.metrics import r2_score
 from sklearn.model_selection import GridSearchCV, KFold, cross_val_score
-from sklearn.utils import estimator_checks as checks
 
 from tensorkit import DAIN, ChebTucker
 from tensorkit._estimator import NotFittedError
@@ -33,19 +33,6 @@ def _cheb(**kw):
 
 def _bump(x, y, z):
     return torch.exp(-(x**2 + y**2)) * (1 + z)
-
-
-# Applicable checks of scikit-learn's suite (the others feed float or sparse X to fit; see the report).
-SKLEARN_CHECKS = [checks.check_estimator_cloneable, checks.check_estimator_repr, checks.check_no_attributes_set_in_init,
-                  checks.check_get_params_invariance, checks.check_set_params, checks.check_estimators_unfitted,
-                  checks.check_mixin_order]  # fmt: skip
-
-
-@pytest.mark.parametrize("check", SKLEARN_CHECKS, ids=lambda c: c.__name__)
-@pytest.mark.parametrize("make", [_dain, _cheb], ids=["DAIN", "ChebTucker"])
-def test_sklearn_checks_that_apply(make, check):
-    est = make()
-    check(type(est).__name__, est)
 
 
 def test_dain_stores_every_argument_as_given():

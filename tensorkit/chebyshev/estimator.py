@@ -78,6 +78,8 @@ class ChebTucker(Regressor):
         above ~1e-8), and their sum.
     """
 
+    _per_mode_attribute = "degree_"
+
     def __init__(self, degree: None | int | Sequence[int] = None, tol: float = 1e-7,
                  rank: None | int | Sequence[int] = None, domain: Any = None, kind: int = 2, hooi_iters: int = 0,
                  truncation: str = "hosvd", max_degree: int = 256, dtype: torch.dtype = torch.float64,

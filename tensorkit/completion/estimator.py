@@ -26,7 +26,7 @@ from tensorkit.completion.importance import entity_importance
 from tensorkit.completion.models import MODEL_NAMES, CompletionModel, build_model
 from tensorkit.completion.training import TrainConfig, TrainResult, train_model
 from tensorkit.data import Observations
-from tensorkit.runtime.progress import get_logger
+from tensorkit.runtime.progress import milestone
 
 __all__ = ["DAIN"]
 
@@ -125,6 +125,8 @@ class DAIN(Regressor):
     history_ : dict
         Per-epoch validation and training losses of both trainings.
     """
+
+    _per_mode_attribute = "shape_"
 
     def __init__(
         self,
@@ -260,7 +262,7 @@ class DAIN(Regressor):
         self.value_mean_, self.value_scale_ = (float(y.mean()), float(y.std())) if self._standardizes else (0.0, 1.0)
         if not self.value_scale_ > 0:
             raise ValueError("values are constant; cannot standardize (pass standardize=False)")
-        self._log("DAIN: fitting a %s model on %d cells of a %s tensor (%d more for validation)",
+        milestone(self.verbose, "DAIN: fitting a %s model on %d cells of a %s tensor (%d more for validation)",
                   self.model if isinstance(self.model, str) else "custom", len(idx), "×".join(map(str, shape)),
                   len(val_idx))
         step1 = self._train(idx, self._scale(y), track=True, seed=self.seed, stage=STAGES[0])
@@ -302,7 +304,7 @@ class DAIN(Regressor):
                              None if clip is None else tuple(self._scale(torch.tensor(c)).item() for c in clip))  # fmt: skip
         self.augmented_indices_ = new_idx
         self.augmented_values_ = self._unscale(labels)
-        self._log("DAIN: %d new cells from the %s sampler, labelled by %s; retraining", n_new, sampler, labeler)
+        milestone(self.verbose, "DAIN: %d new cells from the %s sampler, labelled by %s; retraining", n_new, sampler, labeler)
         weights = torch.cat([torch.ones(idx.shape[0]), torch.full((n_new,), self.aug_weight)]).to(idx.device)
         result = self._train(torch.cat([idx, new_idx]), torch.cat([self._scale(y).to(self.dtype), labels]),
                              track=False, seed=self.seed + _RETRAIN, weights=weights, stage=STAGES[1])  # fmt: skip
@@ -324,7 +326,7 @@ class DAIN(Regressor):
             lr_weighted=self.lr_weighted, parity=self.parity, sample_weight=weights, checkpoint_path=path,
             verbose=self.verbose,
         )  # fmt: skip
-        self._log("DAIN %s: %s after %d epochs; best epoch %d, validation RMSE %.4g (%.1f s)", stage,
+        milestone(self.verbose, "DAIN %s: %s after %d epochs; best epoch %d, validation RMSE %.4g (%.1f s)", stage,
                   result.stop_reason, result.n_epochs, result.best_epoch,
                   math.sqrt(result.best_val_loss) * self.value_scale_, result.seconds)
         if result.stop_reason == "interrupted":
@@ -420,10 +422,6 @@ class DAIN(Regressor):
         return est
 
     # ------------------------------------------------------------------ helpers
-    def _log(self, message: str, *args: Any) -> None:
-        if self.verbose is not False:
-            get_logger().info(message, *args)
-
     def _scale(self, y: torch.Tensor) -> torch.Tensor:
         return (y - self.value_mean_) / self.value_scale_
 

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
+from tensorkit._estimator import to_json
 from tensorkit.funbat.chains import ModeChain
 from tensorkit.funbat.inference import ConditionalEP
 from tensorkit.runtime import load_checkpoint, save_checkpoint
@@ -49,10 +50,16 @@ def restore_state(ep: ConditionalEP, state: dict[str, Any]) -> None:
 
 
 def resume_fit(model: FunBaT, ep: ConditionalEP) -> tuple[int, int]:
-    """Restore ``model.checkpoint`` if it was written for this data and these settings; return (phase, epoch)."""
-    if model.checkpoint is None or not os.path.exists(model.checkpoint):
+    """Restore ``model.checkpoint`` if it was written for this data and these settings; return (phase, epoch).
+
+    The settings are described first, so a kernel that a checkpoint cannot record is refused before any epoch runs.
+    """
+    if model.checkpoint is None:
         return 0, 0
-    state = load_checkpoint(model.checkpoint, match={"settings": repr(_settings(model)), "fingerprint": model._fingerprint})
+    settings = _settings(model)
+    if not os.path.exists(model.checkpoint):
+        return 0, 0
+    state = load_checkpoint(model.checkpoint, match={"settings": settings, "fingerprint": model._fingerprint})
     restore_state(ep, state["ep"])
     model.history_ = list(state["history"])
     model.n_epochs_run_ = int(state["n_epochs_run"])
@@ -65,7 +72,7 @@ def resume_fit(model: FunBaT, ep: ConditionalEP) -> tuple[int, int]:
 def save_fit(model: FunBaT, ep: ConditionalEP, phase: int, epoch: int) -> None:
     """Write ``model.checkpoint``: the EP state, the fit's progress and what it must match to resume."""
     save_checkpoint(model.checkpoint, {
-        "settings": repr(_settings(model)), "fingerprint": model._fingerprint, "ep": capture_state(ep),
+        "settings": _settings(model), "fingerprint": model._fingerprint, "ep": capture_state(ep),
         "phase": phase, "epoch": epoch, "history": list(model.history_), "n_epochs_run": model.n_epochs_run_,
         "selections": model._selections, "next_selection": model._next_selection, "generator": model._generator.get_state(),
         "converged": model.converged_,
@@ -73,5 +80,8 @@ def save_fit(model: FunBaT, ep: ConditionalEP, phase: int, epoch: int) -> None:
 
 
 def _settings(model: FunBaT) -> dict[str, Any]:
-    """The constructor arguments that change the fit (not ``verbose`` nor ``checkpoint``)."""
-    return {k: v for k, v in vars(model).items() if not k.startswith("_") and not k.endswith("_") and k not in ("verbose", "checkpoint")}
+    """The constructor arguments that change the fit (not ``verbose`` nor ``checkpoint``) as :meth:`FunBaT.save`
+    stores them (JSON-able; gpytorch kernels by their values, ν, learned flags and priors)."""
+    from tensorkit.funbat.persistence import saved_params  # persistence reads the EP state through this module
+
+    return {name: to_json(value, name) for name, value in saved_params(model).items() if name not in ("verbose", "checkpoint")}

@@ -25,7 +25,7 @@ from tensorkit.funbat.kernels import (check_kernels, mode_hyperparameters, mode_
 from tensorkit.funbat.rank import resolve_ranks
 from tensorkit.funbat.residual import fit_residual
 from tensorkit.gp import Matern
-from tensorkit.runtime import GracefulInterrupt, data_fingerprint, progress, resolve_device
+from tensorkit.runtime import GracefulInterrupt, data_fingerprint, milestone, progress, resolve_device
 
 __all__ = ["AUTO_MAX_RANK", "CorePosterior", "FunBaT"]
 
@@ -104,7 +104,8 @@ class FunBaT(Regressor):
     device : str or torch.device, optional
         Where to fit (``"auto"``: CUDA when available). Default: the device of the inputs.
     verbose : bool, optional
-        Progress bar (default: only on a terminal).
+        As DAIN's: ``None``: a progress bar on a terminal, else log lines on the ``"tensorkit"`` logger,
+        plus one line at the start and one per EP phase with its last relative change; ``False``: silent.
 
     Attributes
     ----------
@@ -147,6 +148,8 @@ class FunBaT(Regressor):
     (the core and the other modes absorb any scale). Tucker fits start from a converged FunBaT-CP,
     which avoids the zero-predictor collapse of cold starts (``collapsed_`` flags it if it happens).
     """
+
+    _per_mode_attribute = "dims_"
 
     def __init__(
         self,
@@ -277,11 +280,16 @@ class FunBaT(Regressor):
             (self.n_epochs, "FunBaT-CP" if self.decomposition == "cp" else "FunBaT")]
         self._fingerprint = data_fingerprint(X, y)
         phase, start = resume_fit(self, ep)
+        milestone(self.verbose, "FunBaT: fitting a %s model of rank %s to %d values on a %s grid", self.decomposition,
+                  tuple(ranks), len(ys), "×".join(str(g.numel()) for g in grids))
         with GracefulInterrupt() as stop, singular_hyperparameters(self.lengthscale, self.variance):
             for index in range(phase, len(phases)):
                 if index == 1 and not (phase == 1 and start > 0):
                     self._expand_to_tucker(ep, ranks)
                 self.converged_ = self._run(ep, phases[index], stop, index, start if index == phase else 0)
+                milestone(self.verbose, "%s: %s after %d epochs in all (relative change %.2e)", phases[index][1],
+                          "converged" if self.converged_ else "interrupted" if stop.requested else "reached n_epochs",
+                          self.n_epochs_run_, self.history_[-1])
                 if stop.requested:
                     break
             self.interrupted_ = stop.requested
@@ -421,6 +429,12 @@ class FunBaT(Regressor):
             var = var + float(self._ep.noise_rate) / (self._ep.noise_shape - 1.0)
         return mean, var
 
+    def __sklearn_tags__(self) -> Any:
+        """scikit-learn's tags: ``poor_score``, as its check data (200 scattered points in 10 columns) is no low-rank field."""
+        tags = super().__sklearn_tags__()
+        tags.regressor_tags.poor_score = True
+        return tags
+
     # ------------------------------------------------------------------ persistence
     def save(self, path: str | os.PathLike) -> None:
         """Write the fitted model to ``path`` (an ``.npz`` archive without pickles), atomically.
@@ -428,23 +442,20 @@ class FunBaT(Regressor):
         :meth:`load` gives bit-for-bit the same ``predict(X, return_std=True)`` on the same device type
         (the residual GP's pathwise variance is redrawn from the stored seed). The file holds the
         standardised training values, as the residual GP conditions on them. gpytorch kernel objects are
-        stored as descriptions (ν, lengthscale, outputscale) and rebuilt; one with a prior is refused.
+        stored as descriptions (ν, lengthscale, outputscale, the prior's class and parameters) and rebuilt.
         """
-        from tensorkit.funbat.gpytorch_kernels import describe_kernels
-        from tensorkit.funbat.persistence import fitted_arrays
+        from tensorkit.funbat.persistence import fitted_arrays, saved_params
 
         self._check_fitted()
-        params = self.get_params(deep=False) | {"kernel": describe_kernels(self.kernel)}
-        write_estimator(path, self, *fitted_arrays(self), params=params)
+        write_estimator(path, self, *fitted_arrays(self), params=saved_params(self))
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> FunBaT:
         """Read a model written by :meth:`save` (on the CPU). Files holding pickled data are refused."""
-        from tensorkit.funbat.gpytorch_kernels import rebuild_kernels
-        from tensorkit.funbat.persistence import restore_fitted
+        from tensorkit.funbat.persistence import rebuilt_params, restore_fitted
 
         params, arrays, state = read_estimator(path, cls)
-        return restore_fitted(cls(**params | {"kernel": rebuild_kernels(params["kernel"])}), arrays, state)
+        return restore_fitted(cls(**rebuilt_params(params)), arrays, state)
 
     @property
     def lengthscales_user_(self) -> list[float]:

@@ -10,12 +10,12 @@ a prior on the outputscale is refused.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import torch
 
+from tensorkit.funbat.gpytorch_priors import describe_prior, rebuild_prior
 from tensorkit.gp import Matern
 
 __all__ = ["GPyTorchMode", "describe_kernels", "from_gpytorch", "is_gpytorch_kernel", "rebuild_kernels"]
@@ -37,15 +37,19 @@ class GPyTorchMode:
         The ScaleKernel's outputscale (None without a ScaleKernel).
     learned : bool
         Whether FunBaT selects the lengthscale (gpytorch: the raw lengthscale requires grad).
-    log_prior : callable or None
-        Log density of the ``lengthscale_prior`` at a tensor of lengthscales in coordinate units.
+    prior : gpytorch.priors.Prior or None
+        The ``lengthscale_prior`` (of lengthscales in coordinate units).
     """
 
     name: str
     lengthscale: float
     variance: float | None
     learned: bool
-    log_prior: Callable[[torch.Tensor], torch.Tensor] | None
+    prior: Any
+
+    def log_prior(self, ell: torch.Tensor) -> torch.Tensor:
+        """Log density of the prior at a tensor of lengthscales in coordinate units (evaluated in float32)."""
+        return self.prior.log_prob(ell.to(torch.float32)).to(ell.dtype).reshape(ell.shape)
 
 
 def is_gpytorch_kernel(value: Any) -> bool:
@@ -76,29 +80,35 @@ def from_gpytorch(kernel: Any, name: str) -> GPyTorchMode:
     others = sorted(p for p, *_ in kernel.named_priors() if p != prior_name)
     if others:
         raise ValueError(f"{name} has the priors {others}: FunBaT keeps the variance fixed and uses only a lengthscale_prior")
-    prior = getattr(base, "lengthscale_prior", None)
-    log_prior = None if prior is None else lambda ell: prior.log_prob(ell.to(torch.float32)).to(ell.dtype).reshape(ell.shape)
     return GPyTorchMode(_NAMES[matern.nu], float(matern.lengthscale), float(matern.variance) if scaled else None,
-                        bool(base.raw_lengthscale.requires_grad), log_prior)
+                        bool(base.raw_lengthscale.requires_grad), getattr(base, "lengthscale_prior", None))
 
 
 def describe_kernels(kernel: Any) -> Any:
     """FunBaT's ``kernel`` argument with each gpytorch object replaced by a JSON-able description.
 
-    A description holds ν, the lengthscale, the outputscale (None without a ScaleKernel) and whether
-    the lengthscale is learned; :func:`rebuild_kernels` makes the objects again. A ``lengthscale_prior``
-    cannot be described without pickling it, so a kernel with one is refused.
+    A description holds ν, the lengthscale, the outputscale (None without a ScaleKernel), whether the
+    lengthscale is learned and its prior (:func:`~tensorkit.funbat.gpytorch_priors.describe_prior`, or
+    None); :func:`rebuild_kernels` makes the objects again.
+
+    Raises
+    ------
+    TypeError
+        If a ``lengthscale_prior`` cannot be described (naming ``kernel[k]`` and the prior's class).
     """
     if isinstance(kernel, (list, tuple)):
-        return type(kernel)(describe_kernels(k) for k in kernel)
+        return type(kernel)(_describe(k, f"kernel[{i}]") for i, k in enumerate(kernel))
+    return _describe(kernel, "kernel")
+
+
+def _describe(kernel: Any, name: str) -> Any:
     if not is_gpytorch_kernel(kernel):
         return kernel
-    mode = from_gpytorch(kernel, "kernel")
-    if mode.log_prior is not None:
-        raise TypeError("cannot save a FunBaT whose gpytorch kernel has a lengthscale_prior (a prior object cannot "
-                        "be stored without pickling); pass its lengthscale as a fixed kernel instead")
-    nu = {name: nu for nu, name in _NAMES.items()}[mode.name]
-    return {"gpytorch_matern": {"nu": nu, "lengthscale": mode.lengthscale, "outputscale": mode.variance, "learned": mode.learned}}
+    mode = from_gpytorch(kernel, name)
+    nu = {kind: nu for nu, kind in _NAMES.items()}[mode.name]
+    prior = None if mode.prior is None else describe_prior(mode.prior, f"{name}'s lengthscale_prior")
+    return {"gpytorch_matern": {"nu": nu, "lengthscale": mode.lengthscale, "outputscale": mode.variance,
+                                "learned": mode.learned, "lengthscale_prior": prior}}
 
 
 def rebuild_kernels(kernel: Any) -> Any:
@@ -113,8 +123,12 @@ def rebuild_kernels(kernel: Any) -> Any:
     base = gpytorch.kernels.MaternKernel(nu=spec["nu"]).double()
     base.lengthscale = spec["lengthscale"]
     base.raw_lengthscale.requires_grad_(spec["learned"])
-    if spec["outputscale"] is None:
-        return base
-    scaled = gpytorch.kernels.ScaleKernel(base).double()
-    scaled.outputscale = spec["outputscale"]
-    return scaled
+    rebuilt = base
+    if spec["outputscale"] is not None:
+        rebuilt = gpytorch.kernels.ScaleKernel(base).double()
+        rebuilt.outputscale = spec["outputscale"]
+    if spec.get("lengthscale_prior") is not None:  # absent in files written before priors were stored (none had one)
+        # registered as MaternKernel(lengthscale_prior=…) does, but after .double(): the prior keeps its dtype
+        prior = rebuild_prior(spec["lengthscale_prior"])
+        base.register_prior("lengthscale_prior", prior, base._lengthscale_param, base._lengthscale_closure)
+    return rebuilt

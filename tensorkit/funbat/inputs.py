@@ -64,7 +64,7 @@ def training_data(coords: Any, values: Any) -> tuple[torch.Tensor, torch.Tensor,
         if not X.is_floating_point():
             X = X.to(torch.float64)
         if X.shape[1] < 2:
-            raise ValueError(f"coords must have at least 2 columns (one per mode), got {X.shape[1]}; "
+            raise ValueError(f"coords has {X.shape[1]} feature(s) but must have at least 2 columns (one per mode); "
                              "one mode is plain GP regression (e.g. tensorkit.gp.smooth)")
         y = as_tensor(values, "values", dtype=X.dtype, device=X.device, ndim=1, allow_nan=True)
         if y.shape[0] != X.shape[0]:
@@ -74,5 +74,5 @@ def training_data(coords: Any, values: Any) -> tuple[torch.Tensor, torch.Tensor,
         dims = tuple(f"dim_{k}" for k in range(X.shape[1]))
         encoding = {d: {} for d in dims}
     if y.numel() < 2:
-        raise ValueError("values must hold at least 2 observed entries")
+        raise ValueError(f"values must hold at least 2 observed entries, got n_samples={y.numel()}")
     return X, y, dims, encoding

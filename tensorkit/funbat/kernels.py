@@ -111,7 +111,7 @@ def mode_hyperparameters(
         lengthscales[k] = mode.lengthscale / scales[k]
         variances[k] = variances[k] if mode.variance is None else mode.variance
         learned[k] = mode.learned
-        if mode.log_prior is not None:
+        if mode.prior is not None:
             log_priors[k] = lambda ell, prior=mode.log_prior, scale=scales[k]: prior(ell * scale)
     return lengthscales, variances, learned, log_priors
 

@@ -18,17 +18,29 @@ import torch
 from tensorkit.funbat.basis import GPBasis
 from tensorkit.funbat.chains import ModeChain
 from tensorkit.funbat.checkpoint import capture_state, restore_state
+from tensorkit.funbat.gpytorch_kernels import describe_kernels, rebuild_kernels
 from tensorkit.funbat.inference import ConditionalEP
 from tensorkit.funbat.kernels import parse_kernel, state_space_kernel
 from tensorkit.funbat.residual import ResidualField
 
-__all__ = ["fitted_arrays", "restore_fitted"]
+__all__ = ["fitted_arrays", "rebuilt_params", "restore_fitted", "saved_params"]
 
 #: scalar fitted attributes stored as JSON
 _SCALARS = ("n_modes_", "rank_", "dims_", "time_encoding_", "kernels_", "lengthscales_", "history_", "n_epochs_run_", "converged_",
             "collapsed_", "interrupted_", "value_offset_", "value_scale_", "residual_")
 _CHAIN_KEYS = ("lengthscale", "variance", "info_matrix", "info_vector", "mean", "cov")
 _CORE_KEYS = ("core_mean", "core_cov", "core_info_matrix", "core_info_vector")
+
+
+def saved_params(model: Any) -> dict[str, Any]:
+    """``model``'s constructor parameters as they are saved: gpytorch kernels as descriptions
+    (:func:`~tensorkit.funbat.gpytorch_kernels.describe_kernels`), so also what a checkpoint compares."""
+    return model.get_params(deep=False) | {"kernel": describe_kernels(model.kernel)}
+
+
+def rebuilt_params(params: Mapping[str, Any]) -> dict[str, Any]:
+    """The inverse of :func:`saved_params`: the constructor arguments, with gpytorch kernel objects."""
+    return dict(params) | {"kernel": rebuild_kernels(params["kernel"])}
 
 
 def fitted_arrays(model: Any) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:

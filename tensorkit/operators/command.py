@@ -10,6 +10,8 @@ a run uses it. SIGTERM/SIGUSR1 (SIGINT) checkpoint and exit with code 143
 (130), so a SLURM job can be requeued and resumed. ``training.seed`` holds unless --seed is given.
 netCDF data (``data.name: netcdf``) are streamed from disk by default, so host memory does not
 grow with the number of samples; --no-streaming (``data.streaming: false``) reads them into memory.
+Several input or output fields lie along a channel dim of the variables (--channel-dim,
+``data.channel_dim``; ``data.output_channel_dim`` for an output whose channel dim has another name).
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="read netCDF samples from disk batch by batch (default for data.name: netcdf), or "
                              "--no-streaming to read them into memory; overrides data.streaming")
     parser.add_argument("--num-workers", type=int, default=None, help="override data.num_workers (DataLoader workers)")
+    parser.add_argument("--channel-dim", default=None,
+                        help="override data.channel_dim: the dim of the netCDF variables' channels (default: channel)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -44,6 +48,8 @@ def run(args: argparse.Namespace) -> int:
         config["data"]["streaming"] = args.streaming
     if args.num_workers is not None:
         config["data"]["num_workers"] = args.num_workers
+    if args.channel_dim is not None:
+        config["data"]["channel_dim"] = args.channel_dim
     out = args.out or "tfno_run"
     # the group is held here, so this process's rank is known after training (it reads 0 once destroyed)
     with ddp.process_group_from_env(resolve_device(args.device)):

@@ -26,7 +26,7 @@ from tensorkit.runtime import atomic_write, check_run_folder, folder_lock, load_
 DEFAULTS: dict[str, dict[str, Any]] = {
     "data": {"name": "darcy", "path": None, "input_var": "a", "output_var": "u", "n_train": None, "n_test": 50,
              "train_resolution": 16, "test_resolutions": [16, 32], "streaming": None, "num_workers": 0,
-             "prefetch_factor": 2},
+             "prefetch_factor": 2, "channel_dim": "channel", "output_channel_dim": None},
     "model": {"n_modes": [16, 16], "hidden_channels": 32, "n_layers": 4, "factorization": "tucker", "rank": 0.1},
     "training": {"n_epochs": 10, "batch_size": 32, "optimizer": "adamw", "lr": 8e-3, "weight_decay": 1e-4,
                  "scheduler": "cosine", "step_size": 100, "gamma": 0.5, "loss": "h1", "normalize_output": True,
@@ -82,7 +82,9 @@ def load_data(data: Mapping[str, Any]) -> tuple[PairData, dict[str, PairData]]:
     ``n_test`` test (also on every coarser ``test_resolutions`` entry that divides the grid). With
     ``data.streaming`` true or null (the default) the sets are
     :class:`~tensorkit.data.pde.NetCDFPairs` read from disk batch by batch, so host memory does
-    not grow with the number of samples; ``false`` reads them into memory. ``data.name: darcy``
+    not grow with the number of samples; ``false`` reads them into memory. Input and output may have
+    several channels along ``data.channel_dim`` (the output's along ``data.output_channel_dim`` when
+    it is another dim, see :class:`~tensorkit.data.pde.NetCDFPairs`). ``data.name: darcy``
     (the small shipped set, stored as ``.pt``) is always in memory; asking it to stream raises.
     """
     streaming = data["streaming"]
@@ -102,7 +104,8 @@ def load_data(data: Mapping[str, Any]) -> tuple[PairData, dict[str, PairData]]:
 
         if data["path"] is None:
             raise ValueError("data.path must name the netCDF file when data.name is 'netcdf'")
-        pairs = NetCDFPairs(data["path"], data["input_var"], data["output_var"])
+        pairs = NetCDFPairs(data["path"], data["input_var"], data["output_var"], channel_dim=data["channel_dim"],
+                            output_channel_dim=data["output_channel_dim"])
         n_all, size = len(pairs), pairs.shape[-1]
         n_test = int(data["n_test"])
         n_train = n_all - n_test if data["n_train"] is None else int(data["n_train"])

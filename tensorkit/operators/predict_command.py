@@ -35,8 +35,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch-size", type=int,
                         help="samples read, predicted and written at a time; host memory grows with it, not with the "
                              "input's size (default: the run's training.batch_size)")
-    parser.add_argument("--channel-dim", default="channel",
-                        help="dim of the channels of a multi-channel operator's input and output (default: channel)")
+    parser.add_argument("--channel-dim", default=None,
+                        help="dim of the channels of a multi-channel operator's input and output (default: the run's "
+                             "data.channel_dim, 'channel' unless set)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -61,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
     batch_size = check_positive_int(operator.config["training"]["batch_size"] if args.batch_size is None
                                     else args.batch_size, "--batch-size")
     da = open_dataarray(args.input, var=var)  # lazy: read block by block while the output is written
-    dim, channel = operator.model.dim, args.channel_dim
+    dim, channel = operator.model.dim, args.channel_dim or data["channel_dim"]
     n_in, n_out = operator.in_channels, operator.model.out_channels
     if n_in > 1 and da.sizes.get(channel) != n_in:
         raise ValueError(f"{str(args.input)!r}: the operator takes {n_in} input channels, so variable {var!r} needs a "

@@ -6,7 +6,7 @@ from tensorkit.runtime.device import resolve_device
 from tensorkit.runtime.interrupt import GracefulInterrupt
 from tensorkit.runtime.lock import folder_lock, output_lock
 from tensorkit.runtime.outputs import check_outputs, check_run_folder, check_writable
-from tensorkit.runtime.progress import progress
+from tensorkit.runtime.progress import milestone, progress
 from tensorkit.runtime.resume import command_settings, resumable
 
 __all__ = [
@@ -21,6 +21,7 @@ __all__ = [
     "folder_lock",
     "load_checkpoint",
     "output_lock",
+    "milestone",
     "progress",
     "resolve_device",
     "resumable",

@@ -67,7 +67,8 @@ def load_checkpoint(path: str | os.PathLike, restore_rng: bool = True, map_locat
         Passed to :func:`torch.load`.
     match : mapping, optional
         Entries the checkpoint must hold with exactly these values (e.g. a :func:`data_fingerprint`
-        and the settings of the run that wrote it); checked before any RNG state is restored.
+        and the settings of the run that wrote it); checked before any RNG state is restored. Of a
+        mapping, the message names each differing entry (``settings.kernel``).
 
     Raises
     ------
@@ -87,7 +88,7 @@ def load_checkpoint(path: str | os.PathLike, restore_rng: bool = True, map_locat
         raise ValueError(f"checkpoint {str(path)!r} is truncated or corrupt: {err}") from err
     if not isinstance(state, dict) or _RNG_KEY not in state:
         raise ValueError(f"{str(path)!r} is not a tensorkit checkpoint (no {_RNG_KEY!r} entry)")
-    changed = sorted(key for key, value in (match or {}).items() if state.get(key) != value)
+    changed = [name for key, value in sorted((match or {}).items()) for name in _differing(key, state.get(key), value)]
     if changed:
         raise ValueError(f"checkpoint {str(path)!r} was written for other data or settings (differing: "
                          f"{', '.join(changed)}); remove it to start afresh")  # fmt: skip
@@ -95,6 +96,15 @@ def load_checkpoint(path: str | os.PathLike, restore_rng: bool = True, map_locat
     if restore_rng:
         set_rng_state(rng)
     return state
+
+
+def _differing(key: str, saved: Any, expected: Any) -> list[str]:
+    """``[key]`` if ``saved`` differs from ``expected``; of two mappings, the name of each differing entry."""
+    if saved == expected:
+        return []
+    if not (isinstance(saved, Mapping) and isinstance(expected, Mapping)):
+        return [key]
+    return [f"{key}.{entry}" for entry in sorted(set(saved) | set(expected), key=str) if saved.get(entry) != expected.get(entry)]
 
 
 def data_fingerprint(*tensors: torch.Tensor | None) -> str:

@@ -43,6 +43,12 @@ def get_logger() -> logging.Logger:
     return logger
 
 
+def milestone(verbose: bool | None, message: str, *args: object) -> None:
+    """Log a stage of a fit (``message % args``, INFO, ``"tensorkit"`` logger) unless ``verbose`` is False."""
+    if verbose is not False:
+        get_logger().info(message, *args)
+
+
 def progress(
     iterable: Iterable[T], total: int | None = None, desc: str | None = None, verbose: bool | None = None,
     log_every: float = LOG_EVERY_S,

@@ -84,3 +84,21 @@ def test_dataset_accessor_fits_each_variable_as_the_dataarray_accessor():
         ds.tk.funbat(variables=["nope"])
     with pytest.raises(ValueError, match="variables"):
         ds.tk.tucker(variables="t")
+
+
+def test_funbat_on_a_cftime_file_writes_a_file_that_reopens_on_the_same_grid(tmp_path):
+    """The acceptance case: ``da.tk.funbat()`` on a file opened with cftime dates, its output written and reopened."""
+    time = xr.date_range("2001-01-01", periods=6, freq="MS", calendar="noleap", use_cftime=True)
+    da = _field().assign_coords(time=time)
+    da["time"].attrs["standard_name"] = "time"
+    da.to_dataset().assign_attrs(title="cftime field").to_netcdf(tmp_path / "in.nc")
+    cftime = xr.coders.CFDatetimeCoder(use_cftime=True)
+    with xr.open_dataset(tmp_path / "in.nc", decode_times=cftime) as source:
+        source["t"].tk.funbat(rank=2, n_epochs=5, residual=None).to_netcdf(tmp_path / "out.nc")
+        with xr.open_dataset(tmp_path / "out.nc", decode_times=cftime) as out:
+            xr.align(out, source, join="exact")
+            assert out["time"].values[0].calendar == "noleap" and out["time"].encoding["calendar"] == "noleap"
+            for name, coord in source.coords.items():
+                xr.testing.assert_identical(out[name], coord)
+            assert out["t_mean"].attrs["units"] == "K" and out["t_mean"].dims == source["t"].dims
+            assert np.isfinite(out["t_mean"].values).all()

@@ -100,3 +100,21 @@ def test_an_interrupted_generation_leaves_no_file(tmp_path):
     with pytest.raises(ValueError, match="changing chunk 1 has variables"):
         write_generated(path, changing, 6, chunk_samples=3)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_channels_are_read_along_their_dims_wherever_they_lie(tmp_path):
+    g = np.random.default_rng(0)
+    x, y = g.normal(size=(6, 2, 4, 5)), g.normal(size=(6, 3, 4, 5))  # (sample, channel, space…)
+    path = tmp_path / "channels.nc"
+    xr.Dataset({"a": (("band", "sample", "x", "y"), x.transpose(1, 0, 2, 3)),  # channels first, and between space dims
+                "u": (("sample", "x", "out", "y"), y.transpose(0, 2, 1, 3))}).to_netcdf(path)
+    pairs = NetCDFPairs(path, channel_dim="band", output_channel_dim="out")
+    assert len(pairs) == 6 and pairs.shape == (2, 4, 5)
+    order = [4, 0, 5]
+    xb, yb = pairs.__getitems__(order)
+    assert torch.equal(xb, torch.from_numpy(x[order]).float()) and torch.equal(yb, torch.from_numpy(y[order]).float())
+    assert torch.equal(pairs.subset(range(2, 6)).strided(2).load()[1], torch.from_numpy(y[2:, :, ::2, ::2]).float())
+    with pytest.raises(ValueError, match="besides their channel dims 'band' and 'band'"):
+        NetCDFPairs(path, channel_dim="band")  # 'out' is then taken for a space dim
+    with pytest.raises(TypeError, match="output_channel_dim must be a dim name"):
+        NetCDFPairs(path, channel_dim="band", output_channel_dim=3)

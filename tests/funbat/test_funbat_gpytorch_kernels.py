@@ -9,6 +9,7 @@ import torch
 
 from tensorkit import FunBaT
 from tensorkit.funbat.gpytorch_kernels import from_gpytorch
+from tensorkit.funbat.gpytorch_priors import rebuild_prior
 from tensorkit.funbat.hyper import LENGTHSCALE_GRID
 
 
@@ -98,10 +99,68 @@ def test_kernel_objects_survive_save_and_load(tmp_path):
         assert from_gpytorch(restored, "k") == from_gpytorch(original, "k")
 
 
-def test_a_kernel_with_a_prior_is_not_saved(tmp_path):
+def test_a_kernel_with_priors_survives_save_and_load(tmp_path):
+    X, y, grid = _data()
+    gamma = gpytorch.priors.GammaPrior(3.0, 0.5)
+    box = gpytorch.priors.SmoothedBoxPrior(0.5, 8.0, sigma=0.1)
+    kernel = [_matern(1.5, 6.0, learned=True, lengthscale_prior=gamma), _matern(2.5, 3.0, outputscale=1.5, lengthscale_prior=box)]
+    model = FunBaT(kernel=kernel, **SETTINGS).fit(X, y)
+    model.save(tmp_path / "m.npz")
+    loaded = FunBaT.load(tmp_path / "m.npz")
+    for a, b in zip(model.predict(grid, return_std=True), loaded.predict(grid, return_std=True)):
+        assert torch.equal(a, b)
+    for original, restored, names in zip(kernel, loaded.kernel, [("concentration", "rate"), ("a", "b", "sigma")]):
+        prior, rebuilt = from_gpytorch(original, "k").prior, from_gpytorch(restored, "k").prior
+        assert type(rebuilt) is type(prior)
+        for name in names:
+            assert torch.equal(getattr(rebuilt, name), getattr(prior, name))
+            assert getattr(rebuilt, name).dtype == getattr(prior, name).dtype == torch.float64  # the kernel's .double()
+        ell = torch.tensor([0.7, 2.0, 5.0], dtype=torch.float64)
+        assert torch.equal(rebuilt.log_prob(ell), prior.log_prob(ell))
+
+
+class _OwnPrior(gpytorch.priors.GammaPrior):
+    """A user's prior class: its code cannot be stored without pickling."""
+
+
+@pytest.mark.parametrize("prior, match", [
+    (_OwnPrior(3.0, 0.5), r"kernel\[1\]'s lengthscale_prior is a .*_OwnPrior, which cannot be stored"),
+    (gpytorch.priors.GammaPrior(3.0, 0.5, transform=torch.exp), r"kernel\[1\]'s lengthscale_prior \(GammaPrior\) has a transform"),
+])  # fmt: skip
+def test_a_prior_that_cannot_be_described_is_refused_naming_the_entry(tmp_path, prior, match):
     X, y, _ = _data()
-    prior = gpytorch.priors.GammaPrior(3.0, 0.5)
-    model = FunBaT(kernel=[_matern(1.5, 6.0, learned=True, lengthscale_prior=prior), "matern32"], **SETTINGS).fit(X, y)
-    with pytest.raises(TypeError, match="lengthscale_prior"):
+    model = FunBaT(kernel=["matern32", _matern(1.5, 6.0, learned=True, lengthscale_prior=prior)], **SETTINGS).fit(X, y)
+    with pytest.raises(TypeError, match=match):
         model.save(tmp_path / "m.npz")
     assert list(tmp_path.iterdir()) == []
+    with pytest.raises(TypeError, match=match):  # before any epoch runs
+        FunBaT(kernel=model.kernel, **SETTINGS, checkpoint=tmp_path / "fit.ckpt").fit(X, y)
+
+
+def test_a_checkpoint_resumes_only_with_the_same_kernel_values(tmp_path):
+    X, y, grid = _data()
+    path = tmp_path / "fit.ckpt"
+
+    def kernel(lengthscale=6.0, rate=0.5):
+        return [_matern(1.5, lengthscale, learned=True, lengthscale_prior=gpytorch.priors.GammaPrior(3.0, rate)), "matern32"]
+
+    first = FunBaT(kernel=kernel(), **SETTINGS, checkpoint=path).fit(X, y)
+    assert path.exists()  # written when EP finished
+    for other in (kernel(lengthscale=7.0), kernel(rate=0.6)):
+        with pytest.raises(ValueError, match=r"differing: settings\.kernel\)"):
+            FunBaT(kernel=other, **SETTINGS, checkpoint=path).fit(X, y)
+    with pytest.raises(ValueError, match=r"differing: settings\.n_epochs\)"):
+        FunBaT(kernel=kernel(), **SETTINGS | {"n_epochs": 16}, checkpoint=path).fit(X, y)
+    resumed = FunBaT(kernel=kernel(), **SETTINGS, checkpoint=path).fit(X, y)  # equal objects, not the same ones
+    assert resumed.n_epochs_run_ == first.n_epochs_run_
+    assert torch.equal(resumed.predict(grid), first.predict(grid))
+
+
+@pytest.mark.parametrize("description, match", [
+    ({"class": "LKJPrior", "parameters": {}, "validate_args": False}, "unknown prior class 'LKJPrior'"),
+    ({"class": "GammaPrior", "parameters": {"concentration": {"values": 3.0, "dtype": "load"}}, "validate_args": False},
+     "GammaPrior parameter 'concentration' has the unknown dtype 'load'"),
+])  # fmt: skip
+def test_a_file_cannot_name_another_prior_class_or_dtype(description, match):
+    with pytest.raises(ValueError, match=match):
+        rebuild_prior(description)

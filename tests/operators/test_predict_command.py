@@ -113,3 +113,29 @@ def test_a_multichannel_operator_predicts_along_the_channel_dim(tmp_path, monkey
     # without --channel-dim the default name 'channel' is missing: refused, naming the option
     assert main(["predict", str(tmp_path / "run"), str(tmp_path / "in.nc"), "--out", str(tmp_path / "o.nc"), "--quiet"]) == 2
     assert "takes 2 input channels" in capsys.readouterr().err and not (tmp_path / "o.nc").exists()
+
+
+def test_a_multichannel_netcdf_trains_and_its_run_predicts(tmp_path):
+    """2 input fields along 'band' (between the space dims), 3 output fields along 'field': train-operator, then predict."""
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(10, 2, 8, 8, generator=g)  # (sample, band, x, y)
+    y = torch.stack([x[:, 0] * x[:, 1], x[:, 0], x[:, 1] ** 2], 1)  # (sample, field, x, y)
+    xr.Dataset({"a": (("sample", "x", "band", "y"), x.permute(0, 2, 1, 3).numpy()), "u": (("sample", "field", "x", "y"), y.numpy())},
+               coords={"x": np.arange(8) / 8}).to_netcdf(tmp_path / "pairs.nc")  # fmt: skip
+    config = {
+        "data": {"name": "netcdf", "path": str(tmp_path / "pairs.nc"), "n_test": 2, "test_resolutions": [], "output_channel_dim": "field"},
+        "model": {"n_modes": [4, 4], "hidden_channels": 4, "n_layers": 1, "factorization": "tucker", "rank": 0.5},
+        "training": {"n_epochs": 2, "batch_size": 4},
+    }  # fmt: skip
+    (tmp_path / "exp.yaml").write_text(yaml.safe_dump(config))
+    run = tmp_path / "run"
+    assert main(["train-operator", str(tmp_path / "exp.yaml"), "--channel-dim", "band", "--out", str(run), "--quiet", "--device", "cpu"]) == 0
+    operator = TFNO.from_checkpoint(run)
+    assert operator.in_channels == 2 and operator.model.out_channels == 3 and operator.config["data"]["channel_dim"] == "band"
+    final = json.loads((run / "metrics.json").read_text())[-1]  # the trainer read the channels in this order
+    assert relative_lp(operator.predict(x[-2:]), y[-2:], 2, reduction="mean").item() == pytest.approx(final["8_l2"], rel=1e-6)
+    out = tmp_path / "pred.nc"  # --channel-dim defaults to the run's
+    assert main(["predict", str(run), str(tmp_path / "pairs.nc"), "--out", str(out), "--device", "cpu", "--quiet"]) == 0
+    with xr.open_dataset(out) as pred:
+        assert pred["u"].dims == ("sample", "band", "x", "y") and pred.sizes["band"] == 3
+        np.testing.assert_allclose(pred["u"].values, operator.predict(x).numpy(), rtol=1e-5, atol=1e-6)

@@ -62,3 +62,25 @@ def test_dain_fit_redirected_to_a_file_writes_its_stages(tmp_path):
     assert sum("DAIN step1: max_epochs after 3 epochs" in s and "validation RMSE" in s for s in lines) == 1
     assert sum("DAIN: 48 new cells from the influence sampler" in s for s in lines) == 1
     assert sum("DAIN retrain:" in s for s in lines) == 1
+
+
+def test_funbat_fit_redirected_to_a_file_writes_its_stages(tmp_path):
+    """The same for FunBaT: a line when the fit starts and one per EP phase with its last relative change."""
+    script = tmp_path / "script.py"
+    script.write_text(textwrap.dedent("""
+        import numpy as np
+        from tensorkit import FunBaT
+        X = np.array([(a, b) for a in range(8) for b in range(6)], dtype=float)
+        y = np.sin(X[:, 0]) + np.cos(X[:, 1])
+        FunBaT(rank=2, n_epochs=5, tol=0.0, residual=None).fit(X, y)
+        FunBaT(rank=2, n_epochs=5, tol=0.0, residual=None, verbose=False).fit(X, y + 1)
+    """))
+    log = tmp_path / "log.txt"
+    with open(log, "w") as fh:
+        subprocess.run([sys.executable, str(script)], stdout=fh, stderr=subprocess.STDOUT, check=True, timeout=300,
+                       env={**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"})
+    lines = log.read_text().splitlines()
+    assert len(lines) == 3, lines
+    assert lines[0].endswith("tensorkit: FunBaT: fitting a tucker model of rank (2, 2) to 48 values on a 8×6 grid")
+    assert "FunBaT-CP: reached n_epochs after 5 epochs in all (relative change " in lines[1]
+    assert "FunBaT: reached n_epochs after 10 epochs in all (relative change " in lines[2]

@@ -16,9 +16,11 @@ class NetCDFPairs(Dataset):
     """``(input, output)`` samples of a netCDF data set, read from disk only when indexed.
 
     The input variable has dims ``(sample, space…)``; the output has the same dims, or an extra
-    ``t`` dim of which one snapshot is used. Samples come back as float32 tensors with a channel
-    dim, ``(1, space…)``, exactly as :func:`~tensorkit.data.pde.read_pairs` returns them, so a
-    streamed and an in-memory run see the same numbers. Batches are read with
+    ``t`` dim of which one snapshot is used. Either may also have a channel dim, placed anywhere,
+    for several input or output fields. Samples come back as float32 tensors ``(channel, space…)``
+    (one channel for a variable without a channel dim, exactly as
+    :func:`~tensorkit.data.pde.read_pairs` returns them), so a streamed and an in-memory run see
+    the same numbers. Batches are read with
     ``__getitems__`` (what a ``DataLoader`` with a batch sampler calls): one read per variable,
     in file order, for the whole batch. Memory held is that of the batch, never of the file.
 
@@ -38,28 +40,39 @@ class NetCDFPairs(Dataset):
         Snapshot of an output with a ``t`` dim (default: the last).
     stride : int
         Keep every ``stride``-th grid point along each spatial dim (a coarser test resolution).
+    channel_dim : str
+        The dim of the input's channels, and of the output's unless ``output_channel_dim`` is given.
+    output_channel_dim : str, optional
+        The dim of the output's channels, when it differs from the input's (in one file, a dim has
+        one size: 2 input and 3 output channels need two dims).
 
     Raises
     ------
     FileNotFoundError, KeyError, ValueError
         A missing or damaged file, a missing variable, variables whose dims do not pair up, a
-        ``samples`` range outside the file, a bad ``time_index`` or ``stride``; every message names
+        ``samples`` range outside the file, a bad ``time_index``, ``stride`` or channel dim; every message names
         the file. Reading a damaged part later raises ``ValueError`` naming the file and samples.
     """
 
     def __init__(self, path: str | os.PathLike, input_var: str = "a", output_var: str = "u", *,
-                 samples: range | None = None, time_index: int = -1, stride: int = 1) -> None:
+                 samples: range | None = None, time_index: int = -1, stride: int = 1, channel_dim: str = "channel",
+                 output_channel_dim: str | None = None) -> None:
         self.path = str(path)
         self.input_var, self.output_var = input_var, output_var
+        for name, value in [("channel_dim", channel_dim), ("output_channel_dim", output_channel_dim)]:
+            if not (isinstance(value, str) or (value is None and name == "output_channel_dim")):
+                raise TypeError(f"{name} must be a dim name, got {value!r}")
+        self.channel_dims = (channel_dim, output_channel_dim or channel_dim)
         self.time_index, self.stride = int(time_index), int(stride)
         if self.stride < 1:
             raise ValueError(f"stride must be a positive integer, got {stride!r}")
         self._handle: tuple[int, Any, Any, Any] | None = None
         ds, x, y = self._open()
         try:
-            self.n_file = int(x.shape[0])
-            self.sample_dim = x.dims[0]
-            self.shape = (1, *x.shape[1:])
+            fields = _fields(x, self.channel_dims[0])
+            self.n_file = int(x.sizes[fields[0]])
+            self.sample_dim = fields[0]
+            self.shape = (x.sizes.get(self.channel_dims[0], 1), *(x.sizes[d] for d in fields[1:]))
         finally:
             ds.close()
         self.samples = range(self.n_file) if samples is None else samples
@@ -81,10 +94,12 @@ class NetCDFPairs(Dataset):
                     raise ValueError(f"time_index {self.time_index} is out of range for the {n_t} snapshots of "
                                      f"{self.output_var!r} in {self.path!r}")  # fmt: skip
                 y = y.isel(t=self.time_index)
-            if x.ndim < 2 or x.dims != y.dims or x.shape != y.shape:
+            fields = _fields(x, self.channel_dims[0])
+            if len(fields) < 2 or fields != _fields(y, self.channel_dims[1]) or any(x.sizes[d] != y.sizes[d] for d in fields):
                 raise ValueError(f"{self.path!r}: {self.input_var!r} and {self.output_var!r} must have the same dims "
-                                 f"(sample, space…) and shape; got {dict(x.sizes)} and {dict(y.sizes)}")  # fmt: skip
-            space = {d: slice(None, None, self.stride) for d in x.dims[1:]}
+                                 f"(sample, space…) and shape besides their channel dims {self.channel_dims[0]!r} and "
+                                 f"{self.channel_dims[1]!r}; got {dict(x.sizes)} and {dict(y.sizes)}")  # fmt: skip
+            space = {d: slice(None, None, self.stride) for d in fields[1:]}
             return ds, x.isel(space), y.isel(space)
         except BaseException:
             ds.close()
@@ -114,7 +129,7 @@ class NetCDFPairs(Dataset):
         return x[0], y[0]
 
     def __getitems__(self, indices: list[int] | torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Samples ``indices`` (positions in this set, any order) as ``(x, y)`` of shape (B, 1, space…)."""
+        """Samples ``indices`` (positions in this set, any order) as ``(x, y)`` of shape (B, channel, space…)."""
         local = np.asarray(indices, dtype=np.int64).reshape(-1)
         if local.size and (local.min() < -len(self) or local.max() >= len(self)):
             raise IndexError(f"sample indices must lie in [0, {len(self)}), got {local.min()}…{local.max()}")
@@ -124,16 +139,21 @@ class NetCDFPairs(Dataset):
         ordered = rows[order]
         contiguous = ordered.size > 0 and ordered[-1] - ordered[0] == ordered.size - 1
         key = slice(int(ordered[0]), int(ordered[-1]) + 1) if contiguous else ordered
-        x_da, y_da = self._arrays()
-        try:
-            x, y = (da.isel({self.sample_dim: key}).values for da in (x_da, y_da))
-        except (OSError, RuntimeError, ValueError) as err:
-            raise ValueError(f"cannot read samples {rows.min()}…{rows.max()} of {self.path!r}: {err}") from err
         back = np.argsort(order, kind="stable")
-        return tuple(torch.from_numpy(np.ascontiguousarray(a[back])).float().unsqueeze(1) for a in (x, y))
+        batches = []
+        for da, channel in zip(self._arrays(), self.channel_dims):
+            try:
+                values = da.isel({self.sample_dim: key}).values
+            except (OSError, RuntimeError, ValueError) as err:
+                raise ValueError(f"cannot read samples {rows.min()}…{rows.max()} of {self.path!r}: {err}") from err
+            fields = _fields(da, channel)  # to (sample, channel, space…), wherever the file puts them
+            values = np.transpose(values, da.get_axis_num([fields[0], *([channel] if channel in da.dims else []), *fields[1:]]))
+            values = values[back] if channel in da.dims else values[back, None]
+            batches.append(torch.from_numpy(np.ascontiguousarray(values)).float())
+        return tuple(batches)
 
     def load(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """Every sample of this set in memory, ``(x, y)`` of shape (N, 1, space…)."""
+        """Every sample of this set in memory, ``(x, y)`` of shape (N, channel, space…)."""
         return self.__getitems__(np.arange(len(self)))
 
     # -- views -----------------------------------------------------------------------------
@@ -141,14 +161,21 @@ class NetCDFPairs(Dataset):
         """The set of positions ``samples`` of this one (e.g. ``range(800)`` for a training split)."""
         if isinstance(samples, range):
             samples = slice(samples.start, samples.stop, samples.step)
-        return NetCDFPairs(self.path, self.input_var, self.output_var, samples=self.samples[samples],
-                           time_index=self.time_index, stride=self.stride)
+        return self._view(self.samples[samples], self.stride)
 
     def strided(self, stride: int) -> NetCDFPairs:
         """The same samples on a grid coarser by ``stride`` along each spatial dim."""
-        return NetCDFPairs(self.path, self.input_var, self.output_var, samples=self.samples,
-                           time_index=self.time_index, stride=self.stride * int(stride))
+        return self._view(self.samples, self.stride * int(stride))
+
+    def _view(self, samples: range, stride: int) -> NetCDFPairs:
+        return NetCDFPairs(self.path, self.input_var, self.output_var, samples=samples, time_index=self.time_index,
+                           stride=stride, channel_dim=self.channel_dims[0], output_channel_dim=self.channel_dims[1])
 
     def __repr__(self) -> str:
         return (f"NetCDFPairs({self.path!r}, {self.input_var!r}, {self.output_var!r}, samples={self.samples}, "
                 f"shape={self.shape})")
+
+
+def _fields(da: Any, channel_dim: str) -> list[str]:
+    """The dims of ``da`` but its channel dim: (sample, space…)."""
+    return [d for d in da.dims if d != channel_dim]
