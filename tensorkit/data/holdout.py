@@ -68,7 +68,7 @@ def random_split(observed: np.ndarray, fractions: Sequence[float], seed: int, *,
     for f in fr[:0:-1]:
         size = max(1, round(f * len(cells)))
         if size >= len(rest):
-            raise ValueError(f"fractions {tuple(fractions)} of {len(cells)} cells leave none for the first part")
+            raise ValueError(f"fractions {tuple(fractions)} of {len(cells)} observed cells leave none for the first part")
         chosen = rng.choice(rest, size, replace=False)
         parts.insert(0, np.sort(chosen))
         rest = np.setdiff1d(rest, chosen, assume_unique=True)
@@ -81,13 +81,11 @@ def holdout_mask(observed: np.ndarray, fraction: float, seed: int, *, draw: str 
     Raises
     ------
     ValueError
-        ``fraction`` (reported as ``name``) is not a number in (0, 1), or ``observed`` has fewer than
-        two cells.
+        ``fraction`` (reported as ``name``) is not a number in (0, 1), or ``"choice"`` would hold out
+        every observed cell.
     """
     if not isinstance(fraction, (float, int)) or isinstance(fraction, bool) or not 0 < fraction < 1:
         raise ValueError(f"{name} must be a number in (0, 1), got {fraction!r}")
-    if np.count_nonzero(observed) < 2:
-        raise ValueError("at least two observed cells are needed to hold some out")
     held = np.zeros(np.shape(observed), dtype=bool)
     held.flat[random_split(observed, (1 - fraction, fraction), seed, draw=draw)[1]] = True
     return held

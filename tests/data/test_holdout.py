@@ -49,7 +49,7 @@ def test_parts_partition_the_observed_cells(observed, draw):
     [(lambda o: random_split(o, (0.5, 0.6), 0), "fractions"), (lambda o: random_split(o, (1.0,), 0), "fractions"),
      (lambda o: random_split(o, (0.5, 0.5), 0, draw="bogus"), "draw"), (lambda o: holdout_mask(o, 1.0, 0), "fraction"),
      (lambda o: holdout_mask(o, True, 0, name="val_fraction"), "val_fraction"),
-     (lambda o: holdout_mask(np.eye(1, dtype=bool), 0.5, 0), "two observed"),
+     (lambda o: holdout_mask(np.eye(1, dtype=bool), 0.5, 0), "of 1 observed cells leave none"),
      (lambda o: random_split(np.ones(2, dtype=bool), (0.1, 0.9), 0, draw="choice"), "none for the first")],
 )  # fmt: skip
 def test_bad_arguments_are_named(observed, call, match):
