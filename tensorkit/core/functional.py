@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Sequence
 
 import torch
@@ -14,7 +15,47 @@ from tensorkit.core.tenalg import contract_rows, contraction_chunk, hadamard_row
 from tensorkit.core.tucker import TuckerTensor
 
 
-class FunctionalTucker:
+class _OverBases(ABC):
+    """What a format over bases shares: its core, its checked bases, evaluation by call, dense grids."""
+
+    def __init__(self, core: torch.Tensor | CPTensor, bases: Sequence[Basis]) -> None:
+        self.bases = _checked_bases(bases, core.shape)
+        self.core = core
+
+    @property
+    def ndim(self) -> int:
+        return self.core.ndim
+
+    @property
+    @abstractmethod
+    def rank(self) -> int | tuple[int, ...]: ...
+
+    @abstractmethod
+    def at(self, points: torch.Tensor) -> torch.Tensor:
+        """Values at an ``N×K`` tensor of coordinates."""
+
+    @abstractmethod
+    def on_grid(self, grids: Sequence[torch.Tensor]) -> TuckerTensor | CPTensor:
+        """The tensor-product grid ``grids[0] × … × grids[K-1]`` in the core's format (not expanded)."""
+
+    def _points(self, points: torch.Tensor) -> torch.Tensor:
+        pts = as_tensor(points, "points", device=self.core.device, ndim=2, allow_empty=True)
+        if pts.shape[1] != self.ndim:
+            raise ValueError(f"points must have {self.ndim} columns, got {pts.shape[1]}")
+        return pts
+
+    def __call__(self, points: torch.Tensor) -> torch.Tensor:
+        return self.at(points)
+
+    def to_dense(self, grids: Sequence[torch.Tensor]) -> torch.Tensor:
+        """Dense values on a tensor-product grid."""
+        return self.on_grid(grids).to_dense()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(rank={self.rank}, bases={self.bases})"
+
+
+class FunctionalTucker(_OverBases):
     """A Tucker core whose factor rows come from bases, evaluable at any coordinate.
 
     Parameters
@@ -25,13 +66,7 @@ class FunctionalTucker:
         ``bases[k]`` maps mode-``k`` coordinates to ``(n, r_k)`` features.
     """
 
-    def __init__(self, core: torch.Tensor, bases: Sequence[Basis]) -> None:
-        self.bases = _checked_bases(bases, core.shape)
-        self.core = core
-
-    @property
-    def ndim(self) -> int:
-        return self.core.ndim
+    core: torch.Tensor
 
     @property
     def rank(self) -> tuple[int, ...]:
@@ -41,7 +76,7 @@ class FunctionalTucker:
         """Values at an ``N×K`` tensor of coordinates; never forms a grid, and evaluates the bases and
         the core in blocks of points (see :func:`~tensorkit.core.tenalg.contract_rows`), so the memory
         beyond the N values does not grow with N."""
-        pts = _checked_points(points, self.ndim, self.core.device)
+        pts = self._points(points)
 
         def block(points: slice) -> torch.Tensor:
             rows = [basis(pts[points, k]).to(self.core.dtype) for k, basis in enumerate(self.bases)]
@@ -49,21 +84,12 @@ class FunctionalTucker:
 
         return map_rows(block, pts.shape[0], contraction_chunk(self.core))  # memory beyond the result: independent of N
 
-    __call__ = at
-
     def on_grid(self, grids: Sequence[torch.Tensor]) -> TuckerTensor:
         """The tensor-product grid ``grids[0] × … × grids[K-1]`` as a :class:`TuckerTensor` (not expanded)."""
         return TuckerTensor(self.core, _features_on_grids(self.bases, grids, self.core))
 
-    def to_dense(self, grids: Sequence[torch.Tensor]) -> torch.Tensor:
-        """Dense values on a tensor-product grid."""
-        return self.on_grid(grids).to_dense()
 
-    def __repr__(self) -> str:
-        return f"FunctionalTucker(rank={self.rank}, bases={self.bases})"
-
-
-class FunctionalCP:
+class FunctionalCP(_OverBases):
     """A CP tensor whose factor rows are bases times factor matrices, evaluable at any coordinate.
 
     ``f(x_1, …, x_K) = Σ_r w_r Π_k (φ_k(x_k) U_k)[r]``; no ``(r_1, …, r_K)`` core is formed.
@@ -76,15 +102,12 @@ class FunctionalCP:
         ``bases[k]`` maps mode-``k`` coordinates to ``(n, r_k)`` features.
     """
 
+    core: CPTensor
+
     def __init__(self, core: CPTensor, bases: Sequence[Basis]) -> None:
         if not isinstance(core, CPTensor):
             raise TypeError(f"core must be a CPTensor, got {type(core).__name__}")
-        self.bases = _checked_bases(bases, core.shape)
-        self.core = core
-
-    @property
-    def ndim(self) -> int:
-        return self.core.ndim
+        super().__init__(core, bases)
 
     @property
     def rank(self) -> int:
@@ -93,7 +116,7 @@ class FunctionalCP:
     def at(self, points: torch.Tensor) -> torch.Tensor:
         """Values at an ``N×K`` tensor of coordinates, in blocks of points whose ``(points, R)`` rows hold
         about :data:`~tensorkit.core.tenalg.BLOCK_ENTRIES` numbers; never forms a grid."""
-        pts = _checked_points(points, self.ndim, self.core.device)
+        pts = self._points(points)
 
         def block(points: slice) -> torch.Tensor:
             rows = [basis(pts[points, k]).to(self.core.dtype) @ u for k, (basis, u) in enumerate(zip(self.bases, self.core.factors))]
@@ -101,19 +124,10 @@ class FunctionalCP:
 
         return map_rows(block, pts.shape[0], row_chunk(max(self.core.rank, *self.core.shape)))
 
-    __call__ = at
-
     def on_grid(self, grids: Sequence[torch.Tensor]) -> CPTensor:
         """The tensor-product grid ``grids[0] × … × grids[K-1]`` as a :class:`CPTensor` (not expanded)."""
         features = _features_on_grids(self.bases, grids, self.core.weights)
         return CPTensor(self.core.weights, [phi @ u for phi, u in zip(features, self.core.factors)])
-
-    def to_dense(self, grids: Sequence[torch.Tensor]) -> torch.Tensor:
-        """Dense values on a tensor-product grid."""
-        return self.on_grid(grids).to_dense()
-
-    def __repr__(self) -> str:
-        return f"FunctionalCP(rank={self.rank}, bases={self.bases})"
 
 
 def _checked_bases(bases: Sequence[Basis], ranks: Sequence[int]) -> list[Basis]:
@@ -127,13 +141,6 @@ def _checked_bases(bases: Sequence[Basis], ranks: Sequence[int]) -> list[Basis]:
         if basis.rank != ranks[k]:
             raise ValueError(f"bases[{k}] has rank {basis.rank}, core expects {ranks[k]}")
     return bases
-
-
-def _checked_points(points: torch.Tensor, ndim: int, device: torch.device) -> torch.Tensor:
-    pts = as_tensor(points, "points", device=device, ndim=2, allow_empty=True)
-    if pts.shape[1] != ndim:
-        raise ValueError(f"points must have {ndim} columns, got {pts.shape[1]}")
-    return pts
 
 
 def _features_on_grids(bases: Sequence[Basis], grids: Sequence[torch.Tensor], like: torch.Tensor) -> list[torch.Tensor]:
