@@ -42,7 +42,8 @@ TUCKER_RANKS = (2, 4, 6, 8, 12, 16)  # candidate multilinear ranks of masked_tuc
 
 
 def random_mask(shape: Sequence[int], fraction: float, seed: int = 0, observed: np.ndarray | None = None) -> np.ndarray:
-    """Hide ``round(fraction · n)`` of the ``n`` observed cells, drawn uniformly without replacement.
+    """Hide ``max(1, round(fraction · n))`` of the ``n`` observed cells, drawn uniformly without replacement
+    (:func:`tensorkit.data.holdout.holdout_mask`).
 
     Parameters
     ----------
@@ -60,14 +61,7 @@ def random_mask(shape: Sequence[int], fraction: float, seed: int = 0, observed: 
     numpy.ndarray of bool
         True at the hidden cells.
     """
-    shape = _check_shape(shape)
-    if not isinstance(fraction, (float, int)) or isinstance(fraction, bool) or not 0 < fraction < 1:
-        raise ValueError(f"fraction must be a number in (0, 1), got {fraction!r}")
-    candidates = np.flatnonzero(_check_observed(observed, shape))
-    chosen = np.random.default_rng(seed).choice(candidates, round(fraction * candidates.size), replace=False)
-    hidden = np.zeros(shape, dtype=bool)
-    hidden.flat[chosen] = True
-    return hidden
+    return holdout_mask(_check_observed(observed, _check_shape(shape)), fraction, seed)
 
 
 def default_box(shape: Sequence[int], fraction: float = BLOCK_FRACTION) -> tuple[slice, slice]:
