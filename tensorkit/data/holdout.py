@@ -1,7 +1,8 @@
 """Seeded random splits of observed cells: the one place that decides which cells are held out.
 
 Three draws are kept because committed figures depend on each stream: ``"permutation"`` (a torch
-permutation cut at the rounded cumulative fractions; DAIN's splits and folds), ``"choice"`` (numpy
+permutation cut at the rounded cumulative fractions, or at a count by :func:`random_rows`; DAIN's
+splits, folds and validation rows, FunBaT's rank-selection cells), ``"choice"`` (numpy
 draws of ``max(1, round(f·n))`` cells per part; the baselines' validation cells in the gap-fill
 table) and ``"bernoulli"`` (each cell of the grid with probability ``f``; the demo, ``tensorkit
 funbat --holdout`` and the README's hidden cells).
@@ -55,7 +56,7 @@ def random_split(observed: np.ndarray, fractions: Sequence[float], seed: int, *,
         raise ValueError(f"fractions must be ≥ 2 positive numbers summing to 1, got {tuple(fractions)}")
     cells = np.flatnonzero(observed)
     if draw == "permutation":
-        perm = cells[torch.randperm(len(cells), generator=torch.Generator().manual_seed(seed)).numpy()]
+        perm = cells[_permutation(len(cells), seed)]
         bounds = np.round(np.cumsum(fr) * len(cells)).astype(int)
         return tuple(perm[a:b] for a, b in zip(np.concatenate([[0], bounds[:-1]]), bounds))
     rng = np.random.default_rng(seed)
@@ -75,6 +76,20 @@ def random_split(observed: np.ndarray, fractions: Sequence[float], seed: int, *,
     return (rest, *parts)
 
 
+def random_rows(n: int, size: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """``size`` of the rows ``0 … n-1`` and the rest, each in the order of the ``"permutation"`` draw.
+
+    Raises
+    ------
+    ValueError
+        ``size`` does not lie in ``[1, n - 1]``.
+    """
+    if not 0 < size < n:
+        raise ValueError(f"size must lie in [1, {n - 1}] to leave rows on both sides, got {size}")
+    perm = _permutation(n, seed)
+    return perm[:size], perm[size:]
+
+
 def holdout_mask(observed: np.ndarray, fraction: float, seed: int, *, draw: str = "choice", name: str = "fraction") -> np.ndarray:
     """The held-out cells of a ``(1 - fraction, fraction)`` :func:`random_split`, as a boolean mask.
 
@@ -89,3 +104,8 @@ def holdout_mask(observed: np.ndarray, fraction: float, seed: int, *, draw: str 
     held = np.zeros(np.shape(observed), dtype=bool)
     held.flat[random_split(observed, (1 - fraction, fraction), seed, draw=draw)[1]] = True
     return held
+
+
+def _permutation(n: int, seed: int) -> np.ndarray:
+    """The seeded ``torch.randperm(n)`` (CPU generator, so every device draws the same rows)."""
+    return torch.randperm(n, generator=torch.Generator().manual_seed(seed)).numpy()

@@ -24,6 +24,7 @@ from tensorkit._validation import as_tensor, check_choice, check_positive_int, c
 from tensorkit.core.cp import CPTensor
 from tensorkit.core.decompose import cp_als, hooi
 from tensorkit.core.tucker import TuckerTensor
+from tensorkit.data.holdout import random_rows
 from tensorkit.funbat.residual import grid_layout
 
 __all__ = ["BLOCK_FRACTION", "FALLBACK_RANK", "held_out_boxes", "resolve_ranks", "select_ranks"]
@@ -117,14 +118,14 @@ def select_ranks(
         path = list(dict.fromkeys(_feasible([min(r, n) for n in shape]) for r in range(1, max_rank + 1)))
     if len(path) == 1:  # one mode, or modes of size one: nothing to choose
         return path[0]
-    generator = torch.Generator().manual_seed(seed)
     tail = math.prod(shape[1:])
     seen = torch.zeros(tail, dtype=torch.bool, device=X.device)
     seen[cells % tail] = True
     if split == "blocks" or (split == "auto" and n_modes > 1 and not bool(seen.all())):
+        generator = torch.Generator().manual_seed(seed)
         folds = [held_out_boxes(shape, cells, n_held, generator) for _ in range(BLOCK_DRAWS)]
     else:
-        folds = [torch.randperm(n_points, generator=generator)[:n_held].to(X.device)]
+        folds = [torch.from_numpy(random_rows(n_points, n_held, seed)[0]).to(X.device)]
     scorer = _HeldOutScorer(shape, cells, y, folds, decomposition, seed)
     _grow(scorer, path)
     if decomposition == "tucker":

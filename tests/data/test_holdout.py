@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from tensorkit.data.holdout import holdout_mask, random_split
+from tensorkit.data.holdout import holdout_mask, random_rows, random_split
 
 
 @pytest.fixture
@@ -19,6 +19,14 @@ def test_permutation_is_the_torch_permutation_cut_at_rounded_cumulative_fraction
     parts = random_split(np.ones(n, dtype=bool), fractions, seed)
     np.testing.assert_array_equal(np.concatenate(parts), perm)
     assert [len(p) for p in parts] == [722, 181, 100]
+
+
+def test_random_rows_are_the_head_and_tail_of_the_torch_permutation():
+    perm = torch.randperm(50, generator=torch.Generator().manual_seed(9)).numpy()
+    head, tail = random_rows(50, 7, 9)
+    np.testing.assert_array_equal(head, perm[:7])
+    np.testing.assert_array_equal(tail, perm[7:])
+    np.testing.assert_array_equal(head, random_split(np.ones(50, dtype=bool), (7 / 50, 43 / 50), 9)[0])
 
 
 @pytest.mark.parametrize("seed", [0, 5])
@@ -50,7 +58,8 @@ def test_parts_partition_the_observed_cells(observed, draw):
      (lambda o: random_split(o, (0.5, 0.5), 0, draw="bogus"), "draw"), (lambda o: holdout_mask(o, 1.0, 0), "fraction"),
      (lambda o: holdout_mask(o, True, 0, name="val_fraction"), "val_fraction"),
      (lambda o: holdout_mask(np.eye(1, dtype=bool), 0.5, 0), "of 1 observed cells leave none"),
-     (lambda o: random_split(np.ones(2, dtype=bool), (0.1, 0.9), 0, draw="choice"), "none for the first")],
+     (lambda o: random_split(np.ones(2, dtype=bool), (0.1, 0.9), 0, draw="choice"), "none for the first"),
+     (lambda o: random_rows(5, 5, 0), "size must lie in \\[1, 4\\]")],
 )  # fmt: skip
 def test_bad_arguments_are_named(observed, call, match):
     with pytest.raises(ValueError, match=match):
