@@ -120,8 +120,9 @@ def as_tensor(
         t = torch.from_numpy(np.array(arr, copy=True))
     if t.device.type == "meta":
         raise ValueError(f"{name} is a meta tensor (a shape without values)")
-    if t.dtype == torch.bool or (t.is_complex() and not allow_complex) or not (t.is_floating_point() or t.is_complex() or _is_integer(t)):
-        raise TypeError(f"{name} must be a real numeric tensor, got dtype {t.dtype}")
+    numeric = t.is_floating_point() or _is_integer(t) or (allow_complex and t.is_complex())
+    if t.dtype == torch.bool or not numeric:
+        raise TypeError(f"{name} must be a {'' if allow_complex else 'real '}numeric tensor, got dtype {t.dtype}")
     if ndim is not None and t.ndim != ndim:
         raise ValueError(f"{name} must have {ndim} dimension(s), got shape {tuple(t.shape)}")
     if t.numel() == 0 and not allow_empty:

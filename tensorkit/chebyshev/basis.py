@@ -68,7 +68,8 @@ class ChebyshevBasis:
             )
         s = to_unit(x, self.domain)
         step = max(1, _CHUNK_ENTRIES // max(self.n_coeffs, 1))
-        blocks = [chebyshev_vandermonde(s[i : i + step], self.n_coeffs).to(self.dtype) @ self.coeffs for i in range(0, len(s), step)]
+        blocks = [chebyshev_vandermonde(s[i : i + step], self.n_coeffs).to(self.dtype) @ self.coeffs
+                  for i in range(0, len(s), step)]
         return torch.cat(blocks) if blocks else self.coeffs.new_zeros(0, self.rank)
 
     def values_at_points(self, kind: int = 2) -> torch.Tensor:

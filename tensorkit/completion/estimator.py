@@ -246,7 +246,8 @@ class DAIN(Regressor):
             n_val = max(1, round(self.val_fraction * idx.shape[0]))
             if n_val >= idx.shape[0]:
                 raise ValueError(f"need at least 2 cells to carve a validation set, got {idx.shape[0]}")
-            val_rows, fit_rows = (torch.from_numpy(r).to(idx.device) for r in random_rows(idx.shape[0], n_val, self.seed + _SPLIT))
+            rows = random_rows(idx.shape[0], n_val, self.seed + _SPLIT)
+            val_rows, fit_rows = (torch.from_numpy(r).to(idx.device) for r in rows)
             idx, y, val_idx, val_y = idx[fit_rows], y[fit_rows], idx[val_rows], y[val_rows]
         else:
             val_idx, val_y, _ = self._check_data(val_indices, val_values, shape, "val_indices", "val_values")

@@ -119,7 +119,8 @@ class FunctionalCP(_OverBases):
         pts = self._points(points)
 
         def block(points: slice) -> torch.Tensor:
-            rows = [basis(pts[points, k]).to(self.core.dtype) @ u for k, (basis, u) in enumerate(zip(self.bases, self.core.factors))]
+            rows = [basis(pts[points, k]).to(self.core.dtype) @ u
+                    for k, (basis, u) in enumerate(zip(self.bases, self.core.factors))]
             return hadamard_rows(rows) @ self.core.weights
 
         return map_rows(block, pts.shape[0], row_chunk(max(self.core.rank, *self.core.shape)))

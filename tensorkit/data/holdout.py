@@ -20,7 +20,9 @@ from tensorkit._validation import check_choice
 DRAWS = ("permutation", "choice", "bernoulli")
 
 
-def random_split(observed: np.ndarray, fractions: Sequence[float], seed: int, *, draw: str = "permutation") -> tuple[np.ndarray, ...]:
+def random_split(
+    observed: np.ndarray, fractions: Sequence[float], seed: int, *, draw: str = "permutation"
+) -> tuple[np.ndarray, ...]:
     """Disjoint seeded random parts of the observed cells.
 
     Parameters
