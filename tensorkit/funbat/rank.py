@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 from tensorkit._validation import as_tensor, check_choice, check_positive_int, check_same_length, check_value_type
+from tensorkit.core import FORMATS
 from tensorkit.core.cp import CPTensor
 from tensorkit.core.decompose import cp_als, hooi
 from tensorkit.core.tucker import TuckerTensor
@@ -219,10 +220,9 @@ class _HeldOutScorer:
         return min(within, key=lambda r: (self.n_parameters(r), self.mse(r)))
 
     def n_parameters(self, ranks: tuple[int, ...]) -> int:
-        """Entries of the factor matrices plus the core (CP: its diagonal)."""
-        shape = self.values.shape
-        factors = sum(n * r for n, r in zip(shape, ranks))
-        return factors + (ranks[0] if self.decomposition == "cp" else math.prod(ranks))
+        """Entries of the factor matrices plus the core (CP: its weights), as the core's format counts them."""
+        rank = ranks[0] if self.decomposition == "cp" else ranks
+        return FORMATS[self.decomposition].n_parameters(self.values.shape, rank)
 
 
 def _grow(scorer: _HeldOutScorer, path: Sequence[tuple[int, ...]], patience: int = 2) -> None:
