@@ -88,6 +88,7 @@ def as_tensor(
     ndim: int | None = None,
     allow_nan: bool = False,
     allow_empty: bool = False,
+    allow_complex: bool = False,
 ) -> torch.Tensor:
     """Convert array-like ``x`` to a tensor after checking it.
 
@@ -107,6 +108,8 @@ def as_tensor(
         Whether NaN is allowed (±inf never is).
     allow_empty : bool
         Whether a tensor with no elements is allowed.
+    allow_complex : bool
+        Whether a complex tensor is allowed (its real and imaginary parts are checked like a float's).
     """
     if isinstance(x, torch.Tensor):
         t = x
@@ -114,13 +117,14 @@ def as_tensor(
         raise TypeError(f"{name} is a scipy sparse {type(x).__name__}: sparse input is not supported, pass {name}.toarray()")
     else:
         arr = np.asarray(x)
-        if arr.dtype == object or arr.dtype.kind not in "biuf":
+        if arr.dtype == object or arr.dtype.kind not in ("biufc" if allow_complex else "biuf"):
             raise TypeError(f"{name} must be numeric, got dtype {arr.dtype}")
         t = torch.from_numpy(np.array(arr, copy=True))
     if t.device.type == "meta":
         raise ValueError(f"{name} is a meta tensor (a shape without values)")
-    if t.dtype == torch.bool or t.is_complex() or not (t.is_floating_point() or _is_integer(t)):
-        raise TypeError(f"{name} must be a real numeric tensor, got dtype {t.dtype}")
+    numeric = t.is_floating_point() or _is_integer(t) or (allow_complex and t.is_complex())
+    if t.dtype == torch.bool or not numeric:
+        raise TypeError(f"{name} must be a {'' if allow_complex else 'real '}numeric tensor, got dtype {t.dtype}")
     if ndim is not None and t.ndim != ndim:
         hint = "; Reshape your data: one row per point, one column per mode" if (ndim, t.ndim) == (2, 1) else ""
         raise ValueError(f"{name} must have {ndim} dimension(s), got shape {tuple(t.shape)}{hint}")
@@ -134,10 +138,11 @@ def as_tensor(
         t = t.to(dtype)
     if device is not None:
         t = t.to(device)
-    if t.is_floating_point():
-        if torch.isinf(t).any():
+    if t.is_floating_point() or t.is_complex():
+        parts = torch.view_as_real(t) if t.is_complex() else t
+        if torch.isinf(parts).any():
             raise ValueError(f"{name} contains infinite values")
-        if not allow_nan and torch.isnan(t).any():
+        if not allow_nan and torch.isnan(parts).any():
             raise ValueError(f"{name} contains NaN values")
     return t
 

@@ -20,6 +20,7 @@ from scipy.spatial import QhullError
 
 from tensorkit._validation import check_rank
 from tensorkit.core import hooi
+from tensorkit.data.holdout import holdout_mask
 
 __all__ = [
     "BLOCK_FRACTION",
@@ -41,7 +42,8 @@ TUCKER_RANKS = (2, 4, 6, 8, 12, 16)  # candidate multilinear ranks of masked_tuc
 
 
 def random_mask(shape: Sequence[int], fraction: float, seed: int = 0, observed: np.ndarray | None = None) -> np.ndarray:
-    """Hide ``round(fraction · n)`` of the ``n`` observed cells, drawn uniformly without replacement.
+    """Hide ``max(1, round(fraction · n))`` of the ``n`` observed cells, drawn uniformly without replacement
+    (:func:`tensorkit.data.holdout.holdout_mask`).
 
     Parameters
     ----------
@@ -59,14 +61,7 @@ def random_mask(shape: Sequence[int], fraction: float, seed: int = 0, observed: 
     numpy.ndarray of bool
         True at the hidden cells.
     """
-    shape = _check_shape(shape)
-    if not isinstance(fraction, (float, int)) or isinstance(fraction, bool) or not 0 < fraction < 1:
-        raise ValueError(f"fraction must be a number in (0, 1), got {fraction!r}")
-    candidates = np.flatnonzero(_check_observed(observed, shape))
-    chosen = np.random.default_rng(seed).choice(candidates, round(fraction * candidates.size), replace=False)
-    hidden = np.zeros(shape, dtype=bool)
-    hidden.flat[chosen] = True
-    return hidden
+    return holdout_mask(_check_observed(observed, _check_shape(shape)), fraction, seed)
 
 
 def default_box(shape: Sequence[int], fraction: float = BLOCK_FRACTION) -> tuple[slice, slice]:
@@ -222,7 +217,7 @@ def dineof(
     observed = ~np.isnan(data)
     largest = max(1, min(data.shape) - 1)
     max_rank = largest if max_rank is None else min(_positive_int(max_rank, "max_rank"), largest)
-    validation = _holdout(observed, val_fraction, rng_seed)
+    validation = holdout_mask(observed, val_fraction, rng_seed, name="val_fraction")
     fit = observed & ~validation
     truth = data[validation]
     errors: list[float] = []
@@ -284,7 +279,7 @@ def masked_tucker(
             raise TypeError(f"candidates must be a non-empty sequence of ints, got {candidates!r}")
         options = sorted({tuple(min(_positive_int(r, "candidates"), n) for n in filled.shape) for r in candidates})
         if validation is None:
-            validation = _holdout(observed, val_fraction, rng_seed)
+            validation = holdout_mask(observed, val_fraction, rng_seed, name="val_fraction")
         elif not isinstance(validation, np.ndarray) or validation.dtype != bool or validation.shape != filled.shape:
             raise TypeError(f"validation must be a boolean numpy.ndarray of shape {filled.shape}")
         elif not validation.any() or (validation & ~observed).any() or not (observed & ~validation).any():
@@ -334,19 +329,6 @@ def _tucker_fit(values: np.ndarray, known: np.ndarray, rank: tuple[int, ...], n_
     """Dense reconstruction of the masked HOOI fit of ``values`` on the ``known`` cells."""
     x = torch.from_numpy(np.where(known, values, np.nan))
     return hooi(x, rank=rank, mask=torch.from_numpy(known), n_iter_max=n_iter_max).to_dense().numpy()
-
-
-def _holdout(observed: np.ndarray, fraction: float, seed: int) -> np.ndarray:
-    """A random ``fraction`` (at least one cell) of the observed cells, for validation."""
-    if not isinstance(fraction, (float, int)) or isinstance(fraction, bool) or not 0 < fraction < 1:
-        raise ValueError(f"val_fraction must be a number in (0, 1), got {fraction!r}")
-    cells = np.flatnonzero(observed)
-    if cells.size < 2:
-        raise ValueError("values must have at least two observed cells to hold some out for validation")
-    chosen = np.random.default_rng(seed).choice(cells, max(1, round(fraction * cells.size)), replace=False)
-    held = np.zeros(observed.shape, dtype=bool)
-    held.flat[chosen] = True
-    return held
 
 
 def _check_values(values: Any) -> np.ndarray:

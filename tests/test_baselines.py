@@ -32,6 +32,10 @@ def test_random_mask_hides_the_stated_share_of_observed_cells():
     assert not (hidden & ~observed).any()
     assert np.array_equal(hidden, B.random_mask(observed.shape, 0.2, seed=3, observed=observed))
     assert not np.array_equal(hidden, B.random_mask(observed.shape, 0.2, seed=4, observed=observed))
+    cells = np.flatnonzero(observed)  # the draw the gap-fill table's random masks were made with
+    former = np.zeros(observed.shape, dtype=bool)
+    former.flat[np.random.default_rng(3).choice(cells, round(0.2 * cells.size), replace=False)] = True
+    assert np.array_equal(hidden, former)
 
 
 def test_block_mask_hides_the_centred_box_in_every_step():

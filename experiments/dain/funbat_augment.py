@@ -19,7 +19,7 @@ from pathlib import Path
 
 import torch
 
-from tensorkit.completion import DAIN, cell_keys, funbat_fold, rmse
+from tensorkit.completion import DAIN, cell_keys, completion_fold, rmse
 from tensorkit.funbat import FunBaT
 from tensorkit.runtime import atomic_write
 
@@ -31,7 +31,7 @@ FUNBAT = {"decomposition": "cp", "rank": 3, "n_epochs": 30}
 
 
 def run_fold(name: str, fold: int, seed: int) -> list[dict]:
-    data = funbat_fold(DATASETS[name], fold, val_fraction=0.2, seed=fold)
+    data = completion_fold(DATASETS[name], fold, val_fraction=0.2, seed=fold)
     est = DAIN("mlp", sampler="influence", seed=seed, **{**COMMON, **BACKBONES["mlp"]})
     est.fit(data.train.indices, data.train.values, shape=data.shape, val_indices=data.val.indices, val_values=data.val.values)
     obs_idx = torch.cat([data.train.indices, data.val.indices])

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import torch
 
-from tensorkit.completion import DAIN, compare_arms, funbat_fold, masked_completion, rmse
+from tensorkit.completion import DAIN, compare_arms, completion_fold, masked_completion, rmse
 from tensorkit.runtime import atomic_write
 
 DATASETS = {
@@ -40,7 +40,7 @@ OUT = Path(__file__).parent / "results"
 
 
 def run_fold(name, fold, seeds, backbones, rows, classical_rows):
-    data = funbat_fold(DATASETS[name], fold, val_fraction=0.2, seed=fold)
+    data = completion_fold(DATASETS[name], fold, val_fraction=0.2, seed=fold)
     test = data.test
     mean_rmse = rmse(torch.full_like(test.values, float(torch.cat([data.train.values, data.val.values]).mean())), test.values)
     views = {"unseen": ~data.test_cell_seen, "warm": data.test_warm}

@@ -138,8 +138,8 @@ class ChebTuckerFunction(FunctionalTucker):
         for b in self.bases:
             nodes, weights = np.polynomial.legendre.leggauss(b.n_coeffs + 1)
             a, c = b.domain
-            x = torch.as_tensor(0.5 * (c - a) * nodes + 0.5 * (a + c), dtype=b.dtype, device=b.device)
-            w = torch.as_tensor(weights * 0.5 * (c - a), dtype=b.dtype, device=b.device).sqrt()
+            x = torch.as_tensor(0.5 * (c - a) * nodes + 0.5 * (a + c), dtype=b.real_dtype, device=b.device)
+            w = torch.as_tensor(weights * 0.5 * (c - a), dtype=b.real_dtype, device=b.device).sqrt()
             r = torch.linalg.qr(w[:, None] * b(x), mode="r")[1]  # L² Gram = rᵀ r
             whitened.append(r)
             bases.append(b.with_coeffs(torch.linalg.solve_triangular(r, b.coeffs, upper=True, left=False)))
@@ -186,7 +186,7 @@ def _product(f: ChebTuckerFunction, g: ChebTuckerFunction) -> ChebTuckerFunction
     bases = []
     for bf, bg in zip(f.bases, g.bases):
         m = bf.n_coeffs + bg.n_coeffs - 1
-        x = chebyshev_points(m, 2, bf.domain, dtype=bf.dtype, device=bf.device)
+        x = chebyshev_points(m, 2, bf.domain, dtype=bf.real_dtype, device=bf.device)
         values = khatri_rao([bf(x).mT, bg(x).mT]).mT  # (m, r_f r_g), column (a, b) = v_a w_b
         bases.append(bf.with_coeffs(vals_to_coeffs(values, 2, dims=0)))
     d = f.ndim

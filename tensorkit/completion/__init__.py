@@ -9,7 +9,7 @@ checkpoint (:mod:`~tensorkit.completion.augment`), and :class:`DAIN` runs the wh
 from tensorkit.completion.arms import ARMS, compare_arms, mae, rmse, summarize
 from tensorkit.completion.augment import cell_keys, label_cells, sample_cells, sampling_distribution
 from tensorkit.completion.classical import masked_completion
-from tensorkit.completion.data import CompletionFold, funbat_fold, merge_repeated, read_tsv
+from tensorkit.completion.data import CompletionFold, completion_fold, merge_repeated, read_tsv
 from tensorkit.completion.estimator import DAIN
 from tensorkit.completion.importance import entity_frequency, entity_importance
 from tensorkit.completion.influence import cell_scores, validation_pass
@@ -35,9 +35,9 @@ __all__ = [
     "build_model",
     "cell_keys",
     "cell_scores",
+    "completion_fold",
     "entity_frequency",
     "entity_importance",
-    "funbat_fold",
     "label_cells",
     "merge_repeated",
     "read_tsv",

@@ -15,9 +15,9 @@ import torch
 from tensorkit._validation import check_choice, check_probability
 from tensorkit.core.tenalg import ravel_index
 from tensorkit.data import Observations
-from tensorkit.data.reference import funbat_fold_arrays
+from tensorkit.data.reference import funbat_fold
 
-__all__ = ["CompletionFold", "funbat_fold", "holdout_split", "merge_repeated", "read_tsv"]
+__all__ = ["CompletionFold", "completion_fold", "holdout_split", "merge_repeated", "read_tsv"]
 
 
 def read_tsv(path: str | os.PathLike, shape: tuple[int, ...] | None = None) -> Observations:
@@ -94,25 +94,21 @@ class CompletionFold:
         return self.train.shape
 
 
-def funbat_fold(relpath: str, fold: int, val_fraction: float = 0.2, seed: int = 0) -> CompletionFold:
-    """Load fold ``fold`` of a binned FunBaT archive for completion.
+def completion_fold(relpath: str, fold: int, val_fraction: float = 0.2, seed: int = 0) -> CompletionFold:
+    """Fold ``fold`` of a binned FunBaT archive (read by :func:`tensorkit.data.funbat_fold`) for completion.
 
     Training rows are merged per cell (``"mean"`` policy); a seeded ``val_fraction`` of the merged
     training cells becomes validation. Test rows stay raw; masks mark the rows whose cell has a
     training row and the rows whose entities are all seen in training (warm).
     """
     check_probability(val_fraction, "val_fraction")
-    data = funbat_fold_arrays(relpath, fold)
-    shape = tuple(int(n) for n in data["ndims"])
-    tr_idx = torch.from_numpy(data["tr_ind"].astype(np.int64))
-    te_idx = torch.from_numpy(data["te_ind"].astype(np.int64))
-    train_rows = Observations.from_indices(tr_idx, torch.from_numpy(data["tr_y"]), shape=shape)
-    test = Observations.from_indices(te_idx, torch.from_numpy(data["te_y"]), shape=shape)
+    train_rows, test = funbat_fold(relpath, fold)
+    shape = train_rows.shape
     merged, _ = merge_repeated(train_rows, "mean")
     train, val = merged.split((1 - val_fraction, val_fraction), seed=seed)
-    seen = torch.isin(ravel_index(te_idx, shape), ravel_index(merged.indices, shape))
+    seen = torch.isin(ravel_index(test.indices, shape), ravel_index(merged.indices, shape))
     warm = torch.ones(len(test), dtype=torch.bool)
     for k, n in enumerate(shape):
         present = torch.bincount(train.indices[:, k], minlength=n) > 0
-        warm &= present[te_idx[:, k]]
+        warm &= present[test.indices[:, k]]
     return CompletionFold(train, val, test, seen, warm)

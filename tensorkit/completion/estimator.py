@@ -26,6 +26,7 @@ from tensorkit.completion.importance import entity_importance
 from tensorkit.completion.models import MODEL_NAMES, CompletionModel, build_model
 from tensorkit.completion.training import TrainConfig, TrainResult, train_model
 from tensorkit.data import Observations
+from tensorkit.data.holdout import random_rows
 from tensorkit.runtime.progress import milestone
 
 __all__ = ["DAIN"]
@@ -244,12 +245,12 @@ class DAIN(Regressor):
         self._check_params()
         idx, y, shape = self._check_data(indices, values, shape, "indices", "values")
         if val_indices is None:
-            perm = torch.randperm(idx.shape[0], generator=torch.Generator().manual_seed(self.seed + _SPLIT))
             n_val = max(1, round(self.val_fraction * idx.shape[0]))
             if n_val >= idx.shape[0]:
                 raise ValueError(f"need at least 2 cells to carve a validation set, got {idx.shape[0]}")
-            perm = perm.to(idx.device)
-            idx, y, val_idx, val_y = idx[perm[n_val:]], y[perm[n_val:]], idx[perm[:n_val]], y[perm[:n_val]]
+            rows = random_rows(idx.shape[0], n_val, self.seed + _SPLIT)
+            val_rows, fit_rows = (torch.from_numpy(r).to(idx.device) for r in rows)
+            idx, y, val_idx, val_y = idx[fit_rows], y[fit_rows], idx[val_rows], y[val_rows]
         else:
             val_idx, val_y, _ = self._check_data(val_indices, val_values, shape, "val_indices", "val_values")
             val_idx, val_y = val_idx.to(idx.device), val_y.to(idx.device)

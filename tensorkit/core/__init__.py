@@ -5,7 +5,7 @@ from tensorkit.core.cp import CPTensor
 from tensorkit.core.dense import DenseTensor
 from tensorkit.core.decompose import cp_als, hooi, hosvd, tt_svd, tucker_ranks_for_tol
 from tensorkit.core.format import TensorFormat
-from tensorkit.core.functional import FunctionalTucker
+from tensorkit.core.functional import FunctionalCP, FunctionalTucker
 from tensorkit.core.sparse import SparseCells
 from tensorkit.core.truncation import eps_rank
 from tensorkit.core.tt import TTTensor
@@ -19,6 +19,7 @@ __all__ = [
     "CPTensor",
     "DenseTensor",
     "FORMATS",
+    "FunctionalCP",
     "FunctionalTucker",
     "IndexBasis",
     "SparseCells",

@@ -117,7 +117,7 @@ def contract_rows(core: torch.Tensor, rows: Sequence[torch.Tensor], indices: Seq
 def contract_rows_diagonal(rows: Sequence[torch.Tensor], indices: Sequence[torch.Tensor] | None = None) -> torch.Tensor:
     """:func:`contract_rows` for the super-diagonal core of ones (CP): ``sum_r prod_k rows[k][n, r]``."""
     return map_rows(lambda points: hadamard_rows(_rows_of(rows, indices, points)).sum(1), _n_points(rows, indices),
-                    max(1, BLOCK_ENTRIES // max(rows[0].shape[1], 1)))
+                    row_chunk(rows[0].shape[1]))
 
 
 def hadamard_rows(rows: Sequence[torch.Tensor]) -> torch.Tensor:
@@ -151,7 +151,7 @@ def contract_rows_adjoint(values: torch.Tensor, rows: Sequence[torch.Tensor]) ->
     shape = [row.shape[1] for row in rows]
     left_width = math.prod(shape[:-1])
     out = rows[-1].new_zeros(left_width, shape[-1])
-    step = max(1, BLOCK_ENTRIES // max(left_width, 1))
+    step = row_chunk(left_width)
     for start in range(0, values.shape[0], step):
         block = slice(start, start + step)
         left = kronecker_rows([values[block, None] * rows[0][block], *(row[block] for row in rows[1:-1])])
@@ -168,7 +168,12 @@ def paired(second: torch.Tensor) -> torch.Tensor:
 
 def contraction_chunk(core: torch.Tensor) -> int:
     """Points per block in :func:`contract_rows` for ``core``."""
-    return max(1, BLOCK_ENTRIES // max(math.prod(core.shape[1:]), 1))
+    return row_chunk(math.prod(core.shape[1:]))
+
+
+def row_chunk(width: int) -> int:
+    """Points per block whose ``(points, width)`` temporaries hold about :data:`BLOCK_ENTRIES` numbers."""
+    return max(1, BLOCK_ENTRIES // max(width, 1))
 
 
 def _n_points(rows: Sequence[torch.Tensor], indices: Sequence[torch.Tensor] | None) -> int:

@@ -11,6 +11,7 @@ import numpy as np
 import torch
 
 from tensorkit._validation import as_tensor, check_same_length
+from tensorkit.data.holdout import random_split
 
 
 @dataclass(frozen=True)
@@ -168,14 +169,9 @@ class Observations:
         return Observations(self.coords, self.indices[rows], self.values[rows], self.dims, self.attrs, self.coord_attrs)
 
     def split(self, fractions: Sequence[float] = (0.8, 0.2), seed: int = 0) -> tuple[Observations, ...]:
-        """Random disjoint subsets with the given fractions (summing to 1), drawn from ``seed``."""
-        fr = np.asarray(fractions, dtype=np.float64)
-        if fr.ndim != 1 or len(fr) < 2 or np.any(fr <= 0) or not np.isclose(fr.sum(), 1.0):
-            raise ValueError(f"fractions must be ≥ 2 positive numbers summing to 1, got {tuple(fractions)}")
-        perm = torch.randperm(len(self), generator=torch.Generator().manual_seed(seed)).to(self.indices.device)
-        bounds = np.round(np.cumsum(fr) * len(self)).astype(int)
-        starts = np.concatenate([[0], bounds[:-1]])
-        return tuple(self.subset(perm[a:b]) for a, b in zip(starts, bounds))
+        """Random disjoint subsets with the given fractions (summing to 1): :func:`~tensorkit.data.holdout.random_split`."""
+        parts = random_split(np.ones(len(self), dtype=bool), fractions, seed)
+        return tuple(self.subset(torch.from_numpy(rows).to(self.indices.device)) for rows in parts)
 
     def to(self, device: torch.device | str) -> Observations:
         """A copy with indices and values on ``device`` (coordinates follow)."""

@@ -3,7 +3,8 @@
 ``FunBaT(rank, ...).fit(coords, values)`` learns posterior GP factor functions (one Kalman chain
 per mode), a Gaussian Tucker core (or the CP super-diagonal) and the noise precision by conditional
 expectation propagation; ``predict(coords, return_std=True)`` gives the predictive mean and standard
-deviation; ``to_functional_tucker()`` returns a :class:`tensorkit.core.FunctionalTucker`.
+deviation; ``to_functional()`` returns a :class:`tensorkit.core.FunctionalTucker` (or, for a CP fit,
+a :class:`tensorkit.core.FunctionalCP`).
 """
 
 from tensorkit.funbat.basis import GPBasis

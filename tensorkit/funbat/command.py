@@ -76,10 +76,15 @@ def named_outputs(ds, da, held: np.ndarray):
 
 
 def held_out_cells(da, holdout: float, seed: int) -> np.ndarray:
-    """The observed cells hidden from the fit: each with probability ``holdout`` (seeded)."""
+    """The observed cells hidden from the fit: each with probability ``holdout`` (seeded; none for 0)."""
+    from tensorkit.data.holdout import holdout_mask
+
     if not 0 <= holdout < 1:
         raise ValueError(f"--holdout must lie in [0, 1), got {holdout}")
-    return np.isfinite(da.values) & (np.random.default_rng(seed).random(da.shape) < holdout)
+    observed = np.isfinite(da.values)
+    if holdout == 0:
+        return np.zeros_like(observed)
+    return holdout_mask(observed, holdout, seed, draw="bernoulli", name="--holdout")
 
 
 def parse_rank(values: list[str]) -> str | int | list[int]:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
 
-from tensorkit.core import CPTensor, TensorFormat
+from tensorkit.core import Basis, CPTensor, FunctionalCP, FunctionalTucker, TensorFormat
+from tensorkit.funbat.basis import OffsetBasis
 from tensorkit.funbat.inference import ConditionalEP
 
 __all__ = ["CorePosterior", "core_posterior"]
@@ -28,6 +30,26 @@ class CorePosterior:
     def dense_mean(self) -> torch.Tensor:
         """The mean as a dense ``(r_1, …, r_K)`` tensor (CP: the super-diagonal core, formed)."""
         return self.mean.to_dense() if isinstance(self.mean, TensorFormat) else self.mean
+
+    def functional(self, bases: Sequence[Basis], offset: float = 0.0, *, tucker: bool = False) -> FunctionalTucker | FunctionalCP:
+        """The mean over ``bases`` plus a constant ``offset``: a :class:`~tensorkit.core.FunctionalCP` for a
+        CP mean (no ``(r_1, …, r_K)`` core) unless ``tucker``, else a :class:`~tensorkit.core.FunctionalTucker`.
+
+        A non-zero ``offset`` is carried by one extra constant column per basis, so each rank grows by one
+        (CP: one more component, of weight ``offset``).
+        """
+        cp = isinstance(self.mean, TensorFormat) and not tucker
+        if offset == 0.0:
+            return FunctionalCP(self.mean, bases) if cp else FunctionalTucker(self.dense_mean(), bases)
+        bases = [OffsetBasis(b) for b in bases]
+        if cp:
+            weights = torch.cat([self.mean.weights, self.mean.weights.new_tensor([offset])])
+            return FunctionalCP(CPTensor(weights, [torch.block_diag(u, u.new_ones(1, 1)) for u in self.mean.factors]), bases)
+        core = self.dense_mean()
+        padded = core.new_zeros([r + 1 for r in core.shape])
+        padded[tuple(slice(0, r) for r in core.shape)] = core
+        padded[tuple(core.shape)] = offset
+        return FunctionalTucker(padded, bases)
 
 
 def core_posterior(ep: ConditionalEP, value_scale: float) -> CorePosterior:

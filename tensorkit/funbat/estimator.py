@@ -12,7 +12,7 @@ import torch
 
 from tensorkit._estimator import Regressor, check_fitted, like_input, read_estimator, write_estimator
 from tensorkit._validation import as_tensor, check_choice, check_positive_float, check_positive_int, check_probability
-from tensorkit.funbat.basis import GPBasis, OffsetBasis
+from tensorkit.funbat.basis import GPBasis
 from tensorkit.funbat.chains import ModeChain
 from tensorkit.funbat.checkpoint import resume_fit, save_fit
 from tensorkit.funbat.core_posterior import CorePosterior, core_posterior
@@ -475,18 +475,17 @@ class FunBaT(Regressor):
         self._check_fitted()
         return core_posterior(self._ep, self.value_scale_)
 
-    def to_functional_tucker(self) -> Any:
-        """The low-rank posterior-mean model as a :class:`tensorkit.core.FunctionalTucker` with GP-posterior bases.
+    def to_functional(self) -> Any:
+        """The low-rank posterior-mean model over GP-posterior bases: a :class:`tensorkit.core.FunctionalTucker`
+        (Tucker fit) or :class:`tensorkit.core.FunctionalCP` (CP fit; no ``r^K`` core is formed).
 
-        Its values equal ``predict``'s mean without the residual GP (all of it when ``residual=None``). A non-zero value offset (from standardisation) is carried
-        by one extra constant basis column per mode, so each rank then grows by one.
+        Its values equal ``predict``'s mean without the residual GP (all of it when ``residual=None``). A
+        non-zero value offset (from standardisation) is carried by one extra constant basis column per
+        mode, so each rank then grows by one.
         """
-        from tensorkit.core import FunctionalTucker
+        return self.core_.functional(self.bases_, self.value_offset_)
 
-        core = self.core_.dense_mean()
-        if self.value_offset_ == 0.0:
-            return FunctionalTucker(core, list(self.bases_))
-        padded = core.new_zeros([r + 1 for r in core.shape])
-        padded[tuple(slice(0, r) for r in core.shape)] = core
-        padded[tuple(r for r in core.shape)] = self.value_offset_
-        return FunctionalTucker(padded, [OffsetBasis(b) for b in self.bases_])
+    def to_functional_tucker(self) -> Any:
+        """:meth:`to_functional` as a :class:`tensorkit.core.FunctionalTucker` also for a CP fit (whose
+        super-diagonal ``r^K`` core it then forms)."""
+        return self.core_.functional(self.bases_, self.value_offset_, tucker=True)

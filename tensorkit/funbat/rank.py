@@ -21,9 +21,11 @@ import numpy as np
 import torch
 
 from tensorkit._validation import as_tensor, check_choice, check_positive_int, check_same_length, check_value_type
+from tensorkit.core import FORMATS
 from tensorkit.core.cp import CPTensor
 from tensorkit.core.decompose import cp_als, hooi
 from tensorkit.core.tucker import TuckerTensor
+from tensorkit.data.holdout import random_rows
 from tensorkit.funbat.gap_boxes import held_out_boxes, never_observed
 from tensorkit.funbat.residual import grid_layout
 
@@ -117,11 +119,11 @@ def select_ranks(
         path = list(dict.fromkeys(_feasible([min(r, n) for n in shape]) for r in range(1, max_rank + 1)))
     if len(path) == 1:  # one mode, or modes of size one: nothing to choose
         return path[0]
-    generator = torch.Generator().manual_seed(seed)
     if split == "blocks" or (split == "auto" and n_modes > 1 and bool(never_observed(shape, cells).any())):
+        generator = torch.Generator().manual_seed(seed)
         folds = [held_out_boxes(shape, cells, n_held, generator) for _ in range(BLOCK_DRAWS)]
     else:
-        folds = [torch.randperm(n_points, generator=generator)[:n_held].to(X.device)]
+        folds = [torch.from_numpy(random_rows(n_points, n_held, seed)[0]).to(X.device)]
     scorer = _HeldOutScorer(shape, cells, y, folds, decomposition, seed)
     _grow(scorer, path)
     if decomposition == "tucker":
@@ -198,10 +200,9 @@ class _HeldOutScorer:
         return min(within, key=lambda r: (self.n_parameters(r), self.mse(r)))
 
     def n_parameters(self, ranks: tuple[int, ...]) -> int:
-        """Entries of the factor matrices plus the core (CP: its diagonal)."""
-        shape = self.values.shape
-        factors = sum(n * r for n, r in zip(shape, ranks))
-        return factors + (ranks[0] if self.decomposition == "cp" else math.prod(ranks))
+        """Entries of the factor matrices plus the core (CP: its weights), as the core's format counts them."""
+        rank = ranks[0] if self.decomposition == "cp" else ranks
+        return FORMATS[self.decomposition].n_parameters(self.values.shape, rank)
 
 
 def _grow(scorer: _HeldOutScorer, path: Sequence[tuple[int, ...]], patience: int = 2) -> None:

@@ -7,7 +7,7 @@ import torch
 
 from tensorkit.chebyshev import ChebyshevBasis
 from tensorkit.core import Basis
-from tensorkit.testing import BasisConformance
+from tensorkit.testing import DTYPES, BasisConformance, random_tensor
 
 
 @pytest.fixture
@@ -21,15 +21,38 @@ def _unit(x):
 
 
 class TestChebyshevBasisConformance(BasisConformance):
+    dtypes = DTYPES
+
     @staticmethod
     def make(gen, dtype):
-        basis = ChebyshevBasis(torch.randn(12, 3, generator=gen, dtype=torch.float64).to(dtype), (-2.0, 3.0))
-        return basis, torch.tensor([-2.0, 3.0, 0.1, -1.3, 2.9], dtype=dtype)
+        coeffs = random_tensor((12, 3), gen, torch.complex128 if dtype.is_complex else torch.float64).to(dtype)
+        basis = ChebyshevBasis(coeffs, (-2.0, 3.0))
+        return basis, torch.tensor([-2.0, 3.0, 0.1, -1.3, 2.9], dtype=basis.real_dtype)
 
     @staticmethod
     def oracle(basis, x):  # numpy's Chebyshev series
-        coeffs = basis.coeffs.double().numpy()
+        coeffs = basis.coeffs.cpu().numpy().astype(np.complex128 if basis.coeffs.is_complex() else np.float64)
         return torch.from_numpy(np.stack([npc.chebval(_unit(x.double().numpy()), coeffs[:, a]) for a in range(3)], 1))
+
+
+def test_complex_coefficients_are_real_and_imaginary_series():
+    gen = torch.Generator().manual_seed(3)
+    re, im = (torch.randn(9, 2, generator=gen, dtype=torch.float64) for _ in range(2))
+    real, imag = ChebyshevBasis(re, (0.0, 2.0)), ChebyshevBasis(im, (0.0, 2.0))
+    both = ChebyshevBasis(torch.complex(re, im), (0.0, 2.0))
+    x = torch.linspace(0, 2, 11, dtype=torch.float64)
+    torch.testing.assert_close(both(x), torch.complex(real(x), imag(x)))
+    torch.testing.assert_close(both.derivative(2)(x), torch.complex(real.derivative(2)(x), imag.derivative(2)(x)))
+    torch.testing.assert_close(both.integrals(), torch.complex(real.integrals(), imag.integrals()))
+    gram = real.l2_gram() + imag.l2_gram() + 1j * (real.coeffs.mT @ _l2(imag) - imag.coeffs.mT @ _l2(real))
+    torch.testing.assert_close(both.l2_gram(), gram)
+
+
+def _l2(basis):  # the L² Gram against the coefficients: ∫ T_k(s(x)) v_b(x) dx
+    nodes, w = np.polynomial.legendre.leggauss(30)
+    x = torch.as_tensor(1.0 + nodes)
+    t = ChebyshevBasis(torch.eye(basis.n_coeffs, dtype=torch.float64), basis.domain)(x)
+    return t.mT @ (basis(x) * torch.as_tensor(w)[:, None])
 
 
 def test_is_a_core_basis_and_evaluates_like_numpy(basis):

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from tensorkit.completion import funbat_fold, merge_repeated, read_tsv
+from tensorkit.completion import completion_fold, merge_repeated, read_tsv
 from tensorkit.data import Observations
 
 
@@ -54,7 +54,7 @@ def test_synthetic_tensor_facts(shared_data):
 
 
 def test_us_temp_fold_merges_cells_and_marks_views(shared_data):
-    fold = funbat_fold("data/US_temp/DISCT_15x95x267.npz", 0, val_fraction=0.2, seed=0)
+    fold = completion_fold("data/US_temp/DISCT_15x95x267.npz", 0, val_fraction=0.2, seed=0)
     raw = np.load(shared_data / "funbat" / "data" / "US_temp" / "DISCT_15x95x267.npz")
     n_cells = np.unique(raw["fold0_tr_ind"], axis=0).shape[0]
     assert len(fold.train) + len(fold.val) == n_cells
@@ -62,4 +62,4 @@ def test_us_temp_fold_merges_cells_and_marks_views(shared_data):
     assert int((~fold.test_cell_seen).sum()) == 2_198  # genuinely unobserved test rows (method note)
     assert torch.unique(torch.cat([fold.train.indices, fold.val.indices]), dim=0).shape[0] == n_cells
     with pytest.raises(ValueError, match="fold"):
-        funbat_fold("data/US_temp/DISCT_15x95x267.npz", 5)
+        completion_fold("data/US_temp/DISCT_15x95x267.npz", 5)

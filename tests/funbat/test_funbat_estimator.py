@@ -6,7 +6,7 @@ import torch
 import xarray as xr
 
 import tensorkit
-from tensorkit.core import CPTensor, FunctionalTucker
+from tensorkit.core import CPTensor, FunctionalCP, FunctionalTucker
 from tensorkit.core.tenalg import hadamard_rows
 from tensorkit.funbat import FunBaT
 
@@ -50,9 +50,10 @@ def test_functional_tucker_reproduces_the_predictive_mean():
     X, y, _, keep = _field(seed=2)
     model = FunBaT(rank=(2, 3, 2), seed=0, n_epochs=30, residual=None).fit(X[keep], y[keep])
     ft = model.to_functional_tucker()
-    assert isinstance(ft, FunctionalTucker)
+    assert isinstance(ft, FunctionalTucker) and isinstance(model.to_functional(), FunctionalTucker)
     new = torch.tensor([[-0.1, 0.5, 0.5], [0.37, 1.2, 0.01], [0.5, 0.5, 0.5]], dtype=torch.float64)
     assert torch.allclose(ft(new), model.predict(new), rtol=1e-10)
+    assert torch.equal(model.to_functional()(new), ft(new))
     assert model.core_.mean.shape == (2, 3, 2)
     assert model.core_.covariance.shape == (12, 12)
     assert model.noise_precision_ > 0
@@ -72,6 +73,10 @@ def test_cp_core_is_a_cp_tensor_whose_gather_over_the_bases_is_the_predictive_me
     values = hadamard_rows(rows) @ core.mean.weights + model.value_offset_
     assert torch.allclose(values, model.predict(new), rtol=1e-10)
     assert torch.allclose(model.to_functional_tucker()(new), model.predict(new), rtol=1e-10)
+    functional = model.to_functional()  # no (3, 3, 3) core: one more component carries the offset
+    assert isinstance(functional, FunctionalCP) and functional.rank == 4 and model.value_offset_ != 0
+    assert torch.allclose(functional(new), model.predict(new), rtol=1e-10)
+    assert torch.allclose(core.functional(model.bases_)(new) + model.value_offset_, model.predict(new), rtol=1e-10)
 
 
 def test_factor_uncertainty_grows_away_from_data():

@@ -4,7 +4,7 @@ training-mean predictor on every fold. Performance comparisons are reported in e
 import pytest
 import torch
 
-from tensorkit.completion import compare_arms, funbat_fold, rmse
+from tensorkit.completion import compare_arms, completion_fold, rmse
 
 pytestmark = pytest.mark.slow
 
@@ -16,7 +16,7 @@ CASES = [(path, fold) for path in ("data/beijing/beijing_PM2.5/DISCT_50x50x150.n
 
 @pytest.mark.parametrize(("relpath", "fold"), CASES)
 def test_none_and_dain_beat_training_mean(shared_data, relpath, fold):
-    data = funbat_fold(relpath, fold, val_fraction=0.2, seed=fold)
+    data = completion_fold(relpath, fold, val_fraction=0.2, seed=fold)
     observed = torch.cat([data.train.values, data.val.values])
     floor = rmse(torch.full_like(data.test.values, float(observed.mean())), data.test.values)
     unseen = ~data.test_cell_seen
