@@ -108,7 +108,7 @@ class TensorkitDatasetAccessor:
     Every method takes ``variables`` (default: the floating-point data variables that are not a
     coordinate's ``bounds``) and the keyword arguments of the DataArray method, and returns one Dataset:
     a variable's output ``x`` is named ``<var>_x`` (``<var>_mean`` stays ``<var>_mean``), its ``rank_<dim>``
-    dimensions ``<var>_rank_<dim>``, and its fit's attributes ``<var>_<attr>``.
+    (CP: ``rank``) dimensions ``<var>_rank_<dim>`` (``<var>_rank``), and its fit's attributes ``<var>_<attr>``.
     """
 
     def __init__(self, ds: xr.Dataset) -> None:
@@ -143,7 +143,7 @@ class TensorkitDatasetAccessor:
         for var in variables:
             out = getattr(ds[var].tk, method)(**kwargs)
             out = out.rename({n: n if str(n).startswith(f"{var}_") else f"{var}_{n}" for n in out.data_vars})
-            parts.append(out.rename_dims({d: f"{var}_{d}" for d in out.dims if str(d).startswith("rank_")}))
+            parts.append(out.rename_dims({d: f"{var}_{d}" for d in out.dims if str(d) == "rank" or str(d).startswith("rank_")}))
             attrs.update({f"{var}_{key}": value for key, value in out.attrs.items()})
         merged = xr.merge(parts, join="exact", combine_attrs="override")
         merged.attrs = attrs

@@ -45,7 +45,8 @@ def funbat_dataset(
         ``<name>_mean`` and ``<name>_std`` (predictive, noise included; ``<name>`` is ``da.name``, or
         ``value``) with the input's CF quantity attributes over the (new) grid, in ``da``'s dims order;
         ``observed`` (bool: the cell is an observed cell of ``da``, so False at new coordinates); per dimension
-        ``factor_<dim>`` and ``factor_<dim>_std`` over ``(dim, rank_<dim>)``; ``core``; attrs with
+        ``factor_<dim>`` and ``factor_<dim>_std`` over ``(dim, rank_<dim>)`` and the Tucker ``core`` (CP:
+        over ``(dim, rank)``, and the components' ``weights`` over ``rank``); attrs with
         the settings, the selected lengthscales and the noise standard deviation.
 
     Raises
@@ -92,9 +93,13 @@ def funbat_dataset(
         f"{name}_std": (obs.dims, std, quantity_attrs(
             da.attrs, "FunBaT posterior predictive standard deviation of {} (noise included)", standard_error=True)),
     }
-    core = model.core_.dense_mean().cpu().numpy()
-    rank_dims = tuple(f"rank_{d}" for d in obs.dims)
-    data["core"] = (rank_dims, core, {"long_name": "posterior mean of the Tucker core (value units)"})
+    core = model.core_.mean
+    if model.decomposition == "cp":  # a CPTensor: the components share one rank dim, and the core is its weights
+        rank_dims = ("rank",) * len(obs.dims)
+        data["weights"] = ("rank", core.weights.cpu().numpy(), {"long_name": "CP component weights (value units)"})
+    else:
+        rank_dims = tuple(f"rank_{d}" for d in obs.dims)
+        data["core"] = (rank_dims, core.cpu().numpy(), {"long_name": "posterior mean of the Tucker core (value units)"})
     for k, dim in enumerate(obs.dims):
         f_mean, f_cov = model.bases_[k].moments(numeric[k].to(model._ep.y.device))
         f_std = f_cov.diagonal(dim1=-2, dim2=-1).clamp_min(0).sqrt()
@@ -104,7 +109,7 @@ def funbat_dataset(
         "method": "tensorkit.FunBaT (functional Bayesian Tucker, conditional EP with state-space GPs)",
         "source_variable": name,
         "decomposition": model.decomposition,
-        "ranks": [int(r) for r in core.shape],
+        "ranks": list(model.rank_),
         "kernel": " ".join(model.kernels_),
         "residual": model.residual or "none",
         "lengthscales_rescaled": list(model.lengthscales_),

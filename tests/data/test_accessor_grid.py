@@ -80,6 +80,8 @@ def test_dataset_accessor_fits_each_variable_as_the_dataarray_accessor():
     np.testing.assert_array_equal(funbat["u_mean"].values, alone["u_mean"].values)
     assert {"u_mean", "u_std", "u_observed", "u_factor_lat", "u_core"} <= set(funbat.data_vars)
     assert not any(name.startswith("t_") for name in funbat.data_vars)
+    cp = ds.tk.funbat(rank=2, n_epochs=5, residual=None, decomposition="cp")  # CP: one rank dim per variable
+    assert cp["t_weights"].dims == ("t_rank",) and cp["u_factor_lat"].dims == ("lat", "u_rank")
     with pytest.raises(ValueError, match="variables"):
         ds.tk.funbat(variables=["nope"])
     with pytest.raises(ValueError, match="variables"):

@@ -40,6 +40,21 @@ def test_accessor_returns_mean_std_and_factor_functions_on_the_input_grid():
     assert ds["air_mean"].attrs["units"] == "K"
 
 
+@pytest.mark.parametrize("decomposition", ["tucker", "cp"])
+def test_factors_and_core_in_the_output_rebuild_the_low_rank_mean(decomposition):
+    ds = _dataarray().tk.funbat(rank=2, n_epochs=30, decomposition=decomposition, residual=None)
+    factors = [ds[f"factor_{dim}"].values for dim in ("time", "lat", "lon")]
+    if decomposition == "cp":  # one shared rank dim and the components' weights; no R^K core is written
+        assert "core" not in ds and ds["weights"].dims == ("rank",) and ds["factor_lat"].dims == ("lat", "rank")
+        low_rank = np.einsum("r,ir,jr,kr->ijk", ds["weights"].values, *factors)
+    else:
+        assert "weights" not in ds and ds["core"].dims == ("rank_time", "rank_lat", "rank_lon")
+        low_rank = np.einsum("abc,ia,jb,kc->ijk", ds["core"].values, *factors)
+    shift = ds["air_mean"].values - low_rank  # the model's constant offset, nothing else
+    assert np.ptp(shift) < 1e-8 * np.abs(low_rank).max()
+    assert ds.attrs["ranks"] == [2, 2, 2]
+
+
 def test_accessor_predicts_on_a_finer_grid():
     da = _dataarray(seed=1)
     fine_lat = np.linspace(15.0, 65.0, 21)  # beyond the data on both sides
